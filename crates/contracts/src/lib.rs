@@ -1,0 +1,91 @@
+//! Event contracts shared by every meal-kit service.
+//!
+//! Each event travels as a JSON [`Envelope`] whose `eventType` names the [`Event`] variant and
+//! whose `payload` holds its fields. Consumers must tolerate event types they do not know yet
+//! ([`Event::Unknown`]) so that a producer can add an event without breaking older consumers.
+
+mod events;
+mod topics;
+
+pub use events::*;
+pub use topics::{Topic, TopicNames};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Current schema version of every envelope this code writes.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// The message value on every topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope {
+    pub event_id: Uuid,
+    pub version: u32,
+    #[serde(with = "rfc3339")]
+    pub occurred_at: DateTime<Utc>,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<i64>,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl Envelope {
+    /// Wraps `event` in a fresh envelope stamped now.
+    pub fn new(source: &str, event: Event) -> Self {
+        Self {
+            event_id: Uuid::new_v4(),
+            version: ENVELOPE_VERSION,
+            occurred_at: Utc::now(),
+            source: source.to_owned(),
+            order_id: event.order_id(),
+            event,
+        }
+    }
+
+    /// The topic this envelope belongs on: the one of the context that publishes it.
+    pub fn topic(&self) -> Topic {
+        self.event.topic()
+    }
+
+    /// Message key: the order for order-scoped events (so one order's events keep their order
+    /// within a topic), the product for catalog events.
+    pub fn key(&self) -> String {
+        match (&self.event, self.order_id) {
+            (_, Some(order_id)) => order_id.to_string(),
+            (Event::ProductRegistered(p), None) => p.product_id.to_string(),
+            (Event::ProductUpdated(p), None) => p.product_id.to_string(),
+            _ => self.event_id.to_string(),
+        }
+    }
+
+    pub fn event_type(&self) -> &'static str {
+        self.event.event_type()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an envelope always serializes")
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+mod rfc3339 {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Micros, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,176 @@
+//! The HTTP client for synchronous calls between services: every call has a timeout and goes
+//! through a circuit breaker.
+//!
+//! The breaker is `failsafe`'s state machine (a maintained, small crate: consecutive-failure
+//! policy, open → half-open after a cool-down, closes on a success). A timeout, a connection
+//! failure or a 5xx counts as a failure; any other answer, 4xx included, proves the dependency
+//! is healthy. While open, calls fail at once with [`CallError::Open`] without touching the
+//! network. Transitions are logged and exported as `circuit_breaker_state{dependency}`
+//! (0 closed, 1 half-open, 2 open).
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use failsafe::failure_policy::{ConsecutiveFailures, consecutive_failures};
+use failsafe::{Config, Instrument, StateMachine, backoff};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::settings::ClientSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("the circuit breaker for {0} is open")]
+    Open(String),
+    #[error("{0} is unreachable: {1}")]
+    Unreachable(String, String),
+    #[error("{0} did not answer within {1:?}")]
+    Timeout(String, Duration),
+    #[error("{0} failed: {1}")]
+    Failed(String, String),
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+pub struct BreakerEvents {
+    dependency: String,
+}
+
+impl BreakerEvents {
+    fn record(&self, state: &'static str, level: f64) {
+        metrics::gauge!("circuit_breaker_state", "dependency" => self.dependency.clone())
+            .set(level);
+        metrics::counter!("circuit_breaker_transitions_total", "dependency" => self.dependency.clone(), "state" => state)
+            .increment(1);
+    }
+}
+
+impl Instrument for BreakerEvents {
+    fn on_call_rejected(&self) {
+        metrics::counter!("circuit_breaker_rejected_total", "dependency" => self.dependency.clone())
+            .increment(1);
+    }
+    fn on_open(&self) {
+        tracing::warn!(dependency = %self.dependency, "circuit breaker opened");
+        self.record("open", 2.0);
+    }
+    fn on_half_open(&self) {
+        tracing::info!(dependency = %self.dependency, "circuit breaker half-open: trying a call");
+        self.record("half_open", 1.0);
+    }
+    fn on_closed(&self) {
+        tracing::info!(dependency = %self.dependency, "circuit breaker closed");
+        self.record("closed", 0.0);
+    }
+}
+
+pub type Breaker = StateMachine<ConsecutiveFailures<backoff::Constant>, BreakerEvents>;
+
+#[derive(Clone)]
+pub struct ServiceClient {
+    dependency: String,
+    base_url: String,
+    timeout: Duration,
+    http: reqwest::Client,
+    breaker: Breaker,
+}
+
+impl ServiceClient {
+    pub fn new(dependency: &str, settings: &ClientSettings) -> anyhow::Result<Self> {
+        let breaker = Config::new()
+            .failure_policy(consecutive_failures(
+                settings.failure_threshold.max(1),
+                backoff::constant(settings.cooldown),
+            ))
+            .instrument(BreakerEvents {
+                dependency: dependency.to_owned(),
+            })
+            .build();
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.timeout)
+            .timeout(settings.timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            dependency: dependency.to_owned(),
+            base_url: settings.base_url.trim_end_matches('/').to_owned(),
+            timeout: settings.timeout,
+            http,
+            breaker,
+        })
+    }
+
+    pub fn dependency(&self) -> &str {
+        &self.dependency
+    }
+
+    pub async fn post_json(&self, path: &str, body: &impl Serialize) -> Result<Reply, CallError> {
+        self.call(
+            self.http
+                .post(format!("{}{path}", self.base_url))
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Reply, CallError> {
+        self.call(self.http.get(format!("{}{path}", self.base_url)))
+            .await
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Reply, CallError> {
+        if !self.breaker.is_call_permitted() {
+            return Err(CallError::Open(self.dependency.clone()));
+        }
+        let exchange = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>(Reply { status, body })
+        };
+        let result = match tokio::time::timeout(self.timeout, exchange).await {
+            Err(_) => Err(CallError::Timeout(self.dependency.clone(), self.timeout)),
+            Ok(Err(err)) if err.is_timeout() => {
+                Err(CallError::Timeout(self.dependency.clone(), self.timeout))
+            }
+            Ok(Err(err)) if err.is_connect() => Err(CallError::Unreachable(
+                self.dependency.clone(),
+                root_cause(&err),
+            )),
+            Ok(Err(err)) => Err(CallError::Failed(self.dependency.clone(), root_cause(&err))),
+            Ok(Ok(reply)) if reply.status.is_server_error() => Err(CallError::Failed(
+                self.dependency.clone(),
+                format!("answered {}", reply.status),
+            )),
+            Ok(Ok(reply)) => Ok(reply),
+        };
+        match &result {
+            Ok(_) => self.breaker.on_success(),
+            Err(err) => {
+                tracing::warn!(error = %err, "synchronous call failed");
+                self.breaker.on_error();
+            }
+        }
+        result
+    }
+}
+
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

@@ -1,0 +1,236 @@
+//! The consumer loop every service runs: decode, dedup, handle in one transaction, then store
+//! the offset.
+//!
+//! Guarantees:
+//! - **Effectively once.** The handler's effect and the `processed_events` row for the event id
+//!   commit together; a redelivered event finds its row and is skipped. The offset is stored only
+//!   after that commit, so a crash redelivers instead of losing.
+//! - **Poison messages do not block.** A message that cannot be decoded, or whose handler keeps
+//!   rejecting it, goes to the dead-letter topic (with the error in headers) after
+//!   `max_attempts` tries with backoff, and the loop moves on.
+//! - **Outages do not poison.** While the database is unreachable the same message is retried
+//!   with capped backoff for as long as it takes; it is never dead-lettered for that.
+
+use std::future::Future;
+use std::time::Duration;
+
+use contracts::{Envelope, Event, Topic, TopicNames};
+use rdkafka::Message;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use sqlx::{PgConnection, PgPool};
+
+use crate::shutdown::CancellationToken;
+
+/// Why a handler did not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The event cannot be applied, now or ever (a contract violation).
+    #[error("rejected: {0}")]
+    Rejected(String),
+}
+
+impl HandlerError {
+    fn is_transient(&self) -> bool {
+        matches!(self, HandlerError::Database(e) if crate::db::is_transient(e))
+    }
+}
+
+/// One service's reaction to the events it consumes.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Whether this service acts on `event`; the others are skipped without a transaction.
+    fn wants(&self, event: &Event) -> bool;
+
+    /// Applies `envelope` inside the caller's transaction. Writes to the outbox go through the
+    /// same connection, so the effect, the events it causes and the dedup row commit together.
+    fn handle(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &Envelope,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+pub struct ConsumerLoop<H> {
+    pub consumer: StreamConsumer,
+    pub pool: PgPool,
+    pub handler: H,
+    pub producer: FutureProducer,
+    pub topics: TopicNames,
+    pub service: String,
+    pub max_attempts: u32,
+}
+
+enum Outcome {
+    Done,
+    DeadLetter(String),
+    Stopped,
+}
+
+impl<H: EventHandler> ConsumerLoop<H> {
+    pub async fn run(self, subscribe: &[Topic], stop: CancellationToken) {
+        let names: Vec<String> = subscribe.iter().map(|t| self.topics.name(*t)).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        if let Err(err) = self.consumer.subscribe(&refs) {
+            tracing::error!(error = %err, "consumer: subscribe failed");
+            return;
+        }
+        tracing::info!(topics = ?names, "consumer started");
+        loop {
+            let message = tokio::select! {
+                () = stop.cancelled() => break,
+                message = self.consumer.recv() => message,
+            };
+            let message = match message {
+                Ok(message) => message,
+                Err(err) => {
+                    tracing::warn!(error = %err, "consumer: receive failed");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            match self.process(&message, &stop).await {
+                Outcome::Done => {}
+                Outcome::DeadLetter(reason) => {
+                    if !self.dead_letter(&message, &reason, &stop).await {
+                        break;
+                    }
+                }
+                Outcome::Stopped => break,
+            }
+            if let Err(err) = self.consumer.store_offset_from_message(&message) {
+                tracing::warn!(error = %err, "consumer: storing the offset failed");
+            }
+        }
+        tracing::info!("consumer stopped");
+    }
+
+    async fn process(&self, message: &BorrowedMessage<'_>, stop: &CancellationToken) -> Outcome {
+        let envelope = match Envelope::from_json(message.payload().unwrap_or_default()) {
+            Ok(envelope) => envelope,
+            Err(err) => return Outcome::DeadLetter(format!("undecodable event: {err}")),
+        };
+        if !self.handler.wants(&envelope.event) {
+            return Outcome::Done;
+        }
+        let mut attempt = 0u32;
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.apply(&envelope).await {
+                Ok(applied) => {
+                    let outcome = if applied { "applied" } else { "duplicate" };
+                    metrics::counter!("events_consumed_total", "event_type" => envelope.event_type(), "outcome" => outcome).increment(1);
+                    tracing::debug!(event_type = envelope.event_type(), event_id = %envelope.event_id, outcome, "event handled");
+                    return Outcome::Done;
+                }
+                Err(err) if err.is_transient() => {
+                    tracing::warn!(error = %err, event_type = envelope.event_type(), "consumer: database unavailable; retrying");
+                }
+                Err(err) => {
+                    attempt += 1;
+                    tracing::warn!(error = %err, attempt, event_type = envelope.event_type(), event_id = %envelope.event_id, "consumer: handler failed");
+                    if attempt >= self.max_attempts {
+                        return Outcome::DeadLetter(err.to_string());
+                    }
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return Outcome::Stopped,
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Returns whether the event was applied (false: it had been already).
+    async fn apply(&self, envelope: &Envelope) -> Result<bool, HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO processed_events (event_id, event_type) VALUES ($1, $2)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(envelope.event_id)
+        .bind(envelope.event_type())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(false);
+        }
+        self.handler.handle(&mut tx, envelope).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Publishes the message to the dead-letter topic; retries until it is there or the loop
+    /// is stopped (returns false then, and the offset is not stored).
+    async fn dead_letter(
+        &self,
+        message: &BorrowedMessage<'_>,
+        reason: &str,
+        stop: &CancellationToken,
+    ) -> bool {
+        tracing::error!(
+            reason,
+            topic = message.topic(),
+            partition = message.partition(),
+            offset = message.offset(),
+            "consumer: sending message to the dead-letter topic"
+        );
+        metrics::counter!("events_dead_lettered_total").increment(1);
+        let dlq = self.topics.name(Topic::DeadLetter);
+        let partition = message.partition().to_string();
+        let offset = message.offset().to_string();
+        loop {
+            let mut headers = OwnedHeaders::new();
+            if let Some(original) = message.headers() {
+                for header in original.iter() {
+                    headers = headers.insert(Header {
+                        key: header.key,
+                        value: header.value,
+                    });
+                }
+            }
+            let headers = headers
+                .insert(Header {
+                    key: "dlq-error",
+                    value: Some(reason),
+                })
+                .insert(Header {
+                    key: "dlq-service",
+                    value: Some(self.service.as_str()),
+                })
+                .insert(Header {
+                    key: "dlq-topic",
+                    value: Some(message.topic()),
+                })
+                .insert(Header {
+                    key: "dlq-partition",
+                    value: Some(partition.as_str()),
+                })
+                .insert(Header {
+                    key: "dlq-offset",
+                    value: Some(offset.as_str()),
+                });
+            let mut record = FutureRecord::to(&dlq)
+                .payload(message.payload().unwrap_or_default())
+                .headers(headers);
+            if let Some(key) = message.key() {
+                record = record.key(key);
+            }
+            match self.producer.send(record, Duration::from_secs(10)).await {
+                Ok(_) => return true,
+                Err((err, _)) => {
+                    tracing::warn!(error = %err, "consumer: dead-letter publish failed; retrying")
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return false,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The one place where the meal-kit services' shared mechanisms live.
+//!
+//! A service is assembled from these parts by [`service::ServiceBuilder`]: it connects to its
+//! own Postgres schema and runs the migrations, starts the [`outbox`] relay that publishes what
+//! the service committed, runs one [`consumer`] loop per service with dedup and offset-after-
+//! commit, serves its router with the shared health, metrics and error handling, and shuts all
+//! of that down in order when the shutdown future resolves.
+
+pub mod client;
+pub mod consumer;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod kafka;
+pub mod metrics;
+pub mod outbox;
+pub mod service;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::ApiError;
+pub use extract::{Json, Path, Query};

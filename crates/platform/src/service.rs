@@ -1,0 +1,237 @@
+//! Assembling and running a service: the runtime every service shares, its background tasks,
+//! and its HTTP server with graceful shutdown.
+//!
+//! ```ignore
+//! let mut service = ServiceBuilder::connect(settings.common, &MIGRATOR).await?;
+//! service.consume(&[Topic::Payment], handlers::Events::new())?;
+//! service.serve(http::router(state)).await   // -> App; app.run_until(shutdown).await
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use contracts::{Topic, TopicNames};
+use rdkafka::producer::FutureProducer;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::consumer::{ConsumerLoop, EventHandler};
+use crate::health::Health;
+use crate::kafka::{self, BrokerStatus};
+use crate::outbox::Relay;
+use crate::settings::CommonSettings;
+use crate::shutdown::CancellationToken;
+use crate::{ApiError, db};
+
+/// Largest request body a service accepts (a JSON command is a few hundred bytes).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long in-flight work may take to finish after shutdown begins.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Task = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// Everything a service's handlers and loops share, plus the tasks it will run.
+pub struct ServiceBuilder {
+    pub settings: CommonSettings,
+    pub pool: PgPool,
+    pub producer: FutureProducer,
+    pub topics: TopicNames,
+    broker: BrokerStatus,
+    tasks: Vec<Task>,
+}
+
+impl ServiceBuilder {
+    /// Connects to the service's schema (migrating it) and to the broker, and schedules the
+    /// outbox relay and the broker monitor.
+    pub async fn connect(settings: CommonSettings, migrator: &Migrator) -> anyhow::Result<Self> {
+        let schema = settings.database_schema.clone();
+        let pool = db::pool(
+            &settings.database_url,
+            &schema,
+            settings.database_max_connections,
+        )?;
+        db::prepare(
+            &settings.database_url,
+            &schema,
+            &pool,
+            migrator,
+            settings.startup_timeout,
+        )
+        .await?;
+        let producer = kafka::producer(&settings.kafka_brokers)?;
+        let topics = TopicNames::new(settings.topic_prefix.clone());
+        let mut builder = Self {
+            pool: pool.clone(),
+            producer: producer.clone(),
+            topics: topics.clone(),
+            broker: BrokerStatus::default(),
+            tasks: Vec::new(),
+            settings,
+        };
+        let relay = Relay {
+            pool,
+            producer: producer.clone(),
+            topics,
+            schema,
+            poll: builder.settings.outbox_poll,
+        };
+        builder.spawn(|stop| relay.run(stop));
+        let broker = builder.broker.clone();
+        builder.spawn(|stop| broker.monitor(producer, stop));
+        Ok(builder)
+    }
+
+    /// Runs `handler` on the events of `topics`, in this service's consumer group.
+    pub fn consume<H: EventHandler>(
+        &mut self,
+        topics: &'static [Topic],
+        handler: H,
+    ) -> anyhow::Result<()> {
+        let consumer = ConsumerLoop {
+            consumer: kafka::consumer(&self.settings.kafka_brokers, &self.settings.consumer_group)?,
+            pool: self.pool.clone(),
+            handler,
+            producer: self.producer.clone(),
+            topics: self.topics.clone(),
+            service: self.settings.service.clone(),
+            max_attempts: self.settings.consumer_max_attempts,
+        };
+        self.spawn(move |stop| async move { consumer.run(topics, stop).await });
+        Ok(())
+    }
+
+    /// Schedules a background loop; it must return soon after `stop` is cancelled.
+    pub fn spawn<F, Fut>(&mut self, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.push(Box::new(move |stop| Box::pin(task(stop))));
+    }
+
+    /// Binds the listener and wraps `routes` with the shared endpoints and middleware.
+    pub async fn serve(self, routes: Router) -> anyhow::Result<App> {
+        let health = Health::new(Some(self.pool.clone()), Some(self.broker.clone()));
+        App::bind(
+            &self.settings.bind_addr,
+            self.settings.port,
+            routes,
+            health,
+            self.tasks,
+        )
+        .await
+    }
+}
+
+/// A bound, not yet running service.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    health: Health,
+    tasks: Vec<Task>,
+}
+
+impl App {
+    /// Binds `addr:port` and adds health, metrics, JSON 404/405, body limit and request ids
+    /// around `routes`. Used directly by the gateway, which has no database.
+    pub async fn bind(
+        addr: &str,
+        port: u16,
+        routes: Router,
+        health: Health,
+        tasks: Vec<Task>,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((addr, port))
+            .await
+            .map_err(|e| anyhow::anyhow!("binding {addr}:{port}: {e}"))?;
+        let router = wrap(routes, &health);
+        Ok(Self {
+            listener,
+            router,
+            health,
+            tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Serves until `shutdown` resolves, then stops taking connections, lets in-flight requests
+    /// finish, stops the background loops and waits for them (bounded).
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let handles: Vec<_> = self
+            .tasks
+            .into_iter()
+            .map(|task| tokio::spawn(task(stop.clone())))
+            .collect();
+        tracing::info!(addr = %self.listener.local_addr()?, "listening");
+        let health = self.health.clone();
+        let result = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                health.start_draining();
+            })
+            .await;
+        stop.cancel();
+        let joined = tokio::time::timeout(DRAIN_TIMEOUT, futures::future::join_all(handles)).await;
+        if joined.is_err() {
+            tracing::warn!("background tasks did not stop in time");
+        }
+        tracing::info!("stopped");
+        result.map_err(Into::into)
+    }
+}
+
+fn wrap(routes: Router, health: &Health) -> Router {
+    routes
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not accept that method",
+            )
+        })
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .merge(health.routes())
+        .merge(crate::metrics::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Runs a service binary: logging, settings, build, serve until SIGTERM or Ctrl-C.
+pub async fn main<S, F, Fut>(
+    service: &str,
+    settings: impl FnOnce() -> Result<S, crate::settings::SettingsError>,
+    build: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(S) -> Fut,
+    Fut: Future<Output = anyhow::Result<App>>,
+{
+    crate::telemetry::init(service);
+    let settings = settings()?;
+    let app = build(settings).await?;
+    app.run_until(crate::shutdown::signal()).await
+}

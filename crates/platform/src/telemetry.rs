@@ -1,0 +1,22 @@
+//! Logging: JSON lines by default (one object per event, machine-readable in any log stack),
+//! `LOG_FORMAT=pretty` for humans. `RUST_LOG` filters as usual.
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init(service: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,rdkafka=warn,tower_http=warn"));
+    let pretty = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("pretty"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // try_init: tests start several services in one process; the first subscriber wins.
+    let _ = if pretty {
+        builder.try_init()
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
+    };
+    tracing::debug!(service, "telemetry initialised");
+}

@@ -1,0 +1,113 @@
+//! The tansu broker (Kafka API) with durable SQLite storage, and topic creation.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use contracts::TopicNames;
+use tokio::process::Command;
+
+use crate::process::{Managed, last_line};
+use crate::{StepError, step_error};
+
+const STEP: &str = "tansu";
+pub const VERSION: &str = "0.6.0";
+const INSTALL: &str = "cargo install tansu --version 0.6.0 --locked --features libsql,dynostore";
+
+fn binary() -> Result<PathBuf, StepError> {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("tansu"));
+    let in_cargo =
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/tansu"));
+    on_path
+        .chain(in_cargo)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            step_error(
+                STEP,
+                format!("tansu is not installed: {INSTALL} (./dev does this)"),
+                None,
+            )
+        })
+}
+
+pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepError> {
+    let tansu = binary()?;
+    let version = Command::new(&tansu)
+        .arg("--version")
+        .output()
+        .await
+        .map_err(|e| step_error(STEP, format!("running {}: {e}", tansu.display()), None))?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+    if !version.ends_with(VERSION) {
+        return Err(step_error(
+            STEP,
+            format!("found {version}, need {VERSION}: {INSTALL}"),
+            None,
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| step_error(STEP, e, None))?;
+    let listener = format!("tcp://127.0.0.1:{port}");
+    let mut command = Command::new(&tansu);
+    // tansu resolves the sqlite path against its working directory.
+    command
+        .current_dir(dir)
+        .args([
+            "broker",
+            "--cluster-id",
+            "mealkit",
+            "--storage-engine",
+            "sqlite://tansu.db",
+        ])
+        .args([
+            "--listener-url",
+            &listener,
+            "--advertised-listener-url",
+            &listener,
+        ]);
+    let mut broker = Managed::spawn(STEP, command, log, None)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = broker.exited() {
+            return Err(step_error(
+                STEP,
+                format!("exited during startup ({status}): {}", last_line(log)),
+                Some(log),
+            ));
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(broker);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(step_error(
+                STEP,
+                format!("not listening on {listener} after 30s"),
+                Some(log),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Creates the topics of DESIGN.md section 3 (tansu 0.6 does not auto-create), retrying while
+/// the broker settles.
+pub async fn create_topics(brokers: &str, topics: &TopicNames) -> Result<(), StepError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match platform::kafka::ensure_topics(brokers, &topics.all()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(step_error(
+                    "topics",
+                    format!("creating topics on {brokers}: {e}"),
+                    None,
+                ));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}

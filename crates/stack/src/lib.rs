@@ -1,0 +1,355 @@
+//! The launcher behind `./dev up` and the end-to-end tests.
+//!
+//! [`Stack::start`] brings the system up step by step: a private Postgres cluster (or the one in
+//! `DATABASE_URL`), the tansu broker (or `KAFKA_BROKERS`), the topics, the six services and the
+//! gateway, each waited on until ready. A failing step stops what was started and is reported as
+//! one [`StepError`] line naming the step, the reason and the log. [`Stack::stop`] stops
+//! everything in reverse order; dropping a `Stack` kills what is left.
+
+mod broker;
+mod postgres;
+mod process;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use contracts::TopicNames;
+pub use nix::sys::signal::Signal;
+
+pub use process::Managed;
+
+/// The services in start order (consumers of a topic before nothing; all are independent), then
+/// the gateway.
+pub const SERVICES: [(&str, u16); 6] = [
+    ("product", 8081),
+    ("order", 8082),
+    ("payment", 8083),
+    ("delivery", 8084),
+    ("marketing", 8085),
+    ("sellerpage", 8086),
+];
+pub const GATEWAY: (&str, u16) = ("gateway", 8080);
+pub const POSTGRES_PORT: u16 = 55432;
+pub const BROKER_PORT: u16 = 9092;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where Postgres and tansu keep their data and every process its log.
+    pub data_dir: PathBuf,
+    /// Where the service binaries are (`target/release` for `./dev up`).
+    pub bin_dir: PathBuf,
+    /// Use this database instead of starting a cluster.
+    pub database_url: Option<String>,
+    /// Use these brokers instead of starting tansu.
+    pub kafka_brokers: Option<String>,
+    pub postgres_port: u16,
+    pub broker_port: u16,
+    pub gateway_port: u16,
+    /// Port of each service, in [`SERVICES`] order.
+    pub service_ports: [u16; 6],
+    /// Extra environment for every service (tuning in tests).
+    pub env: Vec<(String, String)>,
+    /// Print progress lines.
+    pub verbose: bool,
+    /// Start the services and the gateway (false: only Postgres and the broker).
+    pub with_services: bool,
+}
+
+impl Options {
+    /// The fixed ports of DESIGN.md section 1.
+    pub fn local(data_dir: PathBuf, bin_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            bin_dir,
+            database_url: std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty()),
+            kafka_brokers: std::env::var("KAFKA_BROKERS")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            postgres_port: POSTGRES_PORT,
+            broker_port: BROKER_PORT,
+            gateway_port: GATEWAY.1,
+            service_ports: SERVICES.map(|(_, port)| port),
+            env: Vec::new(),
+            verbose: true,
+            with_services: true,
+        }
+    }
+
+    /// Free ports for everything: several stacks can run side by side (tests).
+    pub fn isolated(data_dir: PathBuf, bin_dir: PathBuf) -> std::io::Result<Self> {
+        let mut ports = free_ports(9)?.into_iter();
+        let mut next = || ports.next().expect("nine ports");
+        Ok(Self {
+            data_dir,
+            bin_dir,
+            database_url: None,
+            kafka_brokers: None,
+            postgres_port: next(),
+            broker_port: next(),
+            gateway_port: next(),
+            service_ports: [next(), next(), next(), next(), next(), next()],
+            env: Vec::new(),
+            verbose: false,
+            with_services: true,
+        })
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+}
+
+/// Ports the OS says are free now (bound together so they differ, then released).
+pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect()
+}
+
+/// A step that failed: which, why, and where its log is.
+#[derive(Debug)]
+pub struct StepError {
+    pub step: String,
+    pub reason: String,
+    pub log: Option<PathBuf>,
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step '{}' failed: {}", self.step, self.reason)?;
+        if let Some(log) = &self.log {
+            write!(f, " (log: {})", log.display())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StepError {}
+
+pub(crate) fn step_error(step: &str, reason: impl fmt::Display, log: Option<&Path>) -> StepError {
+    StepError {
+        step: step.to_owned(),
+        reason: reason.to_string(),
+        log: log.map(Path::to_path_buf),
+    }
+}
+
+/// The running system.
+pub struct Stack {
+    pub options: Options,
+    pub database_url: String,
+    pub kafka_brokers: String,
+    pub gateway_url: String,
+    postgres: Option<postgres::Postgres>,
+    broker: Option<Managed>,
+    services: Vec<Managed>,
+}
+
+impl Stack {
+    pub async fn start(options: Options) -> Result<Self, StepError> {
+        let logs = options.logs_dir();
+        std::fs::create_dir_all(&logs).map_err(|e| {
+            step_error("prepare", format!("creating {}: {e}", logs.display()), None)
+        })?;
+        let mut stack = Stack {
+            database_url: String::new(),
+            kafka_brokers: String::new(),
+            gateway_url: format!("http://127.0.0.1:{}", options.gateway_port),
+            postgres: None,
+            broker: None,
+            services: Vec::new(),
+            options,
+        };
+        match stack.bring_up().await {
+            Ok(()) => Ok(stack),
+            Err(err) => {
+                stack.say(&format!("{err}; stopping what was started"));
+                stack.stop().await;
+                Err(err)
+            }
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if self.options.verbose {
+            eprintln!("==> {line}");
+        }
+    }
+
+    async fn bring_up(&mut self) -> Result<(), StepError> {
+        let logs = self.options.logs_dir();
+        self.database_url = match self.options.database_url.clone() {
+            Some(url) => {
+                self.say("using the database in DATABASE_URL");
+                url
+            }
+            None => {
+                self.say(&format!(
+                    "starting Postgres on 127.0.0.1:{}",
+                    self.options.postgres_port
+                ));
+                let pg = postgres::Postgres::start(
+                    &self.options.data_dir.join("postgres"),
+                    self.options.postgres_port,
+                    &logs.join("postgres.log"),
+                )
+                .await?;
+                let url = pg.url.clone();
+                self.postgres = Some(pg);
+                url
+            }
+        };
+        self.kafka_brokers = match self.options.kafka_brokers.clone() {
+            Some(brokers) => {
+                self.say("using the brokers in KAFKA_BROKERS");
+                brokers
+            }
+            None => {
+                self.say(&format!(
+                    "starting the tansu broker on 127.0.0.1:{}",
+                    self.options.broker_port
+                ));
+                let broker = broker::start(
+                    &self.options.data_dir.join("tansu"),
+                    self.options.broker_port,
+                    &logs.join("tansu.log"),
+                )
+                .await?;
+                self.broker = Some(broker);
+                format!("127.0.0.1:{}", self.options.broker_port)
+            }
+        };
+        self.say("creating the topics");
+        broker::create_topics(&self.kafka_brokers, &TopicNames::default()).await?;
+        if !self.options.with_services {
+            return Ok(());
+        }
+
+        for (i, (name, _)) in SERVICES.iter().enumerate() {
+            let port = self.options.service_ports[i];
+            self.say(&format!("starting {name} on 127.0.0.1:{port}"));
+            let env = self.service_env(name, port);
+            let service = process::spawn_service(&self.options.bin_dir, name, port, env, &logs)?;
+            self.services.push(service);
+        }
+        let gateway_env = self.service_env(GATEWAY.0, self.options.gateway_port);
+        self.say(&format!(
+            "starting the gateway on 127.0.0.1:{}",
+            self.options.gateway_port
+        ));
+        self.services.push(process::spawn_service(
+            &self.options.bin_dir,
+            GATEWAY.0,
+            self.options.gateway_port,
+            gateway_env,
+            &logs,
+        )?);
+        self.say("waiting for every service to be ready");
+        for service in &mut self.services {
+            service.wait_ready(Duration::from_secs(90)).await?;
+        }
+        Ok(())
+    }
+
+    fn url_of(&self, service: &str) -> String {
+        let port = SERVICES
+            .iter()
+            .position(|(name, _)| *name == service)
+            .map(|i| self.options.service_ports[i])
+            .unwrap_or(self.options.gateway_port);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// The environment a service reads (the same names a ConfigMap sets).
+    fn service_env(&self, name: &str, port: u16) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("PORT".to_owned(), port.to_string()),
+            ("BIND_ADDR".to_owned(), "127.0.0.1".to_owned()),
+            ("DATABASE_URL".to_owned(), self.database_url.clone()),
+            ("KAFKA_BROKERS".to_owned(), self.kafka_brokers.clone()),
+        ];
+        match name {
+            "order" => {
+                env.push(("PAYMENT_URL".into(), self.url_of("payment")));
+                env.push(("MARKETING_URL".into(), self.url_of("marketing")));
+            }
+            "gateway" => {
+                for (var, service) in [
+                    ("PRODUCT_URL", "product"),
+                    ("ORDER_URL", "order"),
+                    ("PAYMENT_URL", "payment"),
+                    ("DELIVERY_URL", "delivery"),
+                    ("MARKETING_URL", "marketing"),
+                    ("SELLERPAGE_URL", "sellerpage"),
+                ] {
+                    env.push((var.into(), self.url_of(service)));
+                }
+            }
+            _ => {}
+        }
+        env.extend(self.options.env.iter().cloned());
+        env
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Managed> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// Base URL of a service, bypassing the gateway.
+    pub fn service_url(&self, name: &str) -> String {
+        self.url_of(name)
+    }
+
+    /// Stops one service gracefully (SIGTERM, then SIGKILL after 10 s).
+    pub async fn stop_service(&mut self, name: &str) {
+        if let Some(service) = self.services.iter_mut().find(|s| s.name == name) {
+            service.stop(Duration::from_secs(10)).await;
+        }
+    }
+
+    /// Starts a stopped service again and waits until it is ready.
+    pub async fn restart_service(&mut self, name: &str) -> Result<(), StepError> {
+        let port = if name == GATEWAY.0 {
+            self.options.gateway_port
+        } else {
+            let i = SERVICES
+                .iter()
+                .position(|(n, _)| *n == name)
+                .expect("known service");
+            self.options.service_ports[i]
+        };
+        let env = self.service_env(name, port);
+        let logs = self.options.logs_dir();
+        let mut fresh = process::spawn_service(&self.options.bin_dir, name, port, env, &logs)?;
+        fresh.wait_ready(Duration::from_secs(60)).await?;
+        if let Some(slot) = self.services.iter_mut().find(|s| s.name == name) {
+            *slot = fresh;
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to one service (SIGSTOP/SIGCONT freeze and thaw it).
+    pub fn signal_service(&self, name: &str, signal: Signal) {
+        if let Some(service) = self.service(name) {
+            service.signal(signal);
+        }
+    }
+
+    /// Stops the gateway and services, then the broker, then Postgres.
+    pub async fn stop(&mut self) {
+        for service in self.services.iter_mut().rev() {
+            service.stop(Duration::from_secs(10)).await;
+        }
+        if let Some(broker) = self.broker.as_mut() {
+            broker.stop(Duration::from_secs(10)).await;
+        }
+        if let Some(pg) = self.postgres.as_mut() {
+            pg.stop().await;
+        }
+    }
+}

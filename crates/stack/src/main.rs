@@ -1,0 +1,128 @@
+//! `mealkit up [--wipe]`: the whole system, until Ctrl-C.
+//! `mealkit infra --env-file FILE`: only Postgres and the broker (what `./dev test` runs the
+//! tests against); writes `DATABASE_URL` and `KAFKA_BROKERS` to FILE once they are up.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use stack::{GATEWAY, Options, SERVICES, Stack};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: mealkit up [--wipe] [--data-dir DIR] [--bin-dir DIR]\n       mealkit infra --env-file FILE [--data-dir DIR]"
+    );
+    std::process::exit(2)
+}
+
+struct Args {
+    command: String,
+    wipe: bool,
+    data_dir: PathBuf,
+    bin_dir: PathBuf,
+    env_file: Option<PathBuf>,
+}
+
+fn parse() -> Args {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_else(|| "up".to_owned());
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_default();
+    let mut parsed = Args {
+        command,
+        wipe: false,
+        data_dir: PathBuf::from(".data"),
+        bin_dir: exe_dir,
+        env_file: None,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--wipe" => parsed.wipe = true,
+            "--data-dir" => {
+                parsed.data_dir = args.next().map(PathBuf::from).unwrap_or_else(|| usage())
+            }
+            "--bin-dir" => {
+                parsed.bin_dir = args.next().map(PathBuf::from).unwrap_or_else(|| usage())
+            }
+            "--env-file" => parsed.env_file = args.next().map(PathBuf::from),
+            _ => usage(),
+        }
+    }
+    if let Ok(absolute) = std::path::absolute(&parsed.data_dir) {
+        parsed.data_dir = absolute;
+    }
+    parsed
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse();
+    let result = match args.command.as_str() {
+        "up" => up(args).await,
+        "infra" => infra(args).await,
+        _ => usage(),
+    };
+    if let Err(err) = result {
+        eprintln!("mealkit: {err}");
+        std::process::exit(1);
+    }
+}
+
+async fn up(args: Args) -> anyhow::Result<()> {
+    if args.wipe && args.data_dir.exists() {
+        eprintln!("==> wiping {}", args.data_dir.display());
+        std::fs::remove_dir_all(&args.data_dir)?;
+    }
+    let options = Options::local(args.data_dir.clone(), args.bin_dir);
+    let logs = options.logs_dir();
+    let mut stack = Stack::start(options).await?;
+    println!();
+    println!("Meal-kit is up. Everything goes through the gateway:");
+    println!("  gateway    {}", stack.gateway_url);
+    for (name, _) in SERVICES {
+        println!("  {name:<10} {}", stack.service_url(name));
+    }
+    println!("  postgres   {}", stack.database_url);
+    println!("  broker     {}", stack.kafka_brokers);
+    println!("  logs       {}/<name>.log", logs.display());
+    println!("  try        curl {}/products", stack.gateway_url);
+    println!("Press Ctrl-C to stop (data is kept; `./dev up --wipe` starts afresh).");
+
+    let mut reported = std::collections::HashSet::new();
+    let stopped = platform::shutdown::signal();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            () = &mut stopped => break,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        for name in SERVICES.map(|(n, _)| n).into_iter().chain([GATEWAY.0]) {
+            if let Some(service) = stack.service(name) {
+                if service.pid().is_none() && reported.insert(name) {
+                    eprintln!("==> {name} is not running; see {}", service.log.display());
+                }
+            }
+        }
+    }
+    eprintln!("==> stopping");
+    stack.stop().await;
+    Ok(())
+}
+
+async fn infra(args: Args) -> anyhow::Result<()> {
+    let env_file = args.env_file.clone().unwrap_or_else(|| usage());
+    let mut options = Options::local(args.data_dir, args.bin_dir);
+    options.with_services = false;
+    let mut stack = Stack::start(options).await?;
+    std::fs::write(
+        &env_file,
+        format!(
+            "export DATABASE_URL={}\nexport KAFKA_BROKERS={}\n",
+            stack.database_url, stack.kafka_brokers
+        ),
+    )?;
+    platform::shutdown::signal().await;
+    stack.stop().await;
+    Ok(())
+}

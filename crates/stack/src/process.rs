@@ -1,0 +1,172 @@
+//! Child processes: spawned in their own process group (so a Ctrl-C reaches only the launcher,
+//! which then stops them in order), logging to a file, stopped with SIGTERM, killed on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+use crate::{StepError, step_error};
+
+pub struct Managed {
+    pub name: String,
+    pub log: PathBuf,
+    ready_url: Option<String>,
+    child: Option<Child>,
+}
+
+impl Managed {
+    pub fn spawn(
+        name: &str,
+        mut command: Command,
+        log: &Path,
+        ready_url: Option<String>,
+    ) -> Result<Self, StepError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| step_error(name, format!("opening {}: {e}", log.display()), None))?;
+        let err_file = file
+            .try_clone()
+            .map_err(|e| step_error(name, e, Some(log)))?;
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(err_file))
+            .process_group(0)
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .map_err(|e| step_error(name, format!("could not start: {e}"), Some(log)))?;
+        Ok(Self {
+            name: name.to_owned(),
+            log: log.to_path_buf(),
+            ready_url,
+            child: Some(child),
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        if let Some(pid) = self.pid() {
+            let _ = kill(Pid::from_raw(pid as i32), signal);
+        }
+    }
+
+    /// Whether the process has exited; with its status text.
+    pub fn exited(&mut self) -> Option<String> {
+        let child = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    /// Polls the readiness URL until it answers 200, failing early if the process exits.
+    pub async fn wait_ready(&mut self, within: Duration) -> Result<(), StepError> {
+        let Some(url) = self.ready_url.clone() else {
+            return Ok(());
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| step_error(&self.name, e, None))?;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.exited() {
+                return Err(step_error(
+                    &self.name,
+                    format!("exited during startup ({status}): {}", last_line(&self.log)),
+                    Some(&self.log),
+                ));
+            }
+            if let Ok(response) = client.get(&url).send().await {
+                if response.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(step_error(
+                    &self.name,
+                    format!("not ready after {}s ({url})", within.as_secs()),
+                    Some(&self.log),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM (after SIGCONT, in case it was frozen), then SIGKILL if it outlives `grace`.
+    pub async fn stop(&mut self, grace: Duration) {
+        self.stop_with(Signal::SIGTERM, grace).await;
+    }
+
+    pub async fn stop_with(&mut self, signal: Signal, grace: Duration) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Some(pid) = child.id() {
+            let pid = Pid::from_raw(pid as i32);
+            let _ = kill(pid, Signal::SIGCONT);
+            let _ = kill(pid, signal);
+        }
+        if tokio::time::timeout(grace, child.wait()).await.is_err() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// The last non-empty line of a log, for one-line error reports.
+pub fn last_line(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}
+
+pub fn spawn_service(
+    bin_dir: &Path,
+    name: &str,
+    port: u16,
+    env: Vec<(String, String)>,
+    logs: &Path,
+) -> Result<Managed, StepError> {
+    let binary = bin_dir.join(name);
+    if !binary.is_file() {
+        return Err(step_error(
+            name,
+            format!(
+                "binary {} not found; build it with `cargo build --bins`",
+                binary.display()
+            ),
+            None,
+        ));
+    }
+    let mut command = Command::new(&binary);
+    command.envs(env);
+    if std::env::var_os("RUST_LOG").is_none() {
+        command.env("RUST_LOG", "info,sqlx=warn,rdkafka=warn");
+    }
+    Managed::spawn(
+        name,
+        command,
+        &logs.join(format!("{name}.log")),
+        Some(format!("http://127.0.0.1:{port}/health/ready")),
+    )
+}

@@ -1,0 +1,230 @@
+//! Test harness shared by the services' integration tests.
+//!
+//! Tests run against real infrastructure: the Postgres cluster and tansu broker that
+//! `./dev test` starts (it exports `DATABASE_URL` and `KAFKA_BROKERS`). Each [`TestEnv`] gets a
+//! database of its own and a topic prefix of its own, so tests run in parallel without seeing
+//! each other's rows or events.
+
+use std::future::Future;
+use std::time::Duration;
+
+use contracts::{Envelope, Topic, TopicNames};
+use platform::service::App;
+use platform::settings::CommonSettings;
+use platform::shutdown::CancellationToken;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::FutureRecord;
+use rdkafka::{ClientConfig, Message};
+use serde_json::Value;
+use sqlx::{Connection, PgConnection, PgPool};
+
+fn required(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with `./dev test`, which starts Postgres and the broker")
+    })
+}
+
+/// One test's private database and topics.
+pub struct TestEnv {
+    pub database_url: String,
+    pub brokers: String,
+    pub prefix: String,
+    pub topics: TopicNames,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let admin_url = required("DATABASE_URL");
+        let brokers = required("KAFKA_BROKERS");
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let name = format!("test_{}", &id[..16]);
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connecting to the test cluster");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("creating the test database");
+        let database_url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("DATABASE_URL has no database name: {admin_url}"),
+        };
+        let prefix = format!("t{}.", &id[..12]);
+        let topics = TopicNames::new(prefix.clone());
+        platform::kafka::ensure_topics(&brokers, &topics.all())
+            .await
+            .expect("creating the test topics");
+        Self {
+            database_url,
+            brokers,
+            prefix,
+            topics,
+        }
+    }
+
+    pub fn settings(&self, service: &str, schema: &str) -> CommonSettings {
+        CommonSettings::for_test(
+            service,
+            schema,
+            &self.database_url,
+            &self.brokers,
+            &self.prefix,
+        )
+    }
+
+    /// A pool on this test's database in `schema` (for asserting on rows).
+    pub fn pool(&self, schema: &str) -> PgPool {
+        platform::db::pool(&self.database_url, schema, 2).expect("test pool")
+    }
+
+    /// Publishes `envelope` on its topic, as another service's relay would.
+    pub async fn publish(&self, envelope: &Envelope) {
+        let producer = platform::kafka::producer(&self.brokers).expect("producer");
+        let topic = self.topics.name(envelope.topic());
+        let body = envelope.to_json();
+        let key = envelope.key();
+        producer
+            .send(
+                FutureRecord::to(&topic).key(&key).payload(&body),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("publishing a test event");
+    }
+
+    /// Reads `topic` from the beginning for `window` and returns every envelope found.
+    pub async fn events(&self, topic: Topic, window: Duration) -> Vec<Envelope> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("reader");
+        consumer
+            .subscribe(&[&self.topics.name(topic)])
+            .expect("subscribe");
+        let mut found = Vec::new();
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {
+            if let Some(Ok(envelope)) = message.payload().map(Envelope::from_json) {
+                found.push(envelope);
+            }
+        }
+        found
+    }
+}
+
+/// A service running in-process on a free port; stopped when dropped.
+pub struct Running {
+    pub url: String,
+    stop: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    pub async fn start(app: impl Future<Output = anyhow::Result<App>>) -> Self {
+        let app = app.await.expect("building the service");
+        let url = format!("http://127.0.0.1:{}", app.port());
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        let handle = tokio::spawn(app.run_until(async move { signal.cancelled().await }));
+        Self {
+            url,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A JSON HTTP client for tests that returns status and body for every answer.
+#[derive(Clone, Default)]
+pub struct Http(reqwest::Client);
+
+impl Http {
+    pub async fn post(&self, url: &str, body: Value) -> (u16, Value) {
+        Self::read(self.0.post(url).json(&body).send().await).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: impl Into<String>,
+    ) -> (u16, Value) {
+        let body: String = body.into();
+        Self::read(
+            self.0
+                .post(url)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    pub async fn patch(&self, url: &str, body: Value) -> (u16, Value) {
+        Self::read(self.0.patch(url).json(&body).send().await).await
+    }
+
+    pub async fn get(&self, url: &str) -> (u16, Value) {
+        Self::read(self.0.get(url).send().await).await
+    }
+
+    async fn read(response: reqwest::Result<reqwest::Response>) -> (u16, Value) {
+        let response = response.expect("HTTP request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+}
+
+/// Asserts a JSON error body of the documented shape with `code`.
+#[track_caller]
+pub fn assert_error(answer: &(u16, Value), status: u16, code: &str) {
+    assert_eq!(answer.0, status, "unexpected status, body {}", answer.1);
+    assert_eq!(
+        answer.1["error"], code,
+        "unexpected error code in {}",
+        answer.1
+    );
+    assert!(
+        answer.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error without a message: {}",
+        answer.1
+    );
+}
+
+/// Polls `check` until it returns `Some` or `within` elapses.
+pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

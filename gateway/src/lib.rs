@@ -1,0 +1,198 @@
+//! The gateway: one entry point for every public path (DESIGN.md section 5).
+//!
+//! Routes by the first path segment, forwards method, path, query, body and the headers that
+//! matter, and answers JSON errors of its own when an upstream cannot: `503` (unreachable, with
+//! `Retry-After`), `504` (no answer in time), `502` (a broken answer). It never hangs: every
+//! upstream call has a deadline. Request ids are set (or kept) and passed upstream.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use platform::ApiError;
+use platform::health::Health;
+use platform::service::{App, MAX_BODY_BYTES};
+use platform::settings::{self, SettingsError};
+
+/// Path prefix → upstream setting and default (the local launcher's ports).
+pub const ROUTES: [(&str, &str, &str); 6] = [
+    ("products", "PRODUCT_URL", "http://127.0.0.1:8081"),
+    ("orders", "ORDER_URL", "http://127.0.0.1:8082"),
+    ("payments", "PAYMENT_URL", "http://127.0.0.1:8083"),
+    ("deliveries", "DELIVERY_URL", "http://127.0.0.1:8084"),
+    ("notifications", "MARKETING_URL", "http://127.0.0.1:8085"),
+    ("sellers", "SELLERPAGE_URL", "http://127.0.0.1:8086"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind_addr: String,
+    pub port: u16,
+    /// (prefix, base URL) for each route.
+    pub upstreams: Vec<(String, String)>,
+    /// `UPSTREAM_TIMEOUT_MS`: longer than any service's own synchronous call.
+    pub timeout: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Ok(Self {
+            bind_addr: settings::string("BIND_ADDR", "0.0.0.0"),
+            port: settings::var("PORT", 8080)?,
+            upstreams: ROUTES
+                .iter()
+                .map(|(prefix, var, default)| {
+                    ((*prefix).to_owned(), settings::string(var, default))
+                })
+                .collect(),
+            timeout: settings::millis("UPSTREAM_TIMEOUT_MS", 10_000)?,
+        })
+    }
+}
+
+#[derive(Clone)]
+struct Proxy {
+    http: reqwest::Client,
+    upstreams: Vec<(String, String)>,
+}
+
+pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    let http = reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .connect_timeout(Duration::from_secs(2))
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .build()?;
+    let proxy = Proxy {
+        http,
+        upstreams: settings
+            .upstreams
+            .into_iter()
+            .map(|(prefix, url)| (prefix, url.trim_end_matches('/').to_owned()))
+            .collect(),
+    };
+    let mut routes = Router::new();
+    for (prefix, _, _) in ROUTES {
+        routes = routes
+            .route(&format!("/{prefix}"), axum::routing::any(forward))
+            .route(&format!("/{prefix}/{{*rest}}"), axum::routing::any(forward));
+    }
+    App::bind(
+        &settings.bind_addr,
+        settings.port,
+        routes.with_state(proxy),
+        Health::default(),
+        Vec::new(),
+    )
+    .await
+}
+
+/// Request headers passed upstream; hop-by-hop ones are not.
+const FORWARDED_REQUEST: [HeaderName; 5] = [
+    header::CONTENT_TYPE,
+    header::ACCEPT,
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("traceparent"),
+    header::IF_NONE_MATCH,
+];
+const FORWARDED_RESPONSE: [HeaderName; 4] = [
+    header::CONTENT_TYPE,
+    header::LOCATION,
+    header::RETRY_AFTER,
+    header::ETAG,
+];
+
+async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let prefix = parts
+        .uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let Some((name, base)) = proxy.upstreams.iter().find(|(p, _)| p == prefix) else {
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+            .into_response();
+    };
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+            .into_response();
+        }
+    };
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let mut upstream = proxy
+        .http
+        .request(parts.method.clone(), format!("{base}{path_and_query}"))
+        .body(body);
+    for name in &FORWARDED_REQUEST {
+        if let Some(value) = parts.headers.get(name) {
+            upstream = upstream.header(name, value);
+        }
+    }
+    match upstream.send().await {
+        Ok(response) => relay(response).await,
+        Err(err) => upstream_error(name, &err).into_response(),
+    }
+}
+
+async fn relay(response: reqwest::Response) -> Response {
+    let status = response.status();
+    let mut headers = HeaderMap::new();
+    for name in &FORWARDED_RESPONSE {
+        if let Some(value) = response.headers().get(name) {
+            headers.insert(name, value.clone());
+        }
+    }
+    match response.bytes().await {
+        Ok(bytes) => (status, headers, Body::from(bytes)).into_response(),
+        Err(err) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "bad_gateway",
+            format!("the upstream's answer broke off: {err}"),
+        )
+        .into_response(),
+    }
+}
+
+fn upstream_error(name: &str, err: &reqwest::Error) -> ApiError {
+    let service = match name {
+        "products" => "product",
+        "orders" => "order",
+        "payments" => "payment",
+        "deliveries" => "delivery",
+        "notifications" => "marketing",
+        _ => "sellerpage",
+    };
+    if err.is_timeout() {
+        tracing::warn!(service, error = %err, "upstream timed out");
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            format!("the {service} service did not answer in time"),
+        )
+    } else if err.is_connect() {
+        tracing::warn!(service, error = %err, "upstream unreachable");
+        ApiError::unavailable(
+            "upstream_unavailable",
+            format!("the {service} service is unavailable; try again shortly"),
+            5,
+        )
+    } else {
+        tracing::warn!(service, error = %err, "upstream failed");
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "bad_gateway",
+            format!("the {service} service gave no valid answer"),
+        )
+    }
+}

@@ -1,0 +1,90 @@
+use chrono::{DateTime, Utc};
+use contracts::DeliveryChanged;
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::domain::Status;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub id: i64,
+    pub order_id: i64,
+    pub customer_id: i64,
+    pub seller_id: i64,
+    pub address: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Delivery {
+    pub fn change(&self) -> DeliveryChanged {
+        DeliveryChanged {
+            delivery_id: self.id,
+            order_id: self.order_id,
+            customer_id: self.customer_id,
+            seller_id: self.seller_id,
+            status: self.status.clone(),
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, order_id, customer_id, seller_id, address, status, created_at, updated_at";
+
+/// Requests the order's delivery unless it has one (`None` then).
+pub async fn request(
+    conn: &mut PgConnection,
+    order_id: i64,
+    customer_id: i64,
+    seller_id: i64,
+    address: &str,
+) -> sqlx::Result<Option<Delivery>> {
+    sqlx::query_as(&format!(
+        "INSERT INTO deliveries (order_id, customer_id, seller_id, address, status)
+         VALUES ($1, $2, $3, $4, 'REQUESTED') ON CONFLICT (order_id) DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(order_id)
+    .bind(customer_id)
+    .bind(seller_id)
+    .bind(address)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Moves the delivery to `next` if its current state allows; `None` otherwise.
+pub async fn transition(
+    conn: &mut PgConnection,
+    column: &str,
+    key: i64,
+    next: Status,
+) -> sqlx::Result<Option<Delivery>> {
+    debug_assert!(column == "id" || column == "order_id");
+    sqlx::query_as(&format!(
+        "UPDATE deliveries SET status = $2, updated_at = now()
+         WHERE {column} = $1 AND status = ANY($3) RETURNING {COLUMNS}"
+    ))
+    .bind(key)
+    .bind(next.as_str())
+    .bind(next.reachable_from())
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn by_id(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Delivery>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn by_order(conn: &mut PgConnection, order_id: i64) -> sqlx::Result<Option<Delivery>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM deliveries WHERE order_id = $1"
+    ))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await
+}

@@ -1,0 +1,72 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::domain::{Notice, Recipient};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub id: i64,
+    pub order_id: i64,
+    pub recipient: String,
+    pub recipient_id: i64,
+    pub kind: String,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, order_id, recipient, recipient_id, kind, message, created_at";
+
+/// Stores the notice unless one of its kind exists for the order and recipient (`None` then).
+pub async fn insert(
+    conn: &mut PgConnection,
+    notice: &Notice,
+) -> sqlx::Result<Option<Notification>> {
+    sqlx::query_as(&format!(
+        "INSERT INTO notifications (order_id, recipient, recipient_id, kind, message)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id, recipient, kind) DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(notice.order_id)
+    .bind(notice.recipient.as_str())
+    .bind(notice.recipient_id)
+    .bind(notice.kind)
+    .bind(&notice.message)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn find(
+    conn: &mut PgConnection,
+    order_id: i64,
+    recipient: Recipient,
+    kind: &str,
+) -> sqlx::Result<Option<Notification>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE order_id = $1 AND recipient = $2 AND kind = $3"
+    ))
+    .bind(order_id)
+    .bind(recipient.as_str())
+    .bind(kind)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn list(
+    conn: &mut PgConnection,
+    order_id: Option<i64>,
+    recipient: Option<Recipient>,
+    limit: i64,
+) -> sqlx::Result<Vec<Notification>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM notifications
+         WHERE ($1::BIGINT IS NULL OR order_id = $1) AND ($2::TEXT IS NULL OR recipient = $2)
+         ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(order_id)
+    .bind(recipient.map(Recipient::as_str))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

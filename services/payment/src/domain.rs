@@ -1,0 +1,100 @@
+use platform::ApiError;
+use platform::extract::{card_number, check};
+
+/// The card that is always declined (the same number card networks' sandboxes use).
+pub const DECLINING_TEST_CARD: &str = "4000000000000002";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub order_id: i64,
+    pub customer_id: i64,
+    pub seller_id: i64,
+    pub product_id: i64,
+    pub qty: i32,
+    pub amount: i64,
+    pub address: String,
+    pub card: Option<String>,
+}
+
+impl Charge {
+    #[allow(clippy::too_many_arguments)]
+    pub fn parse(
+        order_id: i64,
+        customer_id: i64,
+        seller_id: i64,
+        product_id: i64,
+        qty: i64,
+        amount: i64,
+        address: &str,
+        card: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        check::positive("orderId", order_id)?;
+        check::range("customerId", customer_id, 0, i64::MAX)?;
+        check::positive("sellerId", seller_id)?;
+        check::positive("productId", product_id)?;
+        check::range("qty", qty, 1, 100)?;
+        check::range("amount", amount, 0, i64::MAX)?;
+        let address = check::text("address", address, 500)?;
+        let card = card.map(card_number).transpose()?;
+        Ok(Self {
+            order_id,
+            customer_id,
+            seller_id,
+            product_id,
+            qty: qty as i32,
+            amount,
+            address,
+            card,
+        })
+    }
+
+    /// Why the card is declined, if it is.
+    pub fn decline_reason(&self) -> Option<&'static str> {
+        (self.card.as_deref() == Some(DECLINING_TEST_CARD)).then_some("CARD_DECLINED")
+    }
+
+    pub fn card_last4(&self) -> Option<String> {
+        self.card.as_ref().map(|c| c[c.len() - 4..].to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charge(card: Option<&str>) -> Result<Charge, ApiError> {
+        Charge::parse(1, 2, 3, 4, 1, 1000, "Seoul", card)
+    }
+
+    #[test]
+    fn only_the_test_card_is_declined() {
+        assert_eq!(
+            charge(Some("4000 0000 0000 0002"))
+                .unwrap()
+                .decline_reason(),
+            Some("CARD_DECLINED")
+        );
+        assert_eq!(
+            charge(Some("4242-4242-4242-4242"))
+                .unwrap()
+                .decline_reason(),
+            None
+        );
+        assert_eq!(charge(None).unwrap().decline_reason(), None);
+        assert_eq!(
+            charge(Some("4242424242424242"))
+                .unwrap()
+                .card_last4()
+                .as_deref(),
+            Some("4242")
+        );
+    }
+
+    #[test]
+    fn malformed_cards_and_values_are_refused() {
+        assert!(charge(Some("12ab")).is_err());
+        assert!(Charge::parse(1, 2, 3, 4, 0, 1000, "Seoul", None).is_err());
+        assert!(Charge::parse(0, 2, 3, 4, 1, 1000, "Seoul", None).is_err());
+        assert!(Charge::parse(1, 2, 3, 4, 1, -5, "Seoul", None).is_err());
+    }
+}
