@@ -95,16 +95,21 @@ impl TestEnv {
 
     /// Reads `topic` from the beginning for `window` and returns every envelope found.
     pub async fn events(&self, topic: Topic, window: Duration) -> Vec<Envelope> {
+        read_topic(&self.brokers, &self.topics.name(topic), window).await
+    }
+}
+
+/// Reads the topic named `name` from the beginning for `window`; returns every envelope in it.
+pub async fn read_topic(brokers: &str, name: &str, window: Duration) -> Vec<Envelope> {
+    {
         let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
+            .set("bootstrap.servers", brokers)
             .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
             .set("auto.offset.reset", "earliest")
             .set("enable.auto.commit", "false")
             .create()
             .expect("reader");
-        consumer
-            .subscribe(&[&self.topics.name(topic)])
-            .expect("subscribe");
+        consumer.subscribe(&[name]).expect("subscribe");
         let mut found = Vec::new();
         let deadline = tokio::time::Instant::now() + window;
         while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {
