@@ -300,6 +300,14 @@ impl Stack {
         self.services.iter().find(|s| s.name == name)
     }
 
+    /// Services that have exited since they were started: name, exit status, log.
+    pub fn exited_services(&mut self) -> Vec<(String, String, PathBuf)> {
+        self.services
+            .iter_mut()
+            .filter_map(|s| s.exited().map(|status| (s.name.clone(), status, s.log.clone())))
+            .collect()
+    }
+
     /// Base URL of a service, bypassing the gateway.
     pub fn service_url(&self, name: &str) -> String {
         self.url_of(name)

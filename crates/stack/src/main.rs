@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use stack::{GATEWAY, Options, SERVICES, Stack};
+use stack::{Options, SERVICES, Stack};
 
 fn usage() -> ! {
     eprintln!(
@@ -97,11 +97,9 @@ async fn up(args: Args) -> anyhow::Result<()> {
             () = &mut stopped => break,
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        for name in SERVICES.map(|(n, _)| n).into_iter().chain([GATEWAY.0]) {
-            if let Some(service) = stack.service(name) {
-                if service.pid().is_none() && reported.insert(name) {
-                    eprintln!("==> {name} is not running; see {}", service.log.display());
-                }
+        for (name, status, log) in stack.exited_services() {
+            if reported.insert(name.clone()) {
+                eprintln!("==> {name} exited ({status}); see {}", log.display());
             }
         }
     }
@@ -114,6 +112,10 @@ async fn infra(args: Args) -> anyhow::Result<()> {
     let env_file = args.env_file.clone().unwrap_or_else(|| usage());
     let mut options = Options::local(args.data_dir, args.bin_dir);
     options.with_services = false;
+    // Free ports: the tests' infrastructure must not collide with a running `./dev up`.
+    let ports = stack::free_ports(2)?;
+    options.postgres_port = ports[0];
+    options.broker_port = ports[1];
     let mut stack = Stack::start(options).await?;
     std::fs::write(
         &env_file,

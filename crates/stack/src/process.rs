@@ -88,10 +88,10 @@ impl Managed {
                     Some(&self.log),
                 ));
             }
-            if let Ok(response) = client.get(&url).send().await {
-                if response.status().is_success() {
-                    return Ok(());
-                }
+            if let Ok(response) = client.get(&url).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(step_error(

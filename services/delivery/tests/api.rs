@@ -1,0 +1,169 @@
+//! Delivery against real Postgres and tansu, including a poison message on its topic.
+
+use std::time::Duration;
+
+use contracts::{Envelope, Event, PaymentCompleted, Topic};
+use rdkafka::producer::FutureRecord;
+use serde_json::json;
+use testkit::{Http, Running, TestEnv, assert_error, eventually};
+
+async fn spawn() -> (TestEnv, Running) {
+    let env = TestEnv::new().await;
+    let settings = delivery::Settings {
+        common: env.settings("delivery", "delivery"),
+    };
+    let app = Running::start(delivery::build(settings)).await;
+    (env, app)
+}
+
+fn paid(order_id: i64) -> Envelope {
+    Envelope::new(
+        "payment",
+        Event::PaymentCompleted(PaymentCompleted {
+            payment_id: order_id,
+            order_id,
+            customer_id: 2,
+            seller_id: 3,
+            product_id: 4,
+            qty: 1,
+            amount: 100,
+            address: "Jeju".into(),
+        }),
+    )
+}
+
+async fn delivery_of(http: &Http, url: &str, order_id: i64) -> Option<serde_json::Value> {
+    let (_, found) = http
+        .get(&format!("{url}/deliveries?orderId={order_id}"))
+        .await;
+    found.as_array().and_then(|a| a.first().cloned())
+}
+
+#[tokio::test]
+async fn a_payment_requests_one_delivery_which_moves_forward_only() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let event = paid(500);
+    env.publish(&event).await;
+    env.publish(&event).await;
+    env.publish(&paid(500)).await;
+    let delivery = eventually(Duration::from_secs(10), || {
+        delivery_of(&http, &app.url, 500)
+    })
+    .await
+    .expect("delivery requested");
+    assert_eq!(delivery["status"], "REQUESTED");
+    let id = delivery["id"].as_i64().unwrap();
+    let url = format!("{}/deliveries/{id}", app.url);
+    assert_error(
+        &http.post(&format!("{url}/complete"), json!({})).await,
+        409,
+        "invalid_state",
+    );
+    assert_eq!(http.post(&format!("{url}/start"), json!({})).await.0, 200);
+    assert_error(
+        &http.post(&format!("{url}/start"), json!({})).await,
+        409,
+        "invalid_state",
+    );
+    assert_eq!(
+        http.post(&format!("{url}/complete"), json!({})).await.0,
+        200
+    );
+    assert_error(
+        &http
+            .post(&format!("{}/deliveries/999/start", app.url), json!({}))
+            .await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &http.get(&format!("{}/deliveries/abc", app.url)).await,
+        400,
+        "invalid_path",
+    );
+    assert_error(
+        &http.get(&format!("{}/deliveries", app.url)).await,
+        400,
+        "bad_request",
+    );
+
+    let events = eventually(Duration::from_secs(10), || async {
+        let found = env
+            .events(Topic::Delivery, Duration::from_millis(1000))
+            .await;
+        (found.len() >= 3).then_some(found)
+    })
+    .await
+    .expect("delivery events");
+    let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(
+        types,
+        ["DeliveryRequested", "DeliveryStarted", "DeliveryCompleted"]
+    );
+}
+
+#[tokio::test]
+async fn a_poison_message_goes_to_the_dead_letter_topic_and_the_consumer_moves_on() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let producer = platform::kafka::producer(&env.brokers).unwrap();
+    let topic = env.topics.name(Topic::Payment);
+    producer
+        .send(
+            FutureRecord::to(&topic)
+                .key("501")
+                .payload("{this is not an event"),
+            Duration::from_secs(5),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    env.publish(&paid(502)).await;
+    eventually(Duration::from_secs(10), || {
+        delivery_of(&http, &app.url, 502)
+    })
+    .await
+    .expect("the event after the poison message was handled");
+    let dlq = env.topics.name(Topic::DeadLetter);
+    let dead = eventually(Duration::from_secs(10), || {
+        first_dead_letter(&env.brokers, &dlq)
+    })
+    .await
+    .expect("the poison message is on the dead-letter topic");
+    assert_eq!(dead.0, "{this is not an event");
+    assert!(dead.1.contains("undecodable"), "{}", dead.1);
+}
+
+/// The first message on `topic`: payload and the `dlq-error` header.
+async fn first_dead_letter(brokers: &str, topic: &str) -> Option<(String, String)> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::message::Headers;
+    use rdkafka::{ClientConfig, Message};
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("dlq-reader-{}", uuid_like()))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .ok()?;
+    consumer.subscribe(&[topic]).ok()?;
+    let message = tokio::time::timeout(Duration::from_secs(3), consumer.recv())
+        .await
+        .ok()?
+        .ok()?;
+    let payload = String::from_utf8_lossy(message.payload()?).into_owned();
+    let error = message
+        .headers()?
+        .iter()
+        .find(|h| h.key == "dlq-error")
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())?;
+    Some((payload, error))
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}

@@ -1,0 +1,323 @@
+//! Order with the real payment service beside it (in-process, same database, its own schema)
+//! against real Postgres and tansu.
+
+use std::time::{Duration, Instant};
+
+use contracts::{DeliveryChanged, Envelope, Event, ProductRegistered, Topic};
+use platform::settings::ClientSettings;
+use serde_json::{Value, json};
+use testkit::{Http, Running, TestEnv, assert_error, eventually};
+
+struct Harness {
+    env: TestEnv,
+    order: Running,
+    payment: Option<Running>,
+    http: Http,
+}
+
+async fn start_payment(env: &TestEnv) -> Running {
+    let settings = payment::Settings {
+        common: env.settings("payment", "payment"),
+    };
+    Running::start(payment::build(settings)).await
+}
+
+async fn spawn() -> Harness {
+    let env = TestEnv::new().await;
+    let payment = start_payment(&env).await;
+    let mut payment_client = ClientSettings::for_test(&payment.url);
+    payment_client.timeout = Duration::from_millis(800);
+    let settings = order::Settings {
+        common: env.settings("order", "ordering"),
+        payment: payment_client,
+        marketing: ClientSettings::for_test("http://127.0.0.1:9"),
+        recover_after: Duration::from_millis(1500),
+    };
+    let order = Running::start(order::build(settings)).await;
+    // The catalog arrives as events, as from the product service.
+    env.publish(&Envelope::new(
+        "product",
+        Event::ProductRegistered(ProductRegistered {
+            product_id: 11,
+            seller_id: 5,
+            name: "Japchae kit".into(),
+            price: 8000,
+            stock: 50,
+        }),
+    ))
+    .await;
+    let harness = Harness {
+        env,
+        order,
+        payment: Some(payment),
+        http: Http::default(),
+    };
+    eventually(Duration::from_secs(15), || async {
+        let mut conn = harness.env.pool("ordering").acquire().await.ok()?;
+        let known: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+            .fetch_one(&mut *conn)
+            .await
+            .ok()?;
+        (known == 1).then_some(())
+    })
+    .await
+    .expect("the product replica learned the product");
+    harness
+}
+
+impl Harness {
+    async fn place(&self, body: Value) -> (u16, Value) {
+        self.http
+            .post(&format!("{}/orders", self.order.url), body)
+            .await
+    }
+
+    async fn count(&self, schema: &str, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.env.pool(schema))
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_paid_order_is_placed_and_announced_once() {
+    let h = spawn().await;
+    let (status, order) = h
+        .place(json!({"productId": 11, "qty": 3, "customerId": 8, "address": "Incheon"}))
+        .await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["status"], "PLACED");
+    assert_eq!(order["amount"], 24000);
+    assert_eq!(order["sellerId"], 5);
+    let id = order["id"].as_i64().unwrap();
+    assert_eq!(
+        h.count(
+            "payment",
+            &format!("SELECT count(*) FROM payments WHERE order_id = {id} AND status = 'APPROVED'")
+        )
+        .await,
+        1
+    );
+
+    let placed = eventually(Duration::from_secs(10), || async {
+        let found = h
+            .env
+            .events(Topic::Order, Duration::from_millis(1000))
+            .await;
+        (!found.is_empty()).then_some(found)
+    })
+    .await
+    .expect("OrderPlaced published");
+    assert_eq!(placed.len(), 1);
+    assert!(
+        matches!(&placed[0].event, Event::OrderPlaced(p) if p.order_id == id && p.product_name == "Japchae kit")
+    );
+
+    // The seed's siege body: defaults for everything else.
+    let (status, body) = h.place(json!({"productId": 11, "qty": 5})).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = h.place(json!({"prodId": 11, "qty": 1})).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn the_order_follows_its_delivery_and_ignores_redelivery_and_late_events() {
+    let h = spawn().await;
+    let (_, order) = h
+        .place(json!({"productId": 11, "qty": 1, "customerId": 8, "address": "Incheon"}))
+        .await;
+    let id = order["id"].as_i64().unwrap();
+    let change = |status: &str| DeliveryChanged {
+        delivery_id: 1,
+        order_id: id,
+        customer_id: 8,
+        seller_id: 5,
+        status: status.into(),
+    };
+    let status_of =
+        || async { h.http.get(&format!("{}/orders/{id}", h.order.url)).await.1["status"].clone() };
+
+    let requested = Envelope::new("delivery", Event::DeliveryRequested(change("REQUESTED")));
+    h.env.publish(&requested).await;
+    h.env.publish(&requested).await;
+    h.env
+        .publish(&Envelope::new(
+            "delivery",
+            Event::DeliveryStarted(change("STARTED")),
+        ))
+        .await;
+    h.env
+        .publish(&Envelope::new(
+            "delivery",
+            Event::DeliveryCompleted(change("COMPLETED")),
+        ))
+        .await;
+    eventually(Duration::from_secs(10), || async {
+        (status_of().await == "DELIVERED").then_some(())
+    })
+    .await
+    .expect("order delivered");
+    // A late event does not move a terminal order.
+    h.env
+        .publish(&Envelope::new(
+            "delivery",
+            Event::DeliveryStarted(change("STARTED")),
+        ))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(status_of().await, "DELIVERED");
+}
+
+#[tokio::test]
+async fn a_declined_card_places_nothing_and_publishes_nothing() {
+    let h = spawn().await;
+    let answer = h.place(json!({"productId": 11, "qty": 1, "customerId": 9, "cardNumber": "4000-0000-0000-0002"})).await;
+    assert_error(&answer, 402, "payment_declined");
+    assert_eq!(
+        h.count(
+            "ordering",
+            "SELECT count(*) FROM orders WHERE status = 'REJECTED' AND reason = 'PAYMENT_DECLINED'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        h.count(
+            "ordering",
+            "SELECT count(*) FROM orders WHERE status <> 'REJECTED'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(h.count("ordering", "SELECT count(*) FROM outbox").await, 0);
+    assert_eq!(h.count("payment", "SELECT count(*) FROM outbox").await, 0);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
+    let h = spawn().await;
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (json!({"qty": 1}), 422, "invalid_body"),
+        (json!({"productId": 11}), 422, "invalid_body"),
+        (json!({"productId": 11, "qty": "two"}), 422, "invalid_body"),
+        (json!({"productId": 11, "qty": 0}), 422, "invalid_value"),
+        (json!({"productId": 11, "qty": -2}), 422, "invalid_value"),
+        (json!({"productId": 11, "qty": 101}), 422, "invalid_value"),
+        (json!({"productId": -11, "qty": 1}), 422, "invalid_value"),
+        (
+            json!({"productId": 11, "qty": 1, "customerId": 0}),
+            422,
+            "invalid_value",
+        ),
+        (
+            json!({"productId": 11, "qty": 1, "address": ""}),
+            422,
+            "invalid_value",
+        ),
+        (
+            json!({"productId": 11, "qty": 1, "cardNumber": "12-ab"}),
+            422,
+            "invalid_value",
+        ),
+        (json!({"productId": 404, "qty": 1}), 422, "unknown_product"),
+    ];
+    for (body, status, code) in cases {
+        assert_error(&h.place(body).await, status, code);
+    }
+    let url = format!("{}/orders", h.order.url);
+    assert_error(
+        &h.http
+            .post_raw(&url, "application/json", "{\"productId\":")
+            .await,
+        400,
+        "malformed_json",
+    );
+    assert_error(
+        &h.http
+            .post_raw(&url, "application/json", "x".repeat(70_000))
+            .await,
+        413,
+        "payload_too_large",
+    );
+    assert_error(&h.http.get(&format!("{url}/x1")).await, 400, "invalid_path");
+    assert_error(&h.http.get(&format!("{url}/5050")).await, 404, "not_found");
+    assert_error(&h.http.get(&url).await, 400, "bad_request");
+    assert_error(
+        &h.http.get(&format!("{url}?customerId=abc")).await,
+        400,
+        "invalid_query",
+    );
+    assert_eq!(h.count("ordering", "SELECT count(*) FROM orders").await, 0);
+    assert_eq!(h.count("payment", "SELECT count(*) FROM payments").await, 0);
+}
+
+#[tokio::test]
+async fn with_payment_down_orders_fail_fast_and_none_is_placed() {
+    let mut h = spawn().await;
+    h.payment.take().unwrap().shutdown().await;
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_error(
+            &h.place(json!({"productId": 11, "qty": 1, "customerId": 3}))
+                .await,
+            503,
+            "payment_unavailable",
+        );
+        println!("503 in {:?}", started.elapsed());
+    }
+    assert_eq!(
+        h.count(
+            "ordering",
+            "SELECT count(*) FROM orders WHERE status <> 'REJECTED'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(h.count("ordering", "SELECT count(*) FROM outbox").await, 0);
+}
+
+#[tokio::test]
+async fn a_pending_order_left_by_a_crash_is_settled_by_asking_payment() {
+    let h = spawn().await;
+    // As if order died between storing the order and hearing payment's answer: one order that
+    // payment approved, one that payment never saw.
+    let pool = h.env.pool("ordering");
+    let insert = "INSERT INTO orders (customer_id, seller_id, product_id, product_name, qty, amount, address, status, created_at)
+                  VALUES (4, 5, 11, 'Japchae kit', 1, 8000, 'Daegu', 'PENDING', now() - interval '1 minute') RETURNING id";
+    let paid: i64 = sqlx::query_scalar(insert).fetch_one(&pool).await.unwrap();
+    let unpaid: i64 = sqlx::query_scalar(insert).fetch_one(&pool).await.unwrap();
+    let (status, body) = h
+        .http
+        .post(
+            &format!("{}/payments", h.payment.as_ref().unwrap().url),
+            json!({"orderId": paid, "customerId": 4, "sellerId": 5, "productId": 11, "qty": 1, "amount": 8000, "address": "Daegu"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let settled = eventually(Duration::from_secs(15), || async {
+        let a = h
+            .http
+            .get(&format!("{}/orders/{paid}", h.order.url))
+            .await
+            .1;
+        let b = h
+            .http
+            .get(&format!("{}/orders/{unpaid}", h.order.url))
+            .await
+            .1;
+        (a["status"] != "PENDING" && b["status"] != "PENDING").then_some((a, b))
+    })
+    .await
+    .expect("recovery settled both orders");
+    assert_eq!(settled.0["status"], "PLACED");
+    assert_eq!(settled.1["status"], "REJECTED");
+    assert_eq!(
+        h.count(
+            "ordering",
+            "SELECT count(*) FROM outbox WHERE event_type = 'OrderPlaced'"
+        )
+        .await,
+        1
+    );
+}

@@ -1,0 +1,159 @@
+//! Payment against real Postgres and tansu.
+
+use std::time::Duration;
+
+use contracts::{Envelope, Event, OrderCancelled, Topic};
+use serde_json::{Value, json};
+use testkit::{Http, Running, TestEnv, assert_error, eventually};
+
+async fn spawn() -> (TestEnv, Running) {
+    let env = TestEnv::new().await;
+    let settings = payment::Settings {
+        common: env.settings("payment", "payment"),
+    };
+    let app = Running::start(payment::build(settings)).await;
+    (env, app)
+}
+
+fn charge(order_id: i64) -> Value {
+    json!({"orderId": order_id, "customerId": 2, "sellerId": 3, "productId": 4, "qty": 2, "amount": 5000, "address": "Seoul"})
+}
+
+async fn count(env: &TestEnv, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&env.pool("payment"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_charge_is_idempotent_per_order() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let url = format!("{}/payments", app.url);
+    let (status, first) = http.post(&url, charge(77)).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["status"], "APPROVED");
+    let (status, again) = http.post(&url, charge(77)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    let (_, by_order) = http.get(&format!("{url}?orderId=77")).await;
+    assert_eq!(by_order.as_array().unwrap().len(), 1);
+    let (status, _) = http.get(&format!("{url}/{}", first["id"])).await;
+    assert_eq!(status, 200);
+    let events = eventually(Duration::from_secs(10), || async {
+        let found = env
+            .events(Topic::Payment, Duration::from_millis(1000))
+            .await;
+        (!found.is_empty()).then_some(found)
+    })
+    .await
+    .expect("PaymentCompleted published");
+    assert_eq!(events.len(), 1);
+    assert!(
+        matches!(&events[0].event, Event::PaymentCompleted(p) if p.order_id == 77 && p.amount == 5000)
+    );
+}
+
+#[tokio::test]
+async fn the_test_card_is_declined_and_publishes_nothing() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let mut body = charge(78);
+    body["cardNumber"] = json!("4000 0000 0000 0002");
+    assert_error(
+        &http
+            .post(&format!("{}/payments", app.url), body.clone())
+            .await,
+        402,
+        "payment_declined",
+    );
+    assert_error(
+        &http.post(&format!("{}/payments", app.url), body).await,
+        402,
+        "payment_declined",
+    );
+    assert_eq!(
+        count(
+            &env,
+            "SELECT count(*) FROM payments WHERE status = 'DECLINED'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&env, "SELECT count(*) FROM outbox").await, 0);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let url = format!("{}/payments", app.url);
+    let mut cases = Vec::new();
+    for (field, value, code) in [
+        ("orderId", json!(0), "invalid_value"),
+        ("qty", json!(0), "invalid_value"),
+        ("amount", json!(-1), "invalid_value"),
+        ("address", json!(" "), "invalid_value"),
+        ("cardNumber", json!("abcd"), "invalid_value"),
+        ("orderId", json!("x"), "invalid_body"),
+    ] {
+        let mut body = charge(90);
+        body[field] = value;
+        cases.push((body, code));
+    }
+    let mut missing = charge(90);
+    missing.as_object_mut().unwrap().remove("amount");
+    cases.push((missing, "invalid_body"));
+    for (body, code) in cases {
+        assert_error(&http.post(&url, body).await, 422, code);
+    }
+    assert_error(
+        &http.post_raw(&url, "application/json", "{").await,
+        400,
+        "malformed_json",
+    );
+    assert_error(&http.get(&url).await, 400, "bad_request");
+    assert_error(&http.get(&format!("{url}/zz")).await, 400, "invalid_path");
+    assert_error(&http.get(&format!("{url}/31337")).await, 404, "not_found");
+    assert_eq!(count(&env, "SELECT count(*) FROM payments").await, 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_order_cancels_its_payment_once() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let (_, payment) = http
+        .post(&format!("{}/payments", app.url), charge(79))
+        .await;
+    let cancelled = Envelope::new(
+        "order",
+        Event::OrderCancelled(OrderCancelled {
+            order_id: 79,
+            customer_id: 2,
+            seller_id: 3,
+            product_id: 4,
+            qty: 2,
+            reason: "CUSTOMER_REQUEST".into(),
+        }),
+    );
+    env.publish(&cancelled).await;
+    env.publish(&cancelled).await;
+    eventually(Duration::from_secs(10), || async {
+        let (_, p) = http
+            .get(&format!("{}/payments/{}", app.url, payment["id"]))
+            .await;
+        (p["status"] == "CANCELLED").then_some(())
+    })
+    .await
+    .expect("payment cancelled");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        count(
+            &env,
+            "SELECT count(*) FROM outbox WHERE event_type = 'PaymentCancelled'"
+        )
+        .await,
+        1
+    );
+}

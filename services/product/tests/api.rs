@@ -1,0 +1,266 @@
+//! Product against real Postgres and tansu: the catalog API, bad input, and the stock saga
+//! steps driven by real events on the topics.
+
+use std::time::Duration;
+
+use contracts::{Envelope, Event, PaymentCancelled, PaymentCompleted, Topic};
+use serde_json::{Value, json};
+use testkit::{Http, Running, TestEnv, assert_error, eventually};
+
+async fn spawn() -> (TestEnv, Running) {
+    let env = TestEnv::new().await;
+    let settings = product::Settings {
+        common: env.settings("product", "product"),
+    };
+    let app = Running::start(product::build(settings)).await;
+    (env, app)
+}
+
+async fn count(env: &TestEnv, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&env.pool("product"))
+        .await
+        .unwrap()
+}
+
+async fn register(http: &Http, url: &str, stock: i64) -> Value {
+    let (status, body) = http
+        .post(
+            &format!("{url}/products"),
+            json!({"sellerId": 3, "name": "Kimchi stew kit", "price": 9900, "stock": stock}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+fn paid(order_id: i64, product_id: i64, qty: i32) -> Envelope {
+    Envelope::new(
+        "payment",
+        Event::PaymentCompleted(PaymentCompleted {
+            payment_id: order_id,
+            order_id,
+            customer_id: 1,
+            seller_id: 3,
+            product_id,
+            qty,
+            amount: 9900 * i64::from(qty),
+            address: "Busan".into(),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_registered_product_is_stored_readable_and_announced() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let product = register(&http, &app.url, 10).await;
+    let id = product["id"].as_i64().unwrap();
+    let (status, read) = http.get(&format!("{}/products/{id}", app.url)).await;
+    assert_eq!(status, 200);
+    assert_eq!(read["name"], "Kimchi stew kit");
+    let (_, listed) = http.get(&format!("{}/products?sellerId=3", app.url)).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let (status, edited) = http
+        .patch(
+            &format!("{}/products/{id}", app.url),
+            json!({"price": 10900}),
+        )
+        .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["price"], 10900);
+    assert_eq!(edited["stock"], 10);
+
+    let events = eventually(Duration::from_secs(10), || async {
+        let found = env
+            .events(Topic::Product, Duration::from_millis(1500))
+            .await;
+        (found.len() == 2).then_some(found)
+    })
+    .await
+    .expect("ProductRegistered and ProductUpdated on the topic");
+    assert!(
+        matches!(&events[0].event, Event::ProductRegistered(p) if p.product_id == id && p.stock == 10)
+    );
+    assert!(matches!(&events[1].event, Event::ProductUpdated(p) if p.price == 10900));
+    assert_eq!(events[0].key(), id.to_string());
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let url = format!("{}/products", app.url);
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            json!({"name": "x", "price": 1, "stock": 1}),
+            422,
+            "invalid_body",
+        ),
+        (
+            json!({"sellerId": "three", "name": "x", "price": 1, "stock": 1}),
+            422,
+            "invalid_body",
+        ),
+        (
+            json!({"sellerId": 3, "name": "x", "price": -1, "stock": 1}),
+            422,
+            "invalid_value",
+        ),
+        (
+            json!({"sellerId": 3, "name": "x", "price": 1, "stock": -5}),
+            422,
+            "invalid_value",
+        ),
+        (
+            json!({"sellerId": 0, "name": "x", "price": 1, "stock": 1}),
+            422,
+            "invalid_value",
+        ),
+        (
+            json!({"sellerId": 3, "name": "   ", "price": 1, "stock": 1}),
+            422,
+            "invalid_value",
+        ),
+        (
+            json!({"sellerId": 3, "name": "x", "price": 1, "stock": 1e12}),
+            422,
+            "invalid_body",
+        ),
+        (json!([1, 2]), 422, "invalid_body"),
+    ];
+    for (body, status, code) in cases {
+        assert_error(&http.post(&url, body).await, status, code);
+    }
+    assert_error(
+        &http
+            .post_raw(&url, "application/json", "{\"sellerId\": 3,")
+            .await,
+        400,
+        "malformed_json",
+    );
+    assert_error(
+        &http.post_raw(&url, "text/plain", "hello").await,
+        415,
+        "unsupported_media_type",
+    );
+    assert_error(
+        &http
+            .post_raw(&url, "application/json", "x".repeat(70_000))
+            .await,
+        413,
+        "payload_too_large",
+    );
+    assert_error(&http.get(&format!("{url}/abc")).await, 400, "invalid_path");
+    assert_error(&http.get(&format!("{url}/424242")).await, 404, "not_found");
+    assert_error(
+        &http
+            .patch(&format!("{url}/424242"), json!({"price": 5}))
+            .await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &http.get(&format!("{url}?limit=0")).await,
+        422,
+        "invalid_value",
+    );
+    assert_error(
+        &http.get(&format!("{url}?sellerId=abc")).await,
+        400,
+        "invalid_query",
+    );
+    let product = register(&http, &app.url, 1).await;
+    let id = product["id"].clone();
+    assert_error(
+        &http.patch(&format!("{url}/{id}"), json!({})).await,
+        422,
+        "invalid_value",
+    );
+    assert_error(
+        &http
+            .patch(&format!("{url}/{id}"), json!({"stock": -1}))
+            .await,
+        422,
+        "invalid_value",
+    );
+    assert_eq!(count(&env, "SELECT count(*) FROM products").await, 1);
+    assert_eq!(count(&env, "SELECT count(*) FROM outbox").await, 1);
+}
+
+#[tokio::test]
+async fn stock_follows_payments_exactly_once_and_never_goes_negative() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let product_id = register(&http, &app.url, 5).await["id"].as_i64().unwrap();
+    let stock = |http: Http, url: String| async move {
+        http.get(&format!("{url}/products/{product_id}")).await.1["stock"]
+            .as_i64()
+            .unwrap()
+    };
+
+    // The same event delivered twice, and a second event for the same order: taken once.
+    let first = paid(101, product_id, 3);
+    env.publish(&first).await;
+    env.publish(&first).await;
+    env.publish(&paid(101, product_id, 3)).await;
+    // More than what is left: a shortage, the stock untouched.
+    env.publish(&paid(102, product_id, 4)).await;
+    let events = eventually(Duration::from_secs(15), || async {
+        let found = env
+            .events(Topic::Product, Duration::from_millis(1500))
+            .await;
+        (found.len() >= 3).then_some(found)
+    })
+    .await
+    .expect("stock events");
+    assert_eq!(stock(http.clone(), app.url.clone()).await, 2);
+    let decreased: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::StockDecreased(_)))
+        .collect();
+    let shortages: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e.event, Event::StockShortage(_)))
+        .collect();
+    assert_eq!(decreased.len(), 1, "{events:?}");
+    assert_eq!(shortages.len(), 1, "{events:?}");
+    assert!(
+        matches!(&shortages[0].event, Event::StockShortage(s) if s.requested == 4 && s.available == 2)
+    );
+
+    // Cancelling restores what order 101 took, once; order 102 took nothing.
+    let cancel = |order_id, qty| {
+        Envelope::new(
+            "payment",
+            Event::PaymentCancelled(PaymentCancelled {
+                payment_id: order_id,
+                order_id,
+                product_id,
+                qty,
+                amount: 0,
+            }),
+        )
+    };
+    let restore = cancel(101, 3);
+    env.publish(&restore).await;
+    env.publish(&restore).await;
+    env.publish(&cancel(101, 3)).await;
+    env.publish(&cancel(102, 4)).await;
+    eventually(Duration::from_secs(10), || async {
+        (stock(http.clone(), app.url.clone()).await == 5).then_some(())
+    })
+    .await
+    .expect("stock restored");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stock(http.clone(), app.url.clone()).await, 5);
+    assert_eq!(
+        count(
+            &env,
+            "SELECT count(*) FROM outbox WHERE event_type = 'StockRestored'"
+        )
+        .await,
+        1
+    );
+}

@@ -1,0 +1,140 @@
+//! Seller page against real Postgres and tansu: built from events in any order.
+
+use std::time::Duration;
+
+use contracts::*;
+use testkit::{Http, Running, TestEnv, assert_error, eventually};
+
+async fn spawn() -> (TestEnv, Running) {
+    let env = TestEnv::new().await;
+    let settings = sellerpage::Settings {
+        common: env.settings("sellerpage", "sellerpage"),
+    };
+    let app = Running::start(sellerpage::build(settings)).await;
+    (env, app)
+}
+
+fn order_events(order_id: i64) -> Vec<Envelope> {
+    let d = |status: &str| DeliveryChanged {
+        delivery_id: order_id,
+        order_id,
+        customer_id: 1,
+        seller_id: 9,
+        status: status.into(),
+    };
+    vec![
+        Envelope::new("delivery", Event::DeliveryStarted(d("STARTED"))),
+        Envelope::new(
+            "product",
+            Event::StockDecreased(StockDecreased {
+                order_id,
+                product_id: 2,
+                qty: 1,
+                remaining: 4,
+            }),
+        ),
+        Envelope::new("delivery", Event::DeliveryRequested(d("REQUESTED"))),
+        Envelope::new(
+            "order",
+            Event::OrderPlaced(OrderPlaced {
+                order_id,
+                customer_id: 1,
+                seller_id: 9,
+                product_id: 2,
+                product_name: "Galbi kit".into(),
+                qty: 1,
+                amount: 30000,
+                address: "Seoul".into(),
+            }),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn the_seller_sees_each_order_whatever_order_its_events_arrive_in() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    for event in order_events(801).iter().chain(order_events(801).iter()) {
+        env.publish(event).await;
+    }
+    for event in order_events(802) {
+        env.publish(&event).await;
+    }
+    let page = eventually(Duration::from_secs(10), || async {
+        let (_, page) = http.get(&format!("{}/sellers/9/orders", app.url)).await;
+        let items = page["items"].as_array()?;
+        (items.len() == 2
+            && items
+                .iter()
+                .all(|i| i["productName"] == "Galbi kit" && i["stockStatus"] == "DECREASED"))
+        .then_some(page)
+    })
+    .await
+    .expect("both orders listed");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items[0]["orderId"], 802, "newest first");
+    assert!(
+        items
+            .iter()
+            .all(|i| i["status"] == "SHIPPING" && i["deliveryStatus"] == "STARTED"),
+        "{page}"
+    );
+    let (_, other) = http.get(&format!("{}/sellers/10/orders", app.url)).await;
+    assert!(other["items"].as_array().unwrap().is_empty());
+    let (_, filtered) = http
+        .get(&format!("{}/sellers/9/orders?status=delivered", app.url))
+        .await;
+    assert!(filtered["items"].as_array().unwrap().is_empty());
+    assert_error(
+        &http.get(&format!("{}/sellers/nine/orders", app.url)).await,
+        400,
+        "invalid_path",
+    );
+    assert_error(
+        &http.get(&format!("{}/sellers/0/orders", app.url)).await,
+        422,
+        "invalid_value",
+    );
+    assert_error(
+        &http
+            .get(&format!("{}/sellers/9/orders?limit=1000", app.url))
+            .await,
+        422,
+        "invalid_value",
+    );
+}
+
+#[tokio::test]
+async fn readiness_is_false_while_the_database_is_gone_and_liveness_stays_true() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    eventually(Duration::from_secs(10), || async {
+        (http.get(&format!("{}/health/ready", app.url)).await.0 == 200).then_some(())
+    })
+    .await
+    .expect("ready once the broker answered");
+    // Take the service's database away from under it, for real.
+    let name = env.database_url.rsplit('/').next().unwrap().to_owned();
+    let admin = std::env::var("DATABASE_URL").unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (status, body) = eventually(Duration::from_secs(10), || async {
+        let answer = http.get(&format!("{}/health/ready", app.url)).await;
+        (answer.0 == 503).then_some(answer)
+    })
+    .await
+    .expect("readiness turns false");
+    assert_eq!(status, 503);
+    assert_eq!(body["checks"]["database"], "down");
+    assert_eq!(http.get(&format!("{}/health/live", app.url)).await.0, 200);
+    let (status, body) = http.get(&format!("{}/sellers/9/orders", app.url)).await;
+    assert!(
+        status >= 500 && body["error"].is_string(),
+        "{status} {body}"
+    );
+}
