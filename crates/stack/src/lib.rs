@@ -304,7 +304,10 @@ impl Stack {
     pub fn exited_services(&mut self) -> Vec<(String, String, PathBuf)> {
         self.services
             .iter_mut()
-            .filter_map(|s| s.exited().map(|status| (s.name.clone(), status, s.log.clone())))
+            .filter_map(|s| {
+                s.exited()
+                    .map(|status| (s.name.clone(), status, s.log.clone()))
+            })
             .collect()
     }
 
