@@ -21,7 +21,7 @@ fn settings(upstream: &str) -> gateway::Settings {
 async fn requests_reach_their_service_with_a_request_id() {
     let env = TestEnv::new().await;
     let common = env.settings("marketing", "marketing");
-    let marketing = Running::start(marketing::build(marketing::Settings { common })).await;
+    let marketing = Running::start(marketing::build(common)).await;
     let gateway = Running::start(gateway::build(settings(&marketing.url))).await;
     let http = Http::default();
     let alerts = format!("{}/notifications/seller-alerts", gateway.url);

@@ -107,6 +107,12 @@ pub mod check {
         }
     }
 
+    /// A query parameter the endpoint cannot do without: 400 naming it when absent.
+    pub fn required<T>(name: &str, value: Option<T>) -> Result<T, ApiError> {
+        value
+            .ok_or_else(|| ApiError::bad_request(format!("the query parameter {name} is required")))
+    }
+
     /// Trims `value` and requires 1..=max characters.
     pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
         let trimmed = value.trim();

@@ -220,6 +220,21 @@ fn wrap(routes: Router, health: &Health) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
+/// Builds the common shape of service: migrations, one consumer loop, and routes whose only
+/// state is the pool. Services with more state (order) use [`ServiceBuilder`] directly.
+pub async fn build<H: EventHandler>(
+    settings: CommonSettings,
+    migrator: &Migrator,
+    consumes: &'static [Topic],
+    handler: H,
+    routes: fn(PgPool) -> Router,
+) -> anyhow::Result<App> {
+    let mut service = ServiceBuilder::connect(settings, migrator).await?;
+    service.consume(consumes, handler)?;
+    let router = routes(service.pool.clone());
+    service.serve(router).await
+}
+
 /// Runs a service binary: logging, settings, build, serve until SIGTERM or Ctrl-C.
 pub async fn main<S, F, Fut>(
     service: &str,

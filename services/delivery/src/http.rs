@@ -12,21 +12,16 @@ use crate::SERVICE;
 use crate::db::{self, Delivery};
 use crate::domain::Status;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-}
-
-pub fn router(state: AppState) -> Router {
+pub fn router(pool: PgPool) -> Router {
     Router::new()
         .route("/deliveries", get(by_order))
         .route("/deliveries/{id}", get(read))
         .route("/deliveries/{id}/start", post(start))
         .route("/deliveries/{id}/complete", post(complete))
-        .with_state(state)
+        .with_state(pool)
 }
 
-type State = axum::extract::State<AppState>;
+type State = axum::extract::State<PgPool>;
 
 async fn start(state: State, Path(id): Path<i64>) -> ApiResult<axum::Json<Delivery>> {
     advance(state, id, Status::Started).await
@@ -41,7 +36,7 @@ async fn advance(
     id: i64,
     next: Status,
 ) -> ApiResult<axum::Json<Delivery>> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin().await?;
     let Some(delivery) = db::transition(&mut tx, "id", id, next).await? else {
         let current = db::by_id(&mut tx, id)
             .await?
@@ -71,10 +66,8 @@ async fn by_order(
     axum::extract::State(state): State,
     Query(query): Query<ByOrder>,
 ) -> ApiResult<axum::Json<Vec<Delivery>>> {
-    let order_id = query
-        .order_id
-        .ok_or_else(|| ApiError::bad_request("the query parameter orderId is required"))?;
-    let mut conn = state.pool.acquire().await?;
+    let order_id = platform::extract::check::required("orderId", query.order_id)?;
+    let mut conn = state.acquire().await?;
     Ok(axum::Json(
         db::by_order(&mut conn, order_id)
             .await?
@@ -87,7 +80,7 @@ async fn read(
     axum::extract::State(state): State,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Delivery>> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.acquire().await?;
     db::by_id(&mut conn, id)
         .await?
         .map(axum::Json)

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::service::main("delivery", delivery::Settings::from_env, delivery::build).await
+    platform::service::main("delivery", delivery::settings, delivery::build).await
 }

@@ -9,9 +9,7 @@ use testkit::{Http, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
-    let settings = delivery::Settings {
-        common: env.settings("delivery", "delivery"),
-    };
+    let settings = env.settings("delivery", "delivery");
     let app = Running::start(delivery::build(settings)).await;
     (env, app)
 }

@@ -14,19 +14,14 @@ use crate::db::{self, Notification};
 use crate::domain::{Notice, Recipient};
 use crate::events::notify;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-}
-
-pub fn router(state: AppState) -> Router {
+pub fn router(pool: PgPool) -> Router {
     Router::new()
         .route("/notifications", get(list))
         .route("/notifications/seller-alerts", post(alert_seller))
-        .with_state(state)
+        .with_state(pool)
 }
 
-type State = axum::extract::State<AppState>;
+type State = axum::extract::State<PgPool>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,7 +52,7 @@ async fn alert_seller(
             body.order_id
         ),
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin().await?;
     let notification = notify(&mut tx, &notice).await.map_err(|err| match err {
         HandlerError::Database(e) => ApiError::from(e),
         HandlerError::Rejected(message) => ApiError::internal(message),
@@ -91,7 +86,7 @@ async fn list(
                 .ok_or_else(|| ApiError::bad_request("recipient must be CUSTOMER or SELLER"))?,
         ),
     };
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.acquire().await?;
     Ok(axum::Json(
         db::list(&mut conn, query.order_id, recipient, query.limit).await?,
     ))

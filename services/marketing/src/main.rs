@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::service::main("marketing", marketing::Settings::from_env, marketing::build).await
+    platform::service::main("marketing", marketing::settings, marketing::build).await
 }

@@ -8,9 +8,7 @@ use testkit::{Http, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
-    let settings = marketing::Settings {
-        common: env.settings("marketing", "marketing"),
-    };
+    let settings = env.settings("marketing", "marketing");
     let app = Running::start(marketing::build(settings)).await;
     (env, app)
 }
@@ -125,7 +123,7 @@ async fn readiness_is_false_while_the_broker_is_unreachable_and_liveness_stays_t
     let env = TestEnv::new().await;
     let mut common = env.settings("marketing", "marketing");
     common.kafka_brokers = "127.0.0.1:1".into();
-    let app = Running::start(marketing::build(marketing::Settings { common })).await;
+    let app = Running::start(marketing::build(common)).await;
     let http = Http::default();
     let (status, body) = http.get(&format!("{}/health/ready", app.url)).await;
     assert_eq!(status, 503, "{body}");

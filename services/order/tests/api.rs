@@ -16,9 +16,7 @@ struct Harness {
 }
 
 async fn start_payment(env: &TestEnv) -> Running {
-    let settings = payment::Settings {
-        common: env.settings("payment", "payment"),
-    };
+    let settings = env.settings("payment", "payment");
     Running::start(payment::build(settings)).await
 }
 

@@ -13,19 +13,14 @@ use crate::SERVICE;
 use crate::db::{self, Payment};
 use crate::domain::Charge;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-}
-
-pub fn router(state: AppState) -> Router {
+pub fn router(pool: PgPool) -> Router {
     Router::new()
         .route("/payments", get(by_order).post(charge))
         .route("/payments/{id}", get(read))
-        .with_state(state)
+        .with_state(pool)
 }
 
-type State = axum::extract::State<AppState>;
+type State = axum::extract::State<PgPool>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,7 +57,7 @@ async fn charge(
     } else {
         "APPROVED"
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin().await?;
     let (payment, created) = match db::insert(&mut tx, &charge, status, decline).await? {
         Some(payment) => (payment, true),
         None => (
@@ -107,10 +102,8 @@ async fn by_order(
     axum::extract::State(state): State,
     Query(query): Query<ByOrder>,
 ) -> ApiResult<axum::Json<Vec<Payment>>> {
-    let order_id = query
-        .order_id
-        .ok_or_else(|| ApiError::bad_request("the query parameter orderId is required"))?;
-    let mut conn = state.pool.acquire().await?;
+    let order_id = platform::extract::check::required("orderId", query.order_id)?;
+    let mut conn = state.acquire().await?;
     Ok(axum::Json(
         db::by_order(&mut conn, order_id)
             .await?
@@ -123,7 +116,7 @@ async fn read(
     axum::extract::State(state): State,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Payment>> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.acquire().await?;
     db::by_id(&mut conn, id)
         .await?
         .map(axum::Json)

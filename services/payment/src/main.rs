@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::service::main("payment", payment::Settings::from_env, payment::build).await
+    platform::service::main("payment", payment::settings, payment::build).await
 }

@@ -8,9 +8,7 @@ use testkit::{Http, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
-    let settings = payment::Settings {
-        common: env.settings("payment", "payment"),
-    };
+    let settings = env.settings("payment", "payment");
     let app = Running::start(payment::build(settings)).await;
     (env, app)
 }

@@ -14,19 +14,14 @@ use crate::SERVICE;
 use crate::db::{self, Product};
 use crate::domain::{NewProduct, ProductChanges};
 
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-}
-
-pub fn router(state: AppState) -> Router {
+pub fn router(pool: PgPool) -> Router {
     Router::new()
         .route("/products", get(list).post(register))
         .route("/products/{id}", get(read).patch(edit))
-        .with_state(state)
+        .with_state(pool)
 }
 
-type State = axum::extract::State<AppState>;
+type State = axum::extract::State<PgPool>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,7 +37,7 @@ async fn register(
     Json(body): Json<Register>,
 ) -> ApiResult<impl IntoResponse> {
     let new = NewProduct::parse(body.seller_id, &body.name, body.price, body.stock)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin().await?;
     let product = db::insert(&mut tx, &new).await?;
     let event = Event::ProductRegistered(ProductRegistered {
         product_id: product.id,
@@ -75,7 +70,7 @@ async fn edit(
     Json(body): Json<Edit>,
 ) -> ApiResult<axum::Json<Product>> {
     let changes = ProductChanges::parse(body.name.as_deref(), body.price, body.stock)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.begin().await?;
     let product = db::update(&mut tx, id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("product", id))?;
@@ -95,7 +90,7 @@ async fn read(
     axum::extract::State(state): State,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Product>> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.acquire().await?;
     db::find(&mut conn, id)
         .await?
         .map(axum::Json)
@@ -122,7 +117,7 @@ async fn list(
 ) -> ApiResult<axum::Json<Vec<Product>>> {
     platform::extract::check::range("limit", query.limit, 1, 500)?;
     platform::extract::check::range("offset", query.offset, 0, i64::MAX)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.acquire().await?;
     Ok(axum::Json(
         db::list(&mut conn, query.seller_id, query.limit, query.offset).await?,
     ))

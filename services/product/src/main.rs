@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::service::main("product", product::Settings::from_env, product::build).await
+    platform::service::main("product", product::settings, product::build).await
 }

@@ -9,9 +9,7 @@ use testkit::{Http, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
-    let settings = product::Settings {
-        common: env.settings("product", "product"),
-    };
+    let settings = env.settings("product", "product");
     let app = Running::start(product::build(settings)).await;
     (env, app)
 }

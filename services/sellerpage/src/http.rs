@@ -11,19 +11,14 @@ use sqlx::PgPool;
 use crate::db;
 use crate::domain::SellerOrder;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-}
-
-pub fn router(state: AppState) -> Router {
+pub fn router(pool: PgPool) -> Router {
     Router::new()
         .route("/sellers/{seller_id}/orders", get(orders))
         .route("/sellers/{seller_id}/cancellations", get(cancellations))
-        .with_state(state)
+        .with_state(pool)
 }
 
-type State = axum::extract::State<AppState>;
+type State = axum::extract::State<PgPool>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -86,7 +81,7 @@ async fn orders(
     Query(page): Query<Page>,
 ) -> ApiResult<axum::Json<Listing>> {
     checked(seller_id, &page)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.acquire().await?;
     let rows = db::orders(&mut conn, seller_id, page.limit, page.offset).await?;
     Ok(listing(seller_id, &page, rows))
 }
@@ -97,7 +92,7 @@ async fn cancellations(
     Query(page): Query<Page>,
 ) -> ApiResult<axum::Json<Listing>> {
     checked(seller_id, &page)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.acquire().await?;
     let rows = db::cancellations(&mut conn, seller_id, page.limit, page.offset).await?;
     Ok(listing(seller_id, &page, rows))
 }

@@ -10,29 +10,22 @@ pub mod events;
 pub mod http;
 
 use contracts::Topic;
-use platform::service::{App, ServiceBuilder};
+use platform::service::App;
 use platform::settings::{CommonSettings, SettingsError};
 use sqlx::migrate::Migrator;
 
 pub const SERVICE: &str = "sellerpage";
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub common: CommonSettings,
+/// Settings from the environment (see the README's configuration table).
+pub fn settings() -> Result<CommonSettings, SettingsError> {
+    CommonSettings::from_env(SERVICE, 8086, "sellerpage")
 }
 
-impl Settings {
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Ok(Self {
-            common: CommonSettings::from_env(SERVICE, 8086, "sellerpage")?,
-        })
-    }
-}
-
-pub async fn build(settings: Settings) -> anyhow::Result<App> {
-    let mut service = ServiceBuilder::connect(settings.common, &MIGRATOR).await?;
-    service.consume(
+pub async fn build(settings: CommonSettings) -> anyhow::Result<App> {
+    platform::service::build(
+        settings,
+        &MIGRATOR,
         &[
             Topic::Order,
             Topic::Payment,
@@ -40,9 +33,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             Topic::Product,
         ],
         events::Handler,
-    )?;
-    let state = http::AppState {
-        pool: service.pool.clone(),
-    };
-    service.serve(http::router(state)).await
+        http::router,
+    )
+    .await
 }

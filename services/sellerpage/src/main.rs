@@ -1,9 +1,4 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::service::main(
-        "sellerpage",
-        sellerpage::Settings::from_env,
-        sellerpage::build,
-    )
-    .await
+    platform::service::main("sellerpage", sellerpage::settings, sellerpage::build).await
 }

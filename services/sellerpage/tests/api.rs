@@ -7,9 +7,7 @@ use testkit::{Http, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
-    let settings = sellerpage::Settings {
-        common: env.settings("sellerpage", "sellerpage"),
-    };
+    let settings = env.settings("sellerpage", "sellerpage");
     let app = Running::start(sellerpage::build(settings)).await;
     (env, app)
 }

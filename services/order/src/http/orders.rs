@@ -73,9 +73,7 @@ pub async fn list(
     axum::extract::State(state): State,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<axum::Json<Vec<Order>>> {
-    let customer_id = query
-        .customer_id
-        .ok_or_else(|| ApiError::bad_request("the query parameter customerId is required"))?;
+    let customer_id = platform::extract::check::required("customerId", query.customer_id)?;
     check::range("limit", query.limit, 1, 200)?;
     check::range("offset", query.offset, 0, i64::MAX)?;
     let mut conn = state.pool.acquire().await?;
