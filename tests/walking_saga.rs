@@ -1,51 +1,23 @@
 //! The seed scenario, steps 1–6 of the walking-saga issue, through the gateway only, against
 //! the whole system started by the launcher (its own Postgres cluster and tansu broker).
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use contracts::{Event, Topic, TopicNames};
-use serde_json::{Value, json};
-use stack::{Options, Stack};
+use serde_json::json;
 use testkit::{Http, assert_error, eventually};
 
-/// Where cargo put the service binaries: next to this test's `deps/` folder.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>")
-        .to_path_buf()
-}
-
-async fn start_stack() -> Stack {
-    let dir = std::env::temp_dir().join(format!("mealkit-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // The cluster runs as the postgres user when the tests run as root: let it in.
-    let _ = std::process::Command::new("chmod")
-        .arg("755")
-        .arg(&dir)
-        .status();
-    let mut options = Options::isolated(dir, bin_dir()).expect("free ports");
-    options.env = vec![
-        ("PAYMENT_TIMEOUT_MS".into(), "1000".into()),
-        ("PAYMENT_BREAKER_FAILURES".into(), "3".into()),
-        ("PAYMENT_BREAKER_COOLDOWN_MS".into(), "2000".into()),
-    ];
-    Stack::start(options)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn get(http: &Http, url: String) -> Value {
-    let (status, body) = http.get(&url).await;
-    assert_eq!(status, 200, "GET {url}: {body}");
-    body
-}
+mod support;
+use support::{get, start_stack, stop_stack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_walks_its_saga_end_to_end() {
-    let mut stack = start_stack().await;
+    let mut stack = start_stack(&[
+        ("PAYMENT_TIMEOUT_MS", "1000"),
+        ("PAYMENT_BREAKER_FAILURES", "3"),
+        ("PAYMENT_BREAKER_COOLDOWN_MS", "2000"),
+    ])
+    .await;
     let g = stack.gateway_url.clone();
     let http = Http::default();
     let wait = Duration::from_secs(10);
@@ -376,6 +348,5 @@ async fn an_order_walks_its_saga_end_to_end() {
     .await
     .expect("stock caught up after product restarted");
 
-    stack.stop().await;
-    let _ = std::fs::remove_dir_all(&stack.options.data_dir);
+    stop_stack(stack).await;
 }

@@ -88,6 +88,7 @@ pub struct ServiceClient {
 
 impl ServiceClient {
     pub fn new(dependency: &str, settings: &ClientSettings) -> anyhow::Result<Self> {
+        crate::metrics::install();
         let breaker = Config::new()
             .failure_policy(consecutive_failures(
                 settings.failure_threshold.max(1),

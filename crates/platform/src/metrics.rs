@@ -30,6 +30,17 @@ fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Installs the process-wide recorder; metrics recorded before it are lost, so everything that
+/// records calls this first (idempotent).
+pub fn install() {
+    let _ = handle();
+}
+
+/// The current metrics in Prometheus text format (installs the recorder if needed).
+pub fn render() -> String {
+    handle().map(PrometheusHandle::render).unwrap_or_default()
+}
+
 /// Installs the recorder (idempotent) and returns the `/metrics` route.
 pub fn routes() -> Router {
     let handle = handle();

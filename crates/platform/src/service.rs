@@ -51,6 +51,7 @@ impl ServiceBuilder {
     /// Connects to the service's schema (migrating it) and to the broker, and schedules the
     /// outbox relay and the broker monitor.
     pub async fn connect(settings: CommonSettings, migrator: &Migrator) -> anyhow::Result<Self> {
+        crate::metrics::install();
         let schema = settings.database_schema.clone();
         let pool = db::pool(
             &settings.database_url,

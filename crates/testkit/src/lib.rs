@@ -187,6 +187,10 @@ impl Http {
         Self::read(self.0.patch(url).json(&body).send().await).await
     }
 
+    pub async fn delete(&self, url: &str) -> (u16, Value) {
+        Self::read(self.0.delete(url).send().await).await
+    }
+
     pub async fn get(&self, url: &str) -> (u16, Value) {
         Self::read(self.0.get(url).send().await).await
     }

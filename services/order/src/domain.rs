@@ -67,7 +67,9 @@ impl Status {
             Status::Shipping => &["PENDING", "PLACED", "DELIVERY_REQUESTED"],
             Status::Delivered => &["PENDING", "PLACED", "DELIVERY_REQUESTED", "SHIPPING"],
             Status::Rejected => &["PENDING"],
-            Status::CancelRequested => &["PLACED", "DELIVERY_REQUESTED", "SHIPPING"],
+            // PENDING only for a stock shortage that overtook the payment's answer; customers
+            // cancel only what `customer_may_cancel` allows.
+            Status::CancelRequested => &["PENDING", "PLACED", "DELIVERY_REQUESTED", "SHIPPING"],
             Status::Cancelled => &[
                 "PLACED",
                 "DELIVERY_REQUESTED",
@@ -75,6 +77,14 @@ impl Status {
                 "CANCEL_REQUESTED",
             ],
         }
+    }
+
+    /// Whether a customer may ask to cancel an order in this state.
+    pub fn customer_may_cancel(self) -> bool {
+        matches!(
+            self,
+            Status::Placed | Status::DeliveryRequested | Status::Shipping
+        )
     }
 
     pub fn can_become(self, next: Status) -> bool {
@@ -145,7 +155,10 @@ mod tests {
         assert!(Status::Shipping.can_become(Status::Delivered));
         assert!(!Status::Shipping.can_become(Status::DeliveryRequested));
         assert!(!Status::Placed.can_become(Status::Placed));
-        assert!(!Status::Pending.can_become(Status::CancelRequested));
+        assert!(!Status::Pending.customer_may_cancel());
+        assert!(!Status::Delivered.customer_may_cancel());
+        assert!(!Status::CancelRequested.customer_may_cancel());
+        assert!(Status::Shipping.customer_may_cancel());
         assert!(Status::Shipping.can_become(Status::CancelRequested));
     }
 

@@ -4,8 +4,8 @@ use contracts::{Envelope, Event};
 use platform::consumer::{EventHandler, HandlerError};
 use sqlx::PgConnection;
 
-use crate::db;
 use crate::domain::Status;
+use crate::{cancelling, db};
 
 pub struct Handler;
 
@@ -19,6 +19,7 @@ impl EventHandler for Handler {
                 | Event::DeliveryStarted(_)
                 | Event::DeliveryCompleted(_)
                 | Event::DeliveryCancelled(_)
+                | Event::StockShortage(_)
         )
     }
 
@@ -40,6 +41,9 @@ impl EventHandler for Handler {
             Event::DeliveryStarted(d) => follow(conn, d.order_id, Status::Shipping).await?,
             Event::DeliveryCompleted(d) => follow(conn, d.order_id, Status::Delivered).await?,
             Event::DeliveryCancelled(d) => follow(conn, d.order_id, Status::Cancelled).await?,
+            Event::StockShortage(s) => {
+                cancelling::request(conn, s.order_id, cancelling::OUT_OF_STOCK).await?;
+            }
             _ => {}
         }
         Ok(())

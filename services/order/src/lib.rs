@@ -5,12 +5,20 @@
 //! breaker, and on approval marks it `PLACED` with `OrderPlaced` in the outbox. The
 //! [`recovery`] loop settles orders left `PENDING` by a crash or an ambiguous payment call.
 //! Delivery events move the order forward; terminal states stick.
+//!
+//! A customer's cancellation is accepted only once marketing has alerted the seller (a
+//! synchronous call behind a breaker: while marketing is down the customer is asked to retry
+//! shortly and nothing changes); then `OrderCancelled` drives payment, delivery and product back.
+//! A `StockShortage` cancels the order the same way, without the alert.
 
+pub mod alerts;
+pub mod cancelling;
 pub mod db;
 pub mod domain;
 pub mod events;
 pub mod http;
 pub mod payments;
+pub mod placing;
 pub mod recovery;
 
 use std::time::Duration;
@@ -50,9 +58,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let mut service = ServiceBuilder::connect(settings.common, &MIGRATOR).await?;
     service.consume(&[Topic::Product, Topic::Delivery], events::Handler)?;
     let payments = payments::Payments::new(ServiceClient::new("payment", &settings.payment)?);
+    let alerts = alerts::SellerAlerts::new(
+        ServiceClient::new("marketing", &settings.marketing)?,
+        settings.marketing.cooldown,
+    );
     let state = http::AppState {
         pool: service.pool.clone(),
         payments: payments.clone(),
+        alerts,
     };
     let recovery = recovery::Recovery {
         pool: service.pool.clone(),

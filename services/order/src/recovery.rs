@@ -7,7 +7,7 @@ use platform::shutdown::CancellationToken;
 use sqlx::PgPool;
 
 use crate::payments::Payments;
-use crate::{db, http::placing};
+use crate::{db, placing};
 
 pub struct Recovery {
     pub pool: PgPool,

@@ -27,7 +27,7 @@ pub async fn save(conn: &mut PgConnection, view: &SellerOrder) -> sqlx::Result<(
              product_name = $5, qty = $6, amount = $7, placed_at = $8, payment_status = $9,
              delivery_status = $10, stock_status = $11, cancel_reason = $12,
              cancel_requested_at = $13, payment_cancelled_at = $14, delivery_cancelled_at = $15,
-             stock_restored_at = $16, updated_at = now()
+             stock_restored_at = $16, status = $17, cancellation_status = $18, updated_at = now()
          WHERE order_id = $1",
     )
     .bind(view.order_id)
@@ -46,6 +46,8 @@ pub async fn save(conn: &mut PgConnection, view: &SellerOrder) -> sqlx::Result<(
     .bind(view.payment_cancelled_at)
     .bind(view.delivery_cancelled_at)
     .bind(view.stock_restored_at)
+    .bind(view.status())
+    .bind(view.cancellation_status())
     .execute(conn)
     .await?;
     Ok(())
@@ -54,14 +56,16 @@ pub async fn save(conn: &mut PgConnection, view: &SellerOrder) -> sqlx::Result<(
 pub async fn orders(
     conn: &mut PgConnection,
     seller_id: i64,
+    status: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<SellerOrder>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM seller_orders WHERE seller_id = $1
-         ORDER BY order_id DESC LIMIT $2 OFFSET $3"
+        "SELECT {COLUMNS} FROM seller_orders WHERE seller_id = $1 AND ($2::TEXT IS NULL OR status = $2)
+         ORDER BY order_id DESC LIMIT $3 OFFSET $4"
     ))
     .bind(seller_id)
+    .bind(status)
     .bind(limit)
     .bind(offset)
     .fetch_all(conn)
@@ -71,15 +75,18 @@ pub async fn orders(
 pub async fn cancellations(
     conn: &mut PgConnection,
     seller_id: i64,
+    status: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<SellerOrder>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM seller_orders
          WHERE seller_id = $1 AND cancel_requested_at IS NOT NULL
-         ORDER BY cancel_requested_at DESC, order_id DESC LIMIT $2 OFFSET $3"
+           AND ($2::TEXT IS NULL OR cancellation_status = $2)
+         ORDER BY cancel_requested_at DESC, order_id DESC LIMIT $3 OFFSET $4"
     ))
     .bind(seller_id)
+    .bind(status)
     .bind(limit)
     .bind(offset)
     .fetch_all(conn)

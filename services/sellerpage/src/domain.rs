@@ -120,6 +120,22 @@ impl SellerOrder {
         }
     }
 
+    /// Progress of the cancellation, if one was requested: `REQUESTED`, then
+    /// `PAYMENT_CANCELLED`, then `CANCELLED` once the delivery is cancelled too.
+    pub fn cancellation_status(&self) -> Option<&'static str> {
+        let requested = self.cancel_requested_at.is_some();
+        match (
+            requested,
+            self.payment_cancelled_at,
+            self.delivery_cancelled_at,
+        ) {
+            (false, _, _) => None,
+            (true, _, Some(_)) => Some("CANCELLED"),
+            (true, Some(_), None) => Some("PAYMENT_CANCELLED"),
+            (true, None, None) => Some("REQUESTED"),
+        }
+    }
+
     /// The order's overall status as the seller sees it.
     pub fn status(&self) -> &'static str {
         match (self.delivery_status.as_deref(), self.cancel_requested_at) {
@@ -204,5 +220,54 @@ mod tests {
         view.apply(&evs[4], at);
         view.apply(&evs[3], at);
         assert_eq!(view.delivery_status.as_deref(), Some("STARTED"));
+    }
+
+    #[test]
+    fn a_cancellation_progresses_whatever_order_its_events_arrive_in() {
+        let at = Utc::now();
+        let cancelled = Event::OrderCancelled(OrderCancelled {
+            order_id: 5,
+            customer_id: 2,
+            seller_id: 3,
+            product_id: 4,
+            qty: 1,
+            reason: "CUSTOMER_REQUEST".into(),
+        });
+        let payment = Event::PaymentCancelled(PaymentCancelled {
+            payment_id: 9,
+            order_id: 5,
+            product_id: 4,
+            qty: 1,
+            amount: 100,
+        });
+        let delivery = Event::DeliveryCancelled(DeliveryChanged {
+            delivery_id: 1,
+            order_id: 5,
+            customer_id: 2,
+            seller_id: 3,
+            status: "CANCELLED".into(),
+        });
+        let restored = Event::StockRestored(StockRestored {
+            order_id: 5,
+            product_id: 4,
+            qty: 1,
+            remaining: 5,
+        });
+        let mut view = SellerOrder::new(5);
+        for e in events()
+            .iter()
+            .chain([&delivery, &restored, &payment, &cancelled])
+        {
+            view.apply(e, at);
+        }
+        assert_eq!(view.cancellation_status(), Some("CANCELLED"));
+        assert_eq!(view.status(), "CANCELLED");
+        assert_eq!(view.stock_status.as_deref(), Some("RESTORED"));
+        assert_eq!(view.cancel_reason.as_deref(), Some("CUSTOMER_REQUEST"));
+        let mut partial = SellerOrder::new(5);
+        partial.apply(&payment, at);
+        assert_eq!(partial.cancellation_status(), None, "no request seen yet");
+        partial.apply(&cancelled, at);
+        assert_eq!(partial.cancellation_status(), Some("PAYMENT_CANCELLED"));
     }
 }

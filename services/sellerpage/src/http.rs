@@ -1,4 +1,5 @@
-//! `/sellers/{sellerId}/orders` and `/sellers/{sellerId}/cancellations`.
+//! `/sellers/{sellerId}/orders` and `/sellers/{sellerId}/cancellations`: paginated, newest
+//! first, filterable by status.
 
 use axum::Router;
 use axum::routing::get;
@@ -20,6 +21,17 @@ pub fn router(pool: PgPool) -> Router {
 
 type State = axum::extract::State<PgPool>;
 
+const ORDER_STATUSES: [&str; 7] = [
+    "PENDING",
+    "PLACED",
+    "DELIVERY_REQUESTED",
+    "SHIPPING",
+    "DELIVERED",
+    "CANCEL_REQUESTED",
+    "CANCELLED",
+];
+const CANCELLATION_STATUSES: [&str; 3] = ["REQUESTED", "PAYMENT_CANCELLED", "CANCELLED"];
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Page {
@@ -34,10 +46,29 @@ fn default_limit() -> i64 {
     50
 }
 
+impl Page {
+    /// Checks the page and returns the status filter, upper-cased, if it is one of `allowed`.
+    fn check(&self, seller_id: i64, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+        check::positive("sellerId", seller_id)?;
+        check::range("limit", self.limit, 1, 200)?;
+        check::range("offset", self.offset, 0, i64::MAX)?;
+        match self.status.as_deref().map(str::to_ascii_uppercase) {
+            None => Ok(None),
+            Some(status) if allowed.contains(&status.as_str()) => Ok(Some(status)),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "status {other} is not one of {}",
+                allowed.join(", ")
+            ))),
+        }
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Row {
     status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancellation_status: Option<&'static str>,
     #[serde(flatten)]
     order: SellerOrder,
 }
@@ -51,21 +82,14 @@ struct Listing {
     items: Vec<Row>,
 }
 
-fn checked(seller_id: i64, page: &Page) -> Result<(), ApiError> {
-    check::positive("sellerId", seller_id)?;
-    check::range("limit", page.limit, 1, 200)?;
-    check::range("offset", page.offset, 0, i64::MAX)
-}
-
 fn listing(seller_id: i64, page: &Page, rows: Vec<SellerOrder>) -> axum::Json<Listing> {
-    let wanted = page.status.as_deref().map(str::to_ascii_uppercase);
     let items = rows
         .into_iter()
         .map(|order| Row {
             status: order.status(),
+            cancellation_status: order.cancellation_status(),
             order,
         })
-        .filter(|row| wanted.as_deref().is_none_or(|w| w == row.status))
         .collect();
     axum::Json(Listing {
         seller_id,
@@ -76,23 +100,39 @@ fn listing(seller_id: i64, page: &Page, rows: Vec<SellerOrder>) -> axum::Json<Li
 }
 
 async fn orders(
-    axum::extract::State(state): State,
+    axum::extract::State(pool): State,
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
 ) -> ApiResult<axum::Json<Listing>> {
-    checked(seller_id, &page)?;
-    let mut conn = state.acquire().await?;
-    let rows = db::orders(&mut conn, seller_id, page.limit, page.offset).await?;
+    let status = page.check(seller_id, &ORDER_STATUSES)?;
+    let mut conn = pool.acquire().await?;
+    let rows = db::orders(
+        &mut conn,
+        seller_id,
+        status.as_deref(),
+        page.limit,
+        page.offset,
+    )
+    .await?;
     Ok(listing(seller_id, &page, rows))
 }
 
+/// The seller's cancellation requests, newest first, each with its progress: requested, payment
+/// cancelled, delivery cancelled, stock restored (with times) and the reason.
 async fn cancellations(
-    axum::extract::State(state): State,
+    axum::extract::State(pool): State,
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
 ) -> ApiResult<axum::Json<Listing>> {
-    checked(seller_id, &page)?;
-    let mut conn = state.acquire().await?;
-    let rows = db::cancellations(&mut conn, seller_id, page.limit, page.offset).await?;
+    let status = page.check(seller_id, &CANCELLATION_STATUSES)?;
+    let mut conn = pool.acquire().await?;
+    let rows = db::cancellations(
+        &mut conn,
+        seller_id,
+        status.as_deref(),
+        page.limit,
+        page.offset,
+    )
+    .await?;
     Ok(listing(seller_id, &page, rows))
 }

@@ -7,9 +7,10 @@ use platform::extract::check;
 use platform::{ApiError, Json, Path, Query};
 use serde::Deserialize;
 
-use super::{AppState, placing};
+use super::AppState;
 use crate::db::{self, Order};
 use crate::domain::NewOrder;
+use crate::placing;
 
 type State = axum::extract::State<AppState>;
 

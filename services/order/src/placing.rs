@@ -79,7 +79,14 @@ pub async fn confirm(pool: &PgPool, order_id: i64, payment_id: i64) -> sqlx::Res
     if order.placed_at.is_some() || order.status() == Status::Rejected {
         return Ok(order);
     }
+    let cancelled_already = matches!(order.status(), Status::CancelRequested | Status::Cancelled);
     let order = db::mark_placed(&mut tx, order_id, payment_id).await?;
+    if cancelled_already {
+        // Sold out before the payment's answer reached us: the cancellation is on its way, so
+        // the customer is not told the order is placed.
+        tx.commit().await?;
+        return Ok(order);
+    }
     let event = Event::OrderPlaced(OrderPlaced {
         order_id: order.id,
         customer_id: order.customer_id,

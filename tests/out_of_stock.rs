@@ -1,0 +1,126 @@
+//! Stock runs out: product never lets it go negative, and the orders it cannot fill are
+//! cancelled automatically through the compensation chain. And orders keep coming in while
+//! product is down, the stock catching up exactly when it returns.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use serde_json::json;
+use support::{get, place_order, register_kit, start_stack, stop_stack};
+use testkit::{Http, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_orders_for_ten_kits_fill_ten_and_cancel_forty() {
+    let mut stack = start_stack(&[]).await;
+    let g = stack.gateway_url.clone();
+    let http = Http::default();
+    let product = register_kit(&http, &g, 8, 10).await;
+    // The first order waits for order's replica; the other 49 go at once, concurrently.
+    let (status, first) = place_order(
+        &http,
+        &g,
+        json!({"productId": product, "qty": 1, "customerId": 1000}),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let answers = join_all((1..50).map(|i| {
+        let (http, g) = (http.clone(), g.clone());
+        async move {
+            http.post(
+                &format!("{g}/orders"),
+                json!({"productId": product, "qty": 1, "customerId": 1000 + i}),
+            )
+            .await
+        }
+    }))
+    .await;
+    let mut ids = vec![first["id"].as_i64().unwrap()];
+    for (status, body) in answers {
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].as_i64().unwrap());
+    }
+
+    let settled = eventually(Duration::from_secs(60), || async {
+        let mut fulfilled = Vec::new();
+        let mut cancelled = Vec::new();
+        for id in &ids {
+            let order = get(&http, format!("{g}/orders/{id}")).await;
+            match order["status"].as_str().unwrap() {
+                "CANCELLED" => cancelled.push(order),
+                "DELIVERY_REQUESTED" => fulfilled.push(order),
+                _ => return None,
+            }
+        }
+        Some((fulfilled, cancelled))
+    })
+    .await
+    .expect("every order settled");
+    let (fulfilled, cancelled) = settled;
+    assert_eq!(fulfilled.len(), 10);
+    assert_eq!(cancelled.len(), 40);
+    for order in &cancelled {
+        assert_eq!(order["reason"], "OUT_OF_STOCK", "{order}");
+        let payment = get(&http, format!("{g}/payments?orderId={}", order["id"])).await;
+        assert_eq!(payment[0]["status"], "CANCELLED", "{payment}");
+        let delivery = get(&http, format!("{g}/deliveries?orderId={}", order["id"])).await;
+        assert_eq!(delivery[0]["status"], "CANCELLED", "{delivery}");
+    }
+    assert_eq!(
+        get(&http, format!("{g}/products/{product}")).await["stock"],
+        0
+    );
+    // Customer and seller are told.
+    let one = cancelled[0]["id"].as_i64().unwrap();
+    let notices = eventually(Duration::from_secs(10), || async {
+        let found = get(&http, format!("{g}/notifications?orderId={one}")).await;
+        let kinds: Vec<String> = found
+            .as_array()?
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap().to_owned())
+            .collect();
+        (kinds.contains(&"ORDER_CANCELLED_OUT_OF_STOCK".to_owned())
+            && kinds.contains(&"OUT_OF_STOCK".to_owned()))
+        .then_some(kinds)
+    })
+    .await;
+    assert!(
+        notices.is_some(),
+        "out-of-stock notifications for order {one}"
+    );
+    let page = get(&http, format!("{g}/sellers/8/cancellations?limit=200")).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 40);
+
+    // Product down during a burst: every order accepted, the stock catches up exactly.
+    let second = register_kit(&http, &g, 9, 100).await;
+    let (status, body) = place_order(&http, &g, json!({"productId": second, "qty": 2})).await;
+    assert_eq!(status, 201, "{body}");
+    stack.stop_service("product").await;
+    let answers = join_all((0..20).map(|_| {
+        let (http, g) = (http.clone(), g.clone());
+        async move {
+            http.post(
+                &format!("{g}/orders"),
+                json!({"productId": second, "qty": 2}),
+            )
+            .await
+        }
+    }))
+    .await;
+    assert!(
+        answers.iter().all(|(status, _)| *status == 201),
+        "{answers:?}"
+    );
+    stack
+        .restart_service("product")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    eventually(Duration::from_secs(20), || async {
+        (get(&http, format!("{g}/products/{second}")).await["stock"] == 58).then_some(())
+    })
+    .await
+    .expect("stock caught up: 100 - 21 x 2");
+
+    stop_stack(stack).await;
+}

@@ -1,0 +1,92 @@
+//! Shared by the end-to-end tests: a whole stack per test, started by the launcher.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use stack::{Options, Stack};
+use testkit::{Http, eventually};
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Where cargo put the service binaries: next to this test's `deps/` folder.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+/// Starts the whole system (its own Postgres and broker, free ports) with `env` for every
+/// service.
+pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
+    let dir = std::env::temp_dir().join(format!("mealkit-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The cluster runs as the postgres user when the tests run as root: let it in.
+    let _ = std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&dir)
+        .status();
+    let mut options = Options::isolated(dir, bin_dir()).expect("free ports");
+    options.env = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Stack::start(options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub async fn stop_stack(mut stack: Stack) {
+    stack.stop().await;
+    let _ = std::fs::remove_dir_all(&stack.options.data_dir);
+}
+
+pub async fn get(http: &Http, url: String) -> Value {
+    let (status, body) = http.get(&url).await;
+    assert_eq!(status, 200, "GET {url}: {body}");
+    body
+}
+
+/// Registers a kit; returns its id.
+pub async fn register_kit(http: &Http, g: &str, seller_id: i64, stock: i64) -> i64 {
+    let (status, product) = http
+        .post(
+            &format!("{g}/products"),
+            json!({"sellerId": seller_id, "name": "Bulgogi kit", "price": 10000, "stock": stock}),
+        )
+        .await;
+    assert_eq!(status, 201, "{product}");
+    product["id"].as_i64().unwrap()
+}
+
+/// Places an order, retrying while order's replica has not heard of the product yet (that
+/// answer, `422 unknown_product`, stores nothing). Returns status and body of the first answer
+/// that is not that.
+pub async fn place_order(http: &Http, g: &str, body: Value) -> (u16, Value) {
+    eventually(WAIT, || async {
+        let answer = http.post(&format!("{g}/orders"), body.clone()).await;
+        (answer.1["error"] != "unknown_product").then_some(answer)
+    })
+    .await
+    .expect("order's replica learned the product")
+}
+
+/// Waits until `url` answers a JSON whose `field` is `value`.
+pub async fn wait_field(http: &Http, url: String, field: &str, value: &str) -> Value {
+    let found = eventually(WAIT, || async {
+        let (status, body) = http.get(&url).await;
+        (status == 200 && body[field] == value).then_some(body)
+    })
+    .await;
+    match found {
+        Some(body) => body,
+        None => panic!(
+            "{url} never had {field} = {value}; last: {}",
+            http.get(&url).await.1
+        ),
+    }
+}
