@@ -28,7 +28,30 @@ pub enum Event {
     Unknown,
 }
 
+/// Every event type of the catalog.
+pub const EVENT_TYPES: [&str; 15] = [
+    "ProductRegistered",
+    "ProductUpdated",
+    "StockDecreased",
+    "StockShortage",
+    "StockRestored",
+    "OrderPlaced",
+    "OrderCancelled",
+    "PaymentCompleted",
+    "PaymentCancelled",
+    "DeliveryRequested",
+    "DeliveryStarted",
+    "DeliveryCompleted",
+    "DeliveryCancelled",
+    "CustomerNotified",
+    "SellerNotified",
+];
+
 impl Event {
+    pub fn is_known_type(event_type: &str) -> bool {
+        EVENT_TYPES.contains(&event_type)
+    }
+
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::ProductRegistered(_) => "ProductRegistered",
@@ -303,12 +326,18 @@ mod tests {
 
     #[test]
     fn every_event_round_trips_through_its_envelope() {
+        assert_eq!(
+            samples().len(),
+            EVENT_TYPES.len(),
+            "a sample of every event type"
+        );
         for event in samples() {
             let envelope = Envelope::new("test", event.clone());
             let decoded = Envelope::from_json(envelope.to_json().as_bytes()).unwrap();
             assert_eq!(decoded, envelope);
             assert_eq!(decoded.event_type(), event.event_type());
             assert_ne!(decoded.topic(), crate::Topic::DeadLetter);
+            assert!(Event::is_known_type(event.event_type()));
         }
     }
 
