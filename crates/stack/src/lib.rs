@@ -168,7 +168,7 @@ impl Stack {
         match stack.bring_up().await {
             Ok(()) => Ok(stack),
             Err(err) => {
-                stack.say(&format!("{err}; stopping what was started"));
+                stack.say("a step failed; stopping what was started");
                 stack.stop().await;
                 Err(err)
             }
@@ -181,7 +181,40 @@ impl Stack {
         }
     }
 
+    /// Every port this stack will listen on must be free: otherwise a readiness probe could be
+    /// answered by whatever holds the port (another stack) and the launch would look fine.
+    fn check_ports(&self) -> Result<(), StepError> {
+        let o = &self.options;
+        let mut wanted = Vec::new();
+        if o.database_url.is_none() {
+            wanted.push(("Postgres", o.postgres_port));
+        }
+        if o.kafka_brokers.is_none() {
+            wanted.push(("the broker", o.broker_port));
+        }
+        if o.with_services {
+            for (i, (name, _)) in SERVICES.iter().enumerate() {
+                wanted.push((name, o.service_ports[i]));
+            }
+            wanted.push((GATEWAY.0, o.gateway_port));
+        }
+        for (what, port) in wanted {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                return Err(step_error(
+                    "ports",
+                    format!(
+                        "127.0.0.1:{port} (for {what}) is already in use; is another `./dev up` \
+                         running? Stop it or free the port"
+                    ),
+                    None,
+                ));
+            }
+        }
+        Ok(())
+    }
+
     async fn bring_up(&mut self) -> Result<(), StepError> {
+        self.check_ports()?;
         let logs = self.options.logs_dir();
         self.database_url = match self.options.database_url.clone() {
             Some(url) => {
