@@ -1,7 +1,7 @@
 //! Assembling and running a service: the runtime every service shares, its background tasks,
 //! and its HTTP server with graceful shutdown.
 //!
-//! ```ignore
+//! ```text
 //! let mut service = ServiceBuilder::connect(settings.common, &MIGRATOR).await?;
 //! service.consume(&[Topic::Payment], handlers::Events::new())?;
 //! service.serve(http::router(state)).await   // -> App; app.run_until(shutdown).await

@@ -1,9 +1,35 @@
 //! Typed settings read from environment variables (ConfigMap-friendly), with defaults that
 //! match the local launcher. A bad value is reported with the variable's name.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
+
+thread_local! {
+    static RECORDING: RefCell<Option<BTreeSet<String>>> = const { RefCell::new(None) };
+}
+
+/// Notes that `name` is read (every read below goes through here).
+pub fn note(name: &str) {
+    RECORDING.with(|r| {
+        if let Some(names) = r.borrow_mut().as_mut() {
+            names.insert(name.to_owned());
+        }
+    });
+}
+
+/// Runs `read` and returns the names of the environment variables it read: the source of
+/// truth the deployment manifests are checked against.
+pub fn recording<T>(read: impl FnOnce() -> T) -> (T, BTreeSet<String>) {
+    RECORDING.with(|r| *r.borrow_mut() = Some(BTreeSet::new()));
+    let value = read();
+    let names = RECORDING
+        .with(|r| r.borrow_mut().take())
+        .unwrap_or_default();
+    (value, names)
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name}={value:?} is invalid: {reason}")]
@@ -19,6 +45,7 @@ where
     T: FromStr,
     T::Err: Display,
 {
+    note(name);
     match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => {
             value.trim().parse().map_err(|e: T::Err| SettingsError {
@@ -32,6 +59,7 @@ where
 }
 
 pub fn string(name: &str, default: &str) -> String {
+    note(name);
     match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => value.trim().to_owned(),
         _ => default.to_owned(),
@@ -158,6 +186,16 @@ impl ClientSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_recorded() {
+        let (_, names) = recording(|| CommonSettings::from_env("x", 1, "x"));
+        assert!(
+            names.contains("DATABASE_URL") && names.contains("KAFKA_BROKERS"),
+            "{names:?}"
+        );
+        assert!(recording(|| ()).1.is_empty());
+    }
 
     #[test]
     fn a_bad_value_names_the_variable() {

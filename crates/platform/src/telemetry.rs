@@ -3,10 +3,18 @@
 
 use tracing_subscriber::EnvFilter;
 
+use crate::settings;
+
+/// The variables logging reads, besides each service's own settings.
+pub fn read_variables() -> bool {
+    settings::note("RUST_LOG");
+    settings::string("LOG_FORMAT", "json").eq_ignore_ascii_case("pretty")
+}
+
 pub fn init(service: &str) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,rdkafka=warn,tower_http=warn"));
-    let pretty = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("pretty"));
+    let pretty = read_variables();
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // try_init: tests start several services in one process; the first subscriber wins.
     let _ = if pretty {

@@ -226,15 +226,11 @@ impl Stack {
                     "starting Postgres on 127.0.0.1:{}",
                     self.options.postgres_port
                 ));
-                let pg = postgres::Postgres::start(
-                    &self.options.data_dir.join("postgres"),
-                    self.options.postgres_port,
-                    &logs.join("postgres.log"),
-                )
-                .await?;
-                let url = pg.url.clone();
-                self.postgres = Some(pg);
-                url
+                self.start_postgres().await?;
+                self.postgres
+                    .as_ref()
+                    .map(|pg| pg.url.clone())
+                    .unwrap_or_default()
             }
         };
         self.kafka_brokers = match self.options.kafka_brokers.clone() {
@@ -247,13 +243,7 @@ impl Stack {
                     "starting the tansu broker on 127.0.0.1:{}",
                     self.options.broker_port
                 ));
-                let broker = broker::start(
-                    &self.options.data_dir.join("tansu"),
-                    self.options.broker_port,
-                    &logs.join("tansu.log"),
-                )
-                .await?;
-                self.broker = Some(broker);
+                self.start_broker().await?;
                 format!("127.0.0.1:{}", self.options.broker_port)
             }
         };
@@ -381,6 +371,58 @@ impl Stack {
     pub fn signal_service(&self, name: &str, signal: Signal) {
         if let Some(service) = self.service(name) {
             service.signal(signal);
+        }
+    }
+
+    /// Starts (or restarts, keeping its data) the private Postgres cluster.
+    pub async fn start_postgres(&mut self) -> Result<(), StepError> {
+        let pg = postgres::Postgres::start(
+            &self.options.data_dir.join("postgres"),
+            self.options.postgres_port,
+            &self.options.logs_dir().join("postgres.log"),
+        )
+        .await?;
+        self.postgres = Some(pg);
+        Ok(())
+    }
+
+    /// Stops the private Postgres cluster (fast shutdown), as an outage would.
+    pub async fn stop_postgres(&mut self) {
+        if let Some(mut pg) = self.postgres.take() {
+            pg.stop().await;
+        }
+    }
+
+    /// Starts (or restarts, keeping its data) the private broker.
+    pub async fn start_broker(&mut self) -> Result<(), StepError> {
+        let broker = broker::start(
+            &self.options.data_dir.join("tansu"),
+            self.options.broker_port,
+            &self.options.logs_dir().join("tansu.log"),
+        )
+        .await?;
+        self.broker = Some(broker);
+        Ok(())
+    }
+
+    pub async fn stop_broker(&mut self) {
+        if let Some(mut broker) = self.broker.take() {
+            broker.stop(Duration::from_secs(10)).await;
+        }
+    }
+
+    /// Waits up to `within` for a service to exit by itself; its exit status, if it did.
+    pub async fn wait_service_exit(&mut self, name: &str, within: Duration) -> Option<String> {
+        let service = self.services.iter_mut().find(|s| s.name == name)?;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = service.exited() {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

@@ -1,0 +1,381 @@
+//! The deployment files agree with the code: every overlay renders and validates against the
+//! Kubernetes schemas of a pinned version (offline), and what matters is asserted on the
+//! rendered manifests and on docker-compose.yml. The source of truth for setting names is the
+//! code itself: each service's settings function is run and the variables it reads recorded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+const KUBERNETES_VERSION: &str = "1.32.0";
+const OVERLAYS: [&str; 3] = ["kind", "aks", "aks-istio"];
+const APPS: [&str; 7] = [
+    "product",
+    "order",
+    "payment",
+    "delivery",
+    "marketing",
+    "sellerpage",
+    "gateway",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The environment variables each binary reads.
+fn reads() -> BTreeMap<&'static str, BTreeSet<String>> {
+    use platform::settings::recording;
+    let (_, logging) = recording(platform::telemetry::read_variables);
+    let mut reads = BTreeMap::from([
+        ("product", recording(product::settings).1),
+        ("payment", recording(payment::settings).1),
+        ("delivery", recording(delivery::settings).1),
+        ("marketing", recording(marketing::settings).1),
+        ("sellerpage", recording(sellerpage::settings).1),
+        ("order", recording(order::Settings::from_env).1),
+        ("gateway", recording(gateway::Settings::from_env).1),
+    ]);
+    for names in reads.values_mut() {
+        names.extend(logging.iter().cloned());
+    }
+    assert!(
+        reads["order"].contains("PAYMENT_BREAKER_FAILURES"),
+        "{:?}",
+        reads["order"]
+    );
+    reads
+}
+
+fn yaml_documents(text: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(text)
+        .map(|doc| {
+            let mut value =
+                <serde_norway::Value as serde::Deserialize>::deserialize(doc).expect("YAML");
+            value.apply_merge().expect("YAML merge keys");
+            serde_json::to_value(value).expect("YAML as JSON")
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn render(overlay: &str) -> String {
+    let out = Command::new("kubectl")
+        .args([
+            "kustomize",
+            &root().join("k8s/overlays").join(overlay).to_string_lossy(),
+        ])
+        .output()
+        .expect("kubectl is installed (./dev test installs it)");
+    assert!(
+        out.status.success(),
+        "kustomize {overlay}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn by_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+fn named<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_overlay_validates_against_the_kubernetes_schemas() {
+    for overlay in OVERLAYS {
+        let file =
+            std::env::temp_dir().join(format!("mealkit-{overlay}-{}.yaml", std::process::id()));
+        std::fs::write(&file, render(overlay)).unwrap();
+        let out = Command::new("kubernetes-validate")
+            .args(["-k", KUBERNETES_VERSION, "--strict", "--quiet"])
+            .arg(&file)
+            .output()
+            .expect("kubernetes-validate is installed (./dev test installs it)");
+        let report = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        let _ = std::fs::remove_file(&file);
+        assert!(
+            out.status.success(),
+            "{overlay} does not validate:\n{report}"
+        );
+        // Only the Istio CRDs, which Kubernetes' own schemas do not describe, may go unchecked.
+        for line in report
+            .lines()
+            .filter(|l| l.contains("Couldn't find schema"))
+        {
+            assert!(line.contains("networking.istio.io"), "{overlay}: {line}");
+        }
+    }
+}
+
+#[test]
+fn the_manifests_agree_with_what_the_services_serve_and_read() {
+    let reads = reads();
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let config_maps: BTreeMap<&str, BTreeSet<String>> = by_kind(&docs, "ConfigMap")
+            .into_iter()
+            .map(|cm| {
+                let keys = cm["data"].as_object().unwrap().keys().cloned().collect();
+                (cm["metadata"]["name"].as_str().unwrap(), keys)
+            })
+            .collect();
+        let mut config_map_readers: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+
+        let deployments = by_kind(&docs, "Deployment");
+        let names: BTreeSet<&str> = deployments
+            .iter()
+            .map(|d| d["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            APPS.into_iter().collect(),
+            "{overlay}: one Deployment per service"
+        );
+        for deployment in deployments {
+            let name = deployment["metadata"]["name"].as_str().unwrap();
+            let pod = &deployment["spec"]["template"]["spec"];
+            assert_eq!(
+                pod["securityContext"]["runAsNonRoot"], true,
+                "{overlay}/{name}"
+            );
+            let container = &pod["containers"][0];
+            assert_eq!(
+                strings(&container["command"]),
+                [format!("/app/{name}").as_str()],
+                "{overlay}/{name}"
+            );
+            let port = &container["ports"][0];
+            assert_eq!(port["containerPort"], 8080, "{overlay}/{name}");
+            for (probe, path) in [
+                ("readinessProbe", "/health/ready"),
+                ("livenessProbe", "/health/live"),
+            ] {
+                let get = &container[probe]["httpGet"];
+                assert_eq!(get["path"], path, "{overlay}/{name} {probe}");
+                assert_eq!(get["port"], port["name"], "{overlay}/{name} {probe} port");
+            }
+            for kind in ["requests", "limits"] {
+                for resource in ["cpu", "memory"] {
+                    assert!(
+                        container["resources"][kind][resource].is_string(),
+                        "{overlay}/{name} {kind}.{resource}"
+                    );
+                }
+            }
+            let security = &container["securityContext"];
+            assert_eq!(
+                security["allowPrivilegeEscalation"], false,
+                "{overlay}/{name}"
+            );
+            assert_eq!(security["readOnlyRootFilesystem"], true, "{overlay}/{name}");
+            assert!(
+                strings(&security["capabilities"]["drop"]).contains(&"ALL"),
+                "{overlay}/{name}"
+            );
+
+            let mut env: BTreeSet<String> = container["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["name"].as_str().unwrap().to_owned())
+                .collect();
+            let port_env = container["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == "PORT");
+            assert_eq!(
+                port_env.map(|e| &e["value"]),
+                Some(&Value::from("8080")),
+                "{overlay}/{name} PORT"
+            );
+            for source in container["envFrom"].as_array().into_iter().flatten() {
+                let cm = source["configMapRef"]["name"]
+                    .as_str()
+                    .expect("envFrom a ConfigMap");
+                let keys = config_maps
+                    .get(cm)
+                    .unwrap_or_else(|| panic!("{overlay}/{name}: no ConfigMap {cm}"));
+                env.extend(keys.iter().cloned());
+                config_map_readers
+                    .entry(cm)
+                    .or_default()
+                    .extend(reads[name].iter().cloned());
+            }
+            for secret_ref in container["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["valueFrom"]["secretKeyRef"].as_object())
+            {
+                let secret = named(&docs, "Secret", secret_ref["name"].as_str().unwrap());
+                assert!(
+                    secret["stringData"][secret_ref["key"].as_str().unwrap()].is_string()
+                        || secret["data"][secret_ref["key"].as_str().unwrap()].is_string()
+                );
+            }
+            let unread: Vec<_> = env.difference(&reads[name]).collect();
+            assert!(
+                unread.is_empty(),
+                "{overlay}/{name} sets variables it never reads: {unread:?}"
+            );
+
+            let service = named(&docs, "Service", name);
+            assert_eq!(
+                service["spec"]["ports"][0]["targetPort"], port["name"],
+                "{overlay}/{name} Service"
+            );
+            named(&docs, "PodDisruptionBudget", name);
+        }
+        for (cm, keys) in &config_maps {
+            let readers = config_map_readers.get(cm).cloned().unwrap_or_default();
+            let unread: Vec<_> = keys.difference(&readers).collect();
+            assert!(
+                unread.is_empty(),
+                "{overlay}: ConfigMap {cm} keys no service reads: {unread:?}"
+            );
+        }
+        for hpa in by_kind(&docs, "HorizontalPodAutoscaler") {
+            let target = &hpa["spec"]["scaleTargetRef"];
+            assert_eq!(target["kind"], "Deployment");
+            named(&docs, "Deployment", target["name"].as_str().unwrap());
+        }
+        assert_eq!(
+            by_kind(&docs, "HorizontalPodAutoscaler").len(),
+            APPS.len(),
+            "{overlay}: an HPA per stateless service"
+        );
+        let order_hpa = named(&docs, "HorizontalPodAutoscaler", "order");
+        assert_eq!(order_hpa["spec"]["minReplicas"], 1);
+        assert_eq!(order_hpa["spec"]["maxReplicas"], 10);
+        assert_eq!(
+            order_hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            20
+        );
+
+        // Only the gateway is open to everyone; payment and marketing also to order.
+        named(&docs, "NetworkPolicy", "default-deny-ingress");
+        for (service, callers) in [
+            ("payment", vec!["gateway", "order"]),
+            ("marketing", vec!["gateway", "order"]),
+            ("product", vec!["gateway"]),
+        ] {
+            let policy = named(&docs, "NetworkPolicy", &format!("{service}-ingress"));
+            let allowed: Vec<&str> = policy["spec"]["ingress"][0]["from"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as_str())
+                .collect();
+            assert_eq!(allowed, callers, "{overlay}: who may call {service}");
+        }
+        named(&docs, "StatefulSet", "postgres");
+        named(&docs, "StatefulSet", "kafka");
+        let job = named(&docs, "Job", "create-topics");
+        let script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+            .as_str()
+            .unwrap();
+        for topic in contracts::TopicNames::default().all() {
+            assert!(
+                script.contains(&topic),
+                "{overlay}: the topics job creates {topic}"
+            );
+        }
+
+        let gateway_type = &named(&docs, "Service", "gateway")["spec"]["type"];
+        match overlay {
+            "kind" => assert_eq!(gateway_type, "NodePort"),
+            _ => assert_eq!(gateway_type, "LoadBalancer"),
+        }
+        if overlay == "aks-istio" {
+            for host in ["marketing", "payment"] {
+                let rule = named(&docs, "DestinationRule", host);
+                assert!(rule["spec"]["trafficPolicy"]["outlierDetection"].is_object());
+                assert!(
+                    named(&docs, "VirtualService", host)["spec"]["http"][0]["timeout"].is_string()
+                );
+            }
+            assert_eq!(
+                named(&docs, "Namespace", "mealkit")["metadata"]["labels"]["istio-injection"],
+                "enabled"
+            );
+        }
+    }
+}
+
+#[test]
+fn docker_compose_runs_the_same_system() {
+    let reads = reads();
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let compose = yaml_documents(&text).remove(0);
+    let services = compose["services"].as_object().unwrap();
+    for infra in ["postgres", "kafka", "topics"] {
+        assert!(services.contains_key(infra), "compose has {infra}");
+    }
+    let topics_script = services["topics"]["command"][0].as_str().unwrap();
+    for topic in contracts::TopicNames::default().all() {
+        assert!(topics_script.contains(&topic), "compose creates {topic}");
+    }
+    for name in APPS {
+        let service = &services[name];
+        assert_eq!(
+            strings(&service["command"]),
+            [format!("/app/{name}").as_str()],
+            "{name}"
+        );
+        let env: BTreeSet<String> = service["environment"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let unread: Vec<_> = env.difference(&reads[name]).collect();
+        assert!(
+            unread.is_empty(),
+            "compose {name} sets variables it never reads: {unread:?}"
+        );
+        assert_eq!(service["environment"]["PORT"], "8080", "{name}");
+        assert!(
+            strings(&service["healthcheck"]["test"]).contains(&"/health/ready"),
+            "{name} healthcheck"
+        );
+        assert!(
+            service["depends_on"]
+                .as_object()
+                .unwrap()
+                .values()
+                .all(|d| d["condition"].is_string()),
+            "{name} depends_on conditions"
+        );
+        if name != "gateway" {
+            assert!(service["environment"]["DATABASE_URL"].is_string(), "{name}");
+            assert_eq!(
+                service["environment"]["KAFKA_BROKERS"], "kafka:9092",
+                "{name}"
+            );
+        }
+    }
+    assert_eq!(strings(&services["gateway"]["ports"]), ["8080:8080"]);
+    assert_eq!(
+        services["topics"]["depends_on"]["kafka"]["condition"],
+        "service_healthy"
+    );
+}

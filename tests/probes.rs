@@ -1,0 +1,124 @@
+//! Probe and shutdown semantics on the real binaries, as Kubernetes relies on them: readiness
+//! follows the database and the broker (really stopped and restarted), liveness does not; on
+//! SIGTERM a service stops taking new requests, finishes those in flight, and exits in time.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use serde_json::json;
+use stack::Signal;
+use support::{WAIT, place_order, register_kit, start_stack, stop_stack};
+use testkit::{Http, eventually};
+
+/// Kubernetes' default terminationGracePeriodSeconds, which the manifests keep.
+const GRACE: Duration = Duration::from_secs(30);
+
+async fn wait_ready(http: &Http, url: &str, ready: bool) -> serde_json::Value {
+    let want = if ready { 200 } else { 503 };
+    eventually(WAIT, || async {
+        let (status, body) = http.get(&format!("{url}/health/ready")).await;
+        (status == want).then_some(body)
+    })
+    .await
+    .unwrap_or_else(|| panic!("{url} readiness never became {want}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database_and_the_broker_and_liveness_does_not() {
+    let mut stack = start_stack(&[]).await;
+    let http = Http::default();
+    let delivery = stack.service_url("delivery");
+
+    stack.stop_postgres().await;
+    let body = wait_ready(&http, &delivery, false).await;
+    assert_eq!(body["checks"]["database"], "down", "{body}");
+    assert_eq!(http.get(&format!("{delivery}/health/live")).await.0, 200);
+    stack
+        .start_postgres()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_ready(&http, &delivery, true).await;
+
+    stack.stop_broker().await;
+    let body = wait_ready(&http, &delivery, false).await;
+    assert_eq!(body["checks"]["broker"], "down", "{body}");
+    assert_eq!(http.get(&format!("{delivery}/health/live")).await.0, 200);
+    stack.start_broker().await.unwrap_or_else(|e| panic!("{e}"));
+    wait_ready(&http, &delivery, true).await;
+
+    // Work resumes by itself: an order placed now walks its saga.
+    let g = stack.gateway_url.clone();
+    let product = register_kit(&http, &g, 3, 5).await;
+    let (status, order) = place_order(&http, &g, json!({"productId": product, "qty": 1})).await;
+    assert_eq!(status, 201, "{order}");
+    support::wait_field(
+        &http,
+        format!("{g}/orders/{}", order["id"]),
+        "status",
+        "DELIVERY_REQUESTED",
+    )
+    .await;
+    stop_stack(stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_and_exits_in_time() {
+    let mut stack = start_stack(&[("PAYMENT_TIMEOUT_MS", "10000")]).await;
+    let http = Http::default();
+    let g = stack.gateway_url.clone();
+    let product = register_kit(&http, &g, 3, 100).await;
+    let (status, _) = place_order(&http, &g, json!({"productId": product, "qty": 1})).await;
+    assert_eq!(status, 201);
+
+    // Freeze payment so that orders stay in flight inside order, then ask order to stop.
+    let order = stack.service_url("order");
+    stack.signal_service("payment", Signal::SIGSTOP);
+    let in_flight: Vec<_> = (0..10)
+        .map(|_| {
+            let (http, order) = (http.clone(), order.clone());
+            tokio::spawn(async move {
+                http.post(
+                    &format!("{order}/orders"),
+                    json!({"productId": product, "qty": 1}),
+                )
+                .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let terminated = Instant::now();
+    stack.signal_service("order", Signal::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refused = reqwest::Client::new()
+        .get(format!("{order}/health/live"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a stopping service took a new request: {refused:?}"
+    );
+    stack.signal_service("payment", Signal::SIGCONT);
+
+    let answers = join_all(in_flight).await;
+    for answer in answers {
+        let (status, body) = answer.unwrap();
+        assert_eq!(
+            status, 201,
+            "an in-flight request failed during shutdown: {body}"
+        );
+    }
+    let exit = stack.wait_service_exit("order", GRACE).await;
+    println!(
+        "order exited {:?} after SIGTERM: {exit:?}",
+        terminated.elapsed()
+    );
+    assert_eq!(
+        exit.as_deref(),
+        Some("exit status: 0"),
+        "order did not exit cleanly within its grace period"
+    );
+    stop_stack(stack).await;
+}
