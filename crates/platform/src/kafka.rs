@@ -31,10 +31,11 @@ pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
 
 /// A consumer whose offsets are committed automatically but only *stored* by us, after the
 /// database transaction that handled the message has committed (at-least-once delivery).
-pub fn consumer(brokers: &str, group: &str) -> anyhow::Result<StreamConsumer> {
+pub fn consumer(brokers: &str, group: &str, instance: &str) -> anyhow::Result<StreamConsumer> {
     Ok(ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
+        .set("group.instance.id", instance)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")

@@ -96,7 +96,11 @@ impl ServiceBuilder {
         handler: H,
     ) -> anyhow::Result<()> {
         let consumer = ConsumerLoop {
-            consumer: kafka::consumer(&self.settings.kafka_brokers, &self.settings.consumer_group)?,
+            consumer: kafka::consumer(
+                &self.settings.kafka_brokers,
+                &self.settings.consumer_group,
+                &self.settings.consumer_instance,
+            )?,
             pool: self.pool.clone(),
             handler,
             producer: self.producer.clone(),

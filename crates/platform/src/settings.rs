@@ -95,6 +95,10 @@ pub struct CommonSettings {
     pub topic_prefix: String,
     /// `KAFKA_CONSUMER_GROUP` (default: the service name).
     pub consumer_group: String,
+    /// `KAFKA_CONSUMER_INSTANCE` (default: `HOSTNAME`, the pod name in Kubernetes): static group
+    /// membership, so a restarted instance takes its own place back in the group at once instead
+    /// of joining beside its dead predecessor.
+    pub consumer_instance: String,
     /// `CONSUMER_MAX_ATTEMPTS`: tries before a failing message goes to the dead-letter topic.
     pub consumer_max_attempts: u32,
     /// `OUTBOX_POLL_MS`: polling fallback when no NOTIFY arrives.
@@ -119,6 +123,10 @@ impl CommonSettings {
             kafka_brokers: string("KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS),
             topic_prefix: string("KAFKA_TOPIC_PREFIX", ""),
             consumer_group: string("KAFKA_CONSUMER_GROUP", service),
+            consumer_instance: string(
+                "KAFKA_CONSUMER_INSTANCE",
+                &std::env::var("HOSTNAME").unwrap_or_else(|_| format!("{service}-0")),
+            ),
             consumer_max_attempts: var("CONSUMER_MAX_ATTEMPTS", 5)?,
             outbox_poll: millis("OUTBOX_POLL_MS", 500)?,
             startup_timeout: millis("STARTUP_TIMEOUT_MS", 60_000)?,
@@ -143,6 +151,7 @@ impl CommonSettings {
             kafka_brokers: kafka_brokers.to_owned(),
             topic_prefix: topic_prefix.to_owned(),
             consumer_group: format!("{topic_prefix}{service}"),
+            consumer_instance: format!("{service}-0"),
             consumer_max_attempts: 3,
             outbox_poll: Duration::from_millis(200),
             startup_timeout: Duration::from_secs(20),

@@ -405,6 +405,24 @@ impl Stack {
         Ok(())
     }
 
+    /// `kill -9` the broker, as a crash would.
+    pub async fn kill_broker(&mut self) {
+        if let Some(mut broker) = self.broker.take() {
+            broker
+                .stop_with(Signal::SIGKILL, Duration::from_secs(10))
+                .await;
+        }
+    }
+
+    /// `kill -9` one service, as a crash would (restart it with [`Stack::restart_service`]).
+    pub async fn kill_service(&mut self, name: &str) {
+        if let Some(service) = self.services.iter_mut().find(|s| s.name == name) {
+            service
+                .stop_with(Signal::SIGKILL, Duration::from_secs(10))
+                .await;
+        }
+    }
+
     pub async fn stop_broker(&mut self) {
         if let Some(mut broker) = self.broker.take() {
             broker.stop(Duration::from_secs(10)).await;

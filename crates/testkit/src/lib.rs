@@ -99,6 +99,24 @@ impl TestEnv {
     }
 }
 
+/// Reads the topic named `name` from the beginning for `window`; returns every payload as text.
+pub async fn read_topic_raw(brokers: &str, name: &str, window: Duration) -> Vec<String> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    consumer.subscribe(&[name]).expect("subscribe");
+    let mut found = Vec::new();
+    let deadline = tokio::time::Instant::now() + window;
+    while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {
+        found.push(String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned());
+    }
+    found
+}
+
 /// Reads the topic named `name` from the beginning for `window`; returns every envelope in it.
 pub async fn read_topic(brokers: &str, name: &str, window: Duration) -> Vec<Envelope> {
     {
@@ -181,6 +199,25 @@ impl Http {
                 .await,
         )
         .await
+    }
+
+    /// Like [`Http::post`], but a request that gets no answer (connection refused or reset)
+    /// is `None` instead of a panic: for traffic during injected faults.
+    pub async fn try_post(&self, url: &str, body: Value) -> Option<(u16, Value)> {
+        let response = self
+            .0
+            .post(url)
+            .json(&body)
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        let text = response.text().await.ok()?;
+        Some((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     pub async fn patch(&self, url: &str, body: Value) -> (u16, Value) {
