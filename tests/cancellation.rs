@@ -247,7 +247,16 @@ async fn cancellations_compensate_and_the_breaker_protects_them() {
     for service in ["order", "payment", "delivery"] {
         stack.stop_service(service).await;
     }
-    let page = get(&http, format!("{g}/sellers/7/cancellations")).await;
+    // The read model is eventually consistent: it answers all along, and catches up with the
+    // last events (the broker is up) while the services that sent them are down.
+    let page = eventually(WAIT, || async {
+        let page = get(&http, format!("{g}/sellers/7/cancellations")).await;
+        let items = page["items"].as_array()?;
+        (items.len() == 3 && items.iter().all(|i| i["cancellationStatus"] == "CANCELLED"))
+            .then_some(page)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the seller page never showed the three cancellations completed"));
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 3, "{page}");
     let ids: Vec<i64> = items

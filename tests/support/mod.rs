@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use stack::{Options, Stack};
 use testkit::{Http, eventually};
 
-pub const WAIT: Duration = Duration::from_secs(15);
+/// Generous: two stacks may run side by side on a loaded CI machine; a passing test never waits
+/// it out.
+pub const WAIT: Duration = Duration::from_secs(30);
 
 /// Where cargo put the service binaries: next to this test's `deps/` folder.
 fn bin_dir() -> PathBuf {

@@ -10,6 +10,10 @@
 //!   `max_attempts` tries with backoff, and the loop moves on.
 //! - **Outages do not poison.** While the database is unreachable the same message is retried
 //!   with capped backoff for as long as it takes; it is never dead-lettered for that.
+//! - **Batches.** Messages already buffered are applied together, up to [`BATCH`] in one
+//!   transaction: one commit (one WAL flush) instead of one per event, which is what bounds a
+//!   consumer's throughput. If anything in a batch fails, the batch is rolled back and its
+//!   messages are handled one by one, so the guarantees above hold message by message.
 
 use std::future::Future;
 use std::time::Duration;
@@ -53,6 +57,9 @@ pub trait EventHandler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
+/// Most messages applied in one transaction.
+pub const BATCH: usize = 200;
+
 pub struct ConsumerLoop<H> {
     pub consumer: StreamConsumer,
     pub pool: PgPool,
@@ -83,28 +90,78 @@ impl<H: EventHandler> ConsumerLoop<H> {
                 () = stop.cancelled() => break,
                 message = self.consumer.recv() => message,
             };
-            let message = match message {
-                Ok(message) => message,
+            let mut batch = match message {
+                Ok(message) => vec![message],
                 Err(err) => {
                     tracing::warn!(error = %err, "consumer: receive failed");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
             };
-            match self.process(&message, &stop).await {
-                Outcome::Done => {}
-                Outcome::DeadLetter(reason) => {
-                    if !self.dead_letter(&message, &reason, &stop).await {
-                        break;
-                    }
+            // Whatever is already buffered joins the batch; nothing waits for more.
+            while batch.len() < BATCH {
+                match tokio::time::timeout(Duration::ZERO, self.consumer.recv()).await {
+                    Ok(Ok(message)) => batch.push(message),
+                    _ => break,
                 }
-                Outcome::Stopped => break,
             }
-            if let Err(err) = self.consumer.store_offset_from_message(&message) {
-                tracing::warn!(error = %err, "consumer: storing the offset failed");
+            if !self.process_batch(&batch, &stop).await {
+                break;
+            }
+            for message in &batch {
+                if let Err(err) = self.consumer.store_offset_from_message(message) {
+                    tracing::warn!(error = %err, "consumer: storing the offset failed");
+                }
             }
         }
         tracing::info!("consumer stopped");
+    }
+
+    /// Handles a batch; false when stopped first (no offset of the batch is stored then, and
+    /// what was applied is skipped as a duplicate on redelivery).
+    async fn process_batch(&self, batch: &[BorrowedMessage<'_>], stop: &CancellationToken) -> bool {
+        if batch.len() > 1 {
+            let decoded: Option<Vec<Envelope>> = batch
+                .iter()
+                .map(|m| Envelope::from_json(m.payload().unwrap_or_default()).ok())
+                .collect();
+            if let Some(envelopes) = decoded {
+                let wanted: Vec<&Envelope> = envelopes
+                    .iter()
+                    .filter(|e| self.handler.wants(&e.event))
+                    .collect();
+                let mut delay = Duration::from_millis(100);
+                loop {
+                    match self.apply(&wanted).await {
+                        Ok(()) => return true,
+                        Err(err) if err.is_transient() => {
+                            tracing::warn!(error = %err, "consumer: database unavailable; retrying the batch");
+                        }
+                        Err(err) => {
+                            tracing::debug!(error = %err, "consumer: batch failed; handling its messages one by one");
+                            break;
+                        }
+                    }
+                    tokio::select! {
+                        () = stop.cancelled() => return false,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        for message in batch {
+            match self.process(message, stop).await {
+                Outcome::Done => {}
+                Outcome::DeadLetter(reason) => {
+                    if !self.dead_letter(message, &reason, stop).await {
+                        return false;
+                    }
+                }
+                Outcome::Stopped => return false,
+            }
+        }
+        true
     }
 
     async fn process(&self, message: &BorrowedMessage<'_>, stop: &CancellationToken) -> Outcome {
@@ -118,13 +175,8 @@ impl<H: EventHandler> ConsumerLoop<H> {
         let mut attempt = 0u32;
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.apply(&envelope).await {
-                Ok(applied) => {
-                    let outcome = if applied { "applied" } else { "duplicate" };
-                    metrics::counter!("events_consumed_total", "event_type" => envelope.event_type(), "outcome" => outcome).increment(1);
-                    tracing::debug!(event_type = envelope.event_type(), event_id = %envelope.event_id, outcome, "event handled");
-                    return Outcome::Done;
-                }
+            match self.apply(&[&envelope]).await {
+                Ok(()) => return Outcome::Done,
                 Err(err) if err.is_transient() => {
                     tracing::warn!(error = %err, event_type = envelope.event_type(), "consumer: database unavailable; retrying");
                 }
@@ -144,25 +196,37 @@ impl<H: EventHandler> ConsumerLoop<H> {
         }
     }
 
-    /// Returns whether the event was applied (false: it had been already).
-    async fn apply(&self, envelope: &Envelope) -> Result<bool, HandlerError> {
-        let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO processed_events (event_id, event_type) VALUES ($1, $2)
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(envelope.event_id)
-        .bind(envelope.event_type())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            return Ok(false);
+    /// Applies `envelopes` in one transaction, skipping those already processed.
+    async fn apply(&self, envelopes: &[&Envelope]) -> Result<(), HandlerError> {
+        if envelopes.is_empty() {
+            return Ok(());
         }
-        self.handler.handle(&mut tx, envelope).await?;
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            let fresh = sqlx::query(
+                "INSERT INTO processed_events (event_id, event_type) VALUES ($1, $2)
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(envelope.event_id)
+            .bind(envelope.event_type())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if fresh {
+                self.handler.handle(&mut tx, envelope).await?;
+            }
+            outcomes.push((
+                envelope.event_type(),
+                if fresh { "applied" } else { "duplicate" },
+            ));
+        }
         tx.commit().await?;
-        Ok(true)
+        for (event_type, outcome) in outcomes {
+            metrics::counter!("events_consumed_total", "event_type" => event_type, "outcome" => outcome).increment(1);
+        }
+        Ok(())
     }
 
     /// Publishes the message to the dead-letter topic; retries until it is there or the loop

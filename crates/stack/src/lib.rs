@@ -100,6 +100,11 @@ impl Options {
     }
 }
 
+/// The PostgreSQL server binaries' folder (pgbench is there too), if installed.
+pub fn postgres_bin_dir() -> Option<PathBuf> {
+    postgres::bin_dir().ok()
+}
+
 /// Ports the OS says are free now (bound together so they differ, then released).
 pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
     let listeners = (0..count)
@@ -331,6 +336,31 @@ impl Stack {
                 s.exited()
                     .map(|status| (s.name.clone(), status, s.log.clone()))
             })
+            .collect()
+    }
+
+    /// Every process this stack started, by name: services, gateway, broker, Postgres (its
+    /// postmaster; the backends are its children).
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        let mut pids: Vec<(String, u32)> = self
+            .services
+            .iter()
+            .filter_map(|s| s.pid().map(|pid| (s.name.clone(), pid)))
+            .collect();
+        if let Some(pid) = self.broker.as_ref().and_then(Managed::pid) {
+            pids.push(("tansu".to_owned(), pid));
+        }
+        if let Some(pid) = self.postgres.as_ref().and_then(|pg| pg.pid()) {
+            pids.push(("postgres".to_owned(), pid));
+        }
+        pids
+    }
+
+    /// How long each service and the gateway took from spawn to ready.
+    pub fn startup_times(&self) -> Vec<(String, Duration)> {
+        self.services
+            .iter()
+            .filter_map(|s| s.ready_after.map(|d| (s.name.clone(), d)))
             .collect()
     }
 

@@ -27,7 +27,7 @@ pub struct Postgres {
 }
 
 /// The newest Debian server binaries (15 or later), or `PG_BIN`.
-fn bin_dir() -> Result<PathBuf, StepError> {
+pub(crate) fn bin_dir() -> Result<PathBuf, StepError> {
     if let Ok(dir) = std::env::var("PG_BIN") {
         return Ok(PathBuf::from(dir));
     }
@@ -232,6 +232,10 @@ impl Postgres {
             url: format!("postgres://{USER}@127.0.0.1:{port}/{DATABASE}"),
             process,
         })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
     }
 
     /// Fast shutdown: disconnects clients, checkpoints, exits.

@@ -14,6 +14,9 @@ use crate::{StepError, step_error};
 pub struct Managed {
     pub name: String,
     pub log: PathBuf,
+    started: tokio::time::Instant,
+    /// How long it took from spawn to its first ready answer.
+    pub ready_after: Option<Duration>,
     ready_url: Option<String>,
     child: Option<Child>,
 }
@@ -45,6 +48,8 @@ impl Managed {
         Ok(Self {
             name: name.to_owned(),
             log: log.to_path_buf(),
+            started: tokio::time::Instant::now(),
+            ready_after: None,
             ready_url,
             child: Some(child),
         })
@@ -91,6 +96,7 @@ impl Managed {
             if let Ok(response) = client.get(&url).send().await
                 && response.status().is_success()
             {
+                self.ready_after = Some(self.started.elapsed());
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
@@ -100,7 +106,7 @@ impl Managed {
                     Some(&self.log),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

@@ -119,24 +119,11 @@ pub async fn read_topic_raw(brokers: &str, name: &str, window: Duration) -> Vec<
 
 /// Reads the topic named `name` from the beginning for `window`; returns every envelope in it.
 pub async fn read_topic(brokers: &str, name: &str, window: Duration) -> Vec<Envelope> {
-    {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("reader");
-        consumer.subscribe(&[name]).expect("subscribe");
-        let mut found = Vec::new();
-        let deadline = tokio::time::Instant::now() + window;
-        while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {
-            if let Some(Ok(envelope)) = message.payload().map(Envelope::from_json) {
-                found.push(envelope);
-            }
-        }
-        found
-    }
+    read_topic_raw(brokers, name, window)
+        .await
+        .iter()
+        .filter_map(|text| Envelope::from_json(text.as_bytes()).ok())
+        .collect()
 }
 
 /// A service running in-process on a free port; stopped when dropped.

@@ -104,17 +104,7 @@ async fn orders(
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
 ) -> ApiResult<axum::Json<Listing>> {
-    let status = page.check(seller_id, &ORDER_STATUSES)?;
-    let mut conn = pool.acquire().await?;
-    let rows = db::orders(
-        &mut conn,
-        seller_id,
-        status.as_deref(),
-        page.limit,
-        page.offset,
-    )
-    .await?;
-    Ok(listing(seller_id, &page, rows))
+    list(pool, seller_id, page, false).await
 }
 
 /// The seller's cancellation requests, newest first, each with its progress: requested, payment
@@ -124,15 +114,40 @@ async fn cancellations(
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
 ) -> ApiResult<axum::Json<Listing>> {
-    let status = page.check(seller_id, &CANCELLATION_STATUSES)?;
+    list(pool, seller_id, page, true).await
+}
+
+async fn list(
+    pool: PgPool,
+    seller_id: i64,
+    page: Page,
+    cancellations: bool,
+) -> ApiResult<axum::Json<Listing>> {
+    let allowed: &[&str] = if cancellations {
+        &CANCELLATION_STATUSES
+    } else {
+        &ORDER_STATUSES
+    };
+    let status = page.check(seller_id, allowed)?;
     let mut conn = pool.acquire().await?;
-    let rows = db::cancellations(
-        &mut conn,
-        seller_id,
-        status.as_deref(),
-        page.limit,
-        page.offset,
-    )
-    .await?;
+    let rows = if cancellations {
+        db::cancellations(
+            &mut conn,
+            seller_id,
+            status.as_deref(),
+            page.limit,
+            page.offset,
+        )
+        .await?
+    } else {
+        db::orders(
+            &mut conn,
+            seller_id,
+            status.as_deref(),
+            page.limit,
+            page.offset,
+        )
+        .await?
+    };
     Ok(listing(seller_id, &page, rows))
 }

@@ -1,0 +1,133 @@
+//! The load tools: siege (the seed's own command) and oha (percentiles at a fixed concurrency or
+//! a fixed arrival rate). Both are external, maintained programs; we only read their reports.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::process::Command;
+
+#[derive(Debug, Default, Serialize)]
+pub struct Siege {
+    pub figures: BTreeMap<String, String>,
+}
+
+/// `siege -c{users} -t{secs}S --content-type application/json 'URL POST BODY'`, as in the seed.
+pub async fn siege(url: &str, body: &str, users: u32, duration: Duration) -> anyhow::Result<Siege> {
+    let out = Command::new("siege")
+        .arg(format!("-c{users}"))
+        .arg(format!("-t{}S", duration.as_secs()))
+        .args(["--content-type", "application/json", "--no-parser", "-q"])
+        .arg(format!("{url} POST {body}"))
+        .stdin(Stdio::null())
+        .output()
+        .await?;
+    // siege writes its summary to stderr as "Name:<spaces>value unit" lines.
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let figures: BTreeMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| {
+            (
+                k.trim().trim_matches('"').to_owned(),
+                v.trim().trim_matches(',').trim_matches('"').to_owned(),
+            )
+        })
+        .filter(|(k, _)| {
+            [
+                "Transactions",
+                "transactions",
+                "Availability",
+                "availability",
+                "Transaction rate",
+                "transaction_rate",
+                "Response time",
+                "response_time",
+                "Longest transaction",
+                "longest_transaction",
+                "Failed transactions",
+                "failed_transactions",
+                "Successful transactions",
+                "successful_transactions",
+                "Elapsed time",
+                "elapsed_time",
+                "Concurrency",
+                "concurrency",
+            ]
+            .contains(&k.as_str())
+        })
+        .collect();
+    anyhow::ensure!(!figures.is_empty(), "siege printed no summary: {text}");
+    Ok(Siege { figures })
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Percentiles {
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub success_rate: f64,
+    pub status_codes: BTreeMap<String, u64>,
+}
+
+pub enum Shape {
+    Concurrency(u32),
+    Rate(u32),
+}
+
+/// oha against `url` for `duration`, POSTing `body` (or GET without one).
+pub async fn oha(
+    url: &str,
+    body: Option<&str>,
+    shape: Shape,
+    duration: Duration,
+) -> anyhow::Result<Percentiles> {
+    let mut command = Command::new("oha");
+    command
+        .args(["--no-tui", "--output-format", "json", "-z"])
+        .arg(format!("{}s", duration.as_secs()));
+    match shape {
+        Shape::Concurrency(c) => command.arg("-c").arg(c.to_string()),
+        Shape::Rate(q) => command.args(["-c", "100", "-q"]).arg(q.to_string()),
+    };
+    if let Some(body) = body {
+        command.args([
+            "-m",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            body,
+        ]);
+    }
+    let out = command.arg(url).stdin(Stdio::null()).output().await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "oha failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    let ms = |v: &Value| v.as_f64().unwrap_or(f64::NAN) * 1000.0;
+    let percentiles = &report["latencyPercentiles"];
+    Ok(Percentiles {
+        requests_per_second: report["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0),
+        p50_ms: ms(&percentiles["p50"]),
+        p90_ms: ms(&percentiles["p90"]),
+        p99_ms: ms(&percentiles["p99"]),
+        max_ms: ms(&report["summary"]["slowest"]),
+        success_rate: report["summary"]["successRate"].as_f64().unwrap_or(0.0),
+        status_codes: report["statusCodeDistribution"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}

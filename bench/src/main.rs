@@ -1,0 +1,388 @@
+//! `./dev bench [--quick]`: one command that starts the whole stack (the same launcher) from
+//! release binaries and measures it, writing `bench/results/<date>.md` and `.json`.
+//!
+//! `--quick` runs every phase for seconds instead of minutes: CI uses it to keep the harness
+//! working; its numbers mean nothing and nothing asserts on them.
+
+mod load;
+mod proc;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use load::{Percentiles, Shape, Siege};
+use serde::Serialize;
+use sqlx::PgPool;
+use stack::{Options, Stack};
+
+struct Plan {
+    quick: bool,
+    siege_users: u32,
+    phase: Duration,
+    pgbench_seconds: u32,
+}
+
+#[derive(Serialize, Default)]
+struct SagaCompletion {
+    orders: usize,
+    completed: usize,
+    never_completed: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    date: String,
+    quick: bool,
+    machine: String,
+    siege: Siege,
+    fixed_concurrency: Percentiles,
+    fixed_rate: Percentiles,
+    fixed_rate_target: u32,
+    saga: SagaCompletion,
+    startup_ms: BTreeMap<String, u128>,
+    idle_rss_mib: BTreeMap<String, f64>,
+    cpu_seconds: BTreeMap<String, f64>,
+    peak_rss_mib: BTreeMap<String, f64>,
+    postgres_insert_commits_per_s: f64,
+    gateway_pass_through: Percentiles,
+}
+
+fn bin_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let plan = if quick {
+        Plan {
+            quick,
+            siege_users: 10,
+            phase: Duration::from_secs(3),
+            pgbench_seconds: 2,
+        }
+    } else {
+        Plan {
+            quick,
+            siege_users: 100,
+            phase: Duration::from_secs(30),
+            pgbench_seconds: 10,
+        }
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let data = std::env::temp_dir().join(format!("mealkit-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&data)?;
+    // The cluster runs as the postgres user when this runs as root.
+    let _ = std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&data)
+        .status();
+    let mut options = Options::isolated(data.clone(), bin_dir())?;
+    options.verbose = true;
+    eprintln!("==> starting the stack from {}", options.bin_dir.display());
+    let mut stack = Stack::start(options).await?;
+    let result = run(&plan, &mut stack, &root).await;
+    stack.stop().await;
+    let _ = std::fs::remove_dir_all(&data);
+    result
+}
+
+async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::Result<()> {
+    let g = stack.gateway_url.clone();
+    let startup_ms = stack
+        .startup_times()
+        .into_iter()
+        .map(|(n, d)| (n, d.as_millis()))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss_mib = proc::sample(&stack.pids())
+        .into_iter()
+        .map(|(n, u)| (n, u.rss_mib))
+        .collect();
+
+    let product = register(&g).await?;
+    let body = format!("{{\"productId\": {product}, \"qty\": 1}}");
+    let orders_url = format!("{g}/orders");
+
+    // Cost: CPU seconds over the load, RSS peak sampled every 250 ms.
+    let pids = stack.pids();
+    let before = proc::sample(&pids);
+    let peaks: Arc<Mutex<BTreeMap<String, f64>>> = Arc::default();
+    let sampling = {
+        let (pids, peaks) = (pids.clone(), peaks.clone());
+        tokio::spawn(async move {
+            loop {
+                for (name, usage) in proc::sample(&pids) {
+                    let mut peaks = peaks.lock().unwrap();
+                    let peak = peaks.entry(name).or_insert(0.0);
+                    *peak = peak.max(usage.rss_mib);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+    let load_started: DateTime<Utc> = Utc::now();
+
+    eprintln!(
+        "==> siege -c{} -t{}S POST /orders",
+        plan.siege_users,
+        plan.phase.as_secs()
+    );
+    let siege = load::siege(&orders_url, &body, plan.siege_users, plan.phase).await?;
+    eprintln!(
+        "==> oha: fixed concurrency 50 for {}s",
+        plan.phase.as_secs()
+    );
+    let fixed_concurrency =
+        load::oha(&orders_url, Some(&body), Shape::Concurrency(50), plan.phase).await?;
+    let fixed_rate_target = ((fixed_concurrency.requests_per_second / 2.0) as u32).max(1);
+    eprintln!(
+        "==> oha: fixed rate {fixed_rate_target}/s (half the throughput) for {}s",
+        plan.phase.as_secs()
+    );
+    let fixed_rate = load::oha(
+        &orders_url,
+        Some(&body),
+        Shape::Rate(fixed_rate_target),
+        plan.phase,
+    )
+    .await?;
+    let load_stopped = Instant::now();
+    sampling.abort();
+    let after = proc::sample(&pids);
+    let cpu_seconds = after
+        .iter()
+        .map(|(n, u)| {
+            (
+                n.clone(),
+                u.cpu_seconds - before.get(n).map_or(0.0, |b| b.cpu_seconds),
+            )
+        })
+        .collect();
+    let peak_rss_mib = peaks.lock().unwrap().clone();
+
+    eprintln!("==> waiting for the sagas (at most 10 s after the load)");
+    let pool = PgPool::connect(&stack.database_url).await?;
+    let mut saga = saga_completion(&pool, load_started).await?;
+    while saga.never_completed > 0 && load_stopped.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        saga = saga_completion(&pool, load_started).await?;
+    }
+
+    eprintln!("==> the machine's ceiling: pgbench inserts, gateway pass-through");
+    let postgres_insert_commits_per_s = pgbench(stack, plan.pgbench_seconds).await?;
+    let gateway_pass_through = load::oha(
+        &format!("{g}/orders?customerId=1&limit=0"),
+        None,
+        Shape::Concurrency(50),
+        plan.phase,
+    )
+    .await?;
+
+    let report = Report {
+        date: Utc::now().format("%Y-%m-%dT%H%M%SZ").to_string(),
+        quick: plan.quick,
+        machine: format!(
+            "{} cores, everything co-located",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        ),
+        siege,
+        fixed_concurrency,
+        fixed_rate,
+        fixed_rate_target,
+        saga,
+        startup_ms,
+        idle_rss_mib,
+        cpu_seconds,
+        peak_rss_mib,
+        postgres_insert_commits_per_s,
+        gateway_pass_through,
+    };
+    write(&report, root)
+}
+
+/// Registers a kit with plenty of stock; returns once order's replica knows it.
+async fn register(g: &str) -> anyhow::Result<i64> {
+    let http = reqwest::Client::new();
+    let product: serde_json::Value = http
+        .post(format!("{g}/products"))
+        .json(&serde_json::json!({"sellerId": 1, "name": "Bench kit", "price": 1000, "stock": 1_000_000}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = product["id"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("registering: {product}"))?;
+    for _ in 0..200 {
+        let answer: serde_json::Value = http
+            .post(format!("{g}/orders"))
+            .json(&serde_json::json!({"productId": id, "qty": 1}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if answer["error"] != "unknown_product" {
+            return Ok(id);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("order never learned product {id}")
+}
+
+/// For every order accepted since `since`: the time until its delivery is requested, its stock
+/// taken and the seller page shows it, from the services' own commit timestamps.
+async fn saga_completion(pool: &PgPool, since: DateTime<Utc>) -> anyhow::Result<SagaCompletion> {
+    let rows: Vec<(Option<f64>,)> = sqlx::query_as(
+        "SELECT CASE WHEN d.order_id IS NOT NULL AND m.order_id IS NOT NULL
+                      AND s.delivery_status IS NOT NULL AND s.stock_status IS NOT NULL
+                 THEN EXTRACT(EPOCH FROM GREATEST(d.created_at, m.created_at, s.updated_at) - o.created_at)::FLOAT8 * 1000 END
+         FROM ordering.orders o
+         LEFT JOIN delivery.deliveries d ON d.order_id = o.id
+         LEFT JOIN product.stock_movements m ON m.order_id = o.id
+         LEFT JOIN sellerpage.seller_orders s ON s.order_id = o.id
+         WHERE o.status <> 'REJECTED' AND o.created_at >= $1",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    let mut done: Vec<f64> = rows.iter().filter_map(|(ms,)| *ms).collect();
+    done.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        done.get(((done.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Ok(SagaCompletion {
+        orders: rows.len(),
+        completed: done.len(),
+        never_completed: rows.len() - done.len(),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: done.last().copied().unwrap_or(f64::NAN),
+    })
+}
+
+/// Single-row insert commits per second on the stack's own Postgres (pgbench, 8 clients).
+async fn pgbench(stack: &Stack, seconds: u32) -> anyhow::Result<f64> {
+    let admin = PgPool::connect(&stack.database_url).await?;
+    let _ = sqlx::query("CREATE DATABASE ceiling").execute(&admin).await;
+    let url = stack
+        .database_url
+        .rsplit_once('/')
+        .map(|(b, _)| format!("{b}/ceiling"))
+        .unwrap_or_default();
+    let db = PgPool::connect(&url).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS t (id BIGSERIAL PRIMARY KEY, v INT)")
+        .execute(&db)
+        .await?;
+    let script = std::env::temp_dir().join(format!("mealkit-insert-{}.sql", std::process::id()));
+    std::fs::write(&script, "INSERT INTO t (v) VALUES (1);\n")?;
+    let pgbench = stack::postgres_bin_dir()
+        .map(|d| d.join("pgbench"))
+        .unwrap_or_else(|| "pgbench".into());
+    let out = tokio::process::Command::new(pgbench)
+        .args(["-n", "-c", "8", "-j", "2", "-T", &seconds.to_string(), "-f"])
+        .arg(&script)
+        .arg(&url)
+        .output()
+        .await?;
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "pgbench printed no tps: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+fn write(report: &Report, root: &std::path::Path) -> anyhow::Result<()> {
+    let dir = root.join("results");
+    std::fs::create_dir_all(&dir)?;
+    let stem = if report.quick {
+        format!("quick-{}", report.date)
+    } else {
+        report.date.clone()
+    };
+    std::fs::write(
+        dir.join(format!("{stem}.json")),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    let md = markdown(report);
+    std::fs::write(dir.join(format!("{stem}.md")), &md)?;
+    println!("{md}");
+    println!("written to {}", dir.join(format!("{stem}.md")).display());
+    Ok(())
+}
+
+fn markdown(r: &Report) -> String {
+    let mut md = format!(
+        "# Benchmark {}{}\n\n{}.\n\n",
+        r.date,
+        if r.quick {
+            " (quick: not a measurement)"
+        } else {
+            ""
+        },
+        r.machine
+    );
+    md += "## siege (the seed's load: POST /orders through the gateway)\n\n| figure | value |\n|---|---|\n";
+    for (k, v) in &r.siege.figures {
+        md += &format!("| {k} | {v} |\n");
+    }
+    md += "\n## Percentiles (oha, POST /orders through the gateway)\n\n| load | req/s | p50 ms | p90 ms | p99 ms | max ms | success |\n|---|---|---|---|---|---|---|\n";
+    for (name, p) in [
+        ("fixed concurrency 50".to_owned(), &r.fixed_concurrency),
+        (
+            format!("fixed rate {}/s", r.fixed_rate_target),
+            &r.fixed_rate,
+        ),
+        (
+            "gateway pass-through (GET, rejected by order before any I/O)".to_owned(),
+            &r.gateway_pass_through,
+        ),
+    ] {
+        md += &format!(
+            "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.3} |\n",
+            p.requests_per_second, p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms, p.success_rate
+        );
+    }
+    let s = &r.saga;
+    md += &format!(
+        "\n## Saga completion (delivery requested, stock taken, seller page updated)\n\n{} orders accepted, {} completed, {} never completed within 10 s after the load. p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms.\n",
+        s.orders, s.completed, s.never_completed, s.p50_ms, s.p99_ms, s.max_ms
+    );
+    md += "\n## Cost\n\n| process | start to ready ms | idle memory (PSS) MiB | CPU s during load | peak memory (PSS) MiB |\n|---|---|---|---|---|\n";
+    for (name, cpu) in &r.cpu_seconds {
+        md += &format!(
+            "| {name} | {} | {:.1} | {cpu:.1} | {:.1} |\n",
+            r.startup_ms
+                .get(name)
+                .map_or("-".to_owned(), |m| m.to_string()),
+            r.idle_rss_mib.get(name).copied().unwrap_or(0.0),
+            r.peak_rss_mib.get(name).copied().unwrap_or(0.0)
+        );
+    }
+    let orders_per_s = r.fixed_concurrency.requests_per_second;
+    md += &format!(
+        "\n## Ceiling\n\nPostgres single-row insert commits: {:.0}/s (pgbench, 8 clients). Gateway pass-through: {:.0} req/s. Orders/s at fixed concurrency: {orders_per_s:.0}, i.e. {:.1}% of the pass-through rate and {:.2} orders per thousand insert commits/s.\n",
+        r.postgres_insert_commits_per_s,
+        r.gateway_pass_through.requests_per_second,
+        100.0 * orders_per_s / r.gateway_pass_through.requests_per_second.max(1.0),
+        1000.0 * orders_per_s / r.postgres_insert_commits_per_s.max(1.0)
+    );
+    md
+}
