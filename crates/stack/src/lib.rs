@@ -7,6 +7,7 @@
 //! everything in reverse order; dropping a `Stack` kills what is left.
 
 mod broker;
+mod options;
 mod postgres;
 mod process;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 use contracts::TopicNames;
 pub use nix::sys::signal::Signal;
 
+pub use options::{Options, free_ports, postgres_bin_dir};
 pub use process::Managed;
 
 /// The services in start order (consumers of a topic before nothing; all are independent), then
@@ -32,89 +34,6 @@ pub const SERVICES: [(&str, u16); 6] = [
 pub const GATEWAY: (&str, u16) = ("gateway", 8080);
 pub const POSTGRES_PORT: u16 = 55432;
 pub const BROKER_PORT: u16 = 9092;
-
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Where Postgres and tansu keep their data and every process its log.
-    pub data_dir: PathBuf,
-    /// Where the service binaries are (`target/release` for `./dev up`).
-    pub bin_dir: PathBuf,
-    /// Use this database instead of starting a cluster.
-    pub database_url: Option<String>,
-    /// Use these brokers instead of starting tansu.
-    pub kafka_brokers: Option<String>,
-    pub postgres_port: u16,
-    pub broker_port: u16,
-    pub gateway_port: u16,
-    /// Port of each service, in [`SERVICES`] order.
-    pub service_ports: [u16; 6],
-    /// Extra environment for every service (tuning in tests).
-    pub env: Vec<(String, String)>,
-    /// Print progress lines.
-    pub verbose: bool,
-    /// Start the services and the gateway (false: only Postgres and the broker).
-    pub with_services: bool,
-}
-
-impl Options {
-    /// The fixed ports of DESIGN.md section 1.
-    pub fn local(data_dir: PathBuf, bin_dir: PathBuf) -> Self {
-        Self {
-            data_dir,
-            bin_dir,
-            database_url: std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty()),
-            kafka_brokers: std::env::var("KAFKA_BROKERS")
-                .ok()
-                .filter(|v| !v.is_empty()),
-            postgres_port: POSTGRES_PORT,
-            broker_port: BROKER_PORT,
-            gateway_port: GATEWAY.1,
-            service_ports: SERVICES.map(|(_, port)| port),
-            env: Vec::new(),
-            verbose: true,
-            with_services: true,
-        }
-    }
-
-    /// Free ports for everything: several stacks can run side by side (tests).
-    pub fn isolated(data_dir: PathBuf, bin_dir: PathBuf) -> std::io::Result<Self> {
-        let mut ports = free_ports(9)?.into_iter();
-        let mut next = || ports.next().expect("nine ports");
-        Ok(Self {
-            data_dir,
-            bin_dir,
-            database_url: None,
-            kafka_brokers: None,
-            postgres_port: next(),
-            broker_port: next(),
-            gateway_port: next(),
-            service_ports: [next(), next(), next(), next(), next(), next()],
-            env: Vec::new(),
-            verbose: false,
-            with_services: true,
-        })
-    }
-
-    pub fn logs_dir(&self) -> PathBuf {
-        self.data_dir.join("logs")
-    }
-}
-
-/// The PostgreSQL server binaries' folder (pgbench is there too), if installed.
-pub fn postgres_bin_dir() -> Option<PathBuf> {
-    postgres::bin_dir().ok()
-}
-
-/// Ports the OS says are free now (bound together so they differ, then released).
-pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
-    let listeners = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect()
-}
 
 /// A step that failed: which, why, and where its log is.
 #[derive(Debug)]
@@ -186,40 +105,8 @@ impl Stack {
         }
     }
 
-    /// Every port this stack will listen on must be free: otherwise a readiness probe could be
-    /// answered by whatever holds the port (another stack) and the launch would look fine.
-    fn check_ports(&self) -> Result<(), StepError> {
-        let o = &self.options;
-        let mut wanted = Vec::new();
-        if o.database_url.is_none() {
-            wanted.push(("Postgres", o.postgres_port));
-        }
-        if o.kafka_brokers.is_none() {
-            wanted.push(("the broker", o.broker_port));
-        }
-        if o.with_services {
-            for (i, (name, _)) in SERVICES.iter().enumerate() {
-                wanted.push((name, o.service_ports[i]));
-            }
-            wanted.push((GATEWAY.0, o.gateway_port));
-        }
-        for (what, port) in wanted {
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-                return Err(step_error(
-                    "ports",
-                    format!(
-                        "127.0.0.1:{port} (for {what}) is already in use; is another `./dev up` \
-                         running? Stop it or free the port"
-                    ),
-                    None,
-                ));
-            }
-        }
-        Ok(())
-    }
-
     async fn bring_up(&mut self) -> Result<(), StepError> {
-        self.check_ports()?;
+        self.options.check_ports()?;
         let logs = self.options.logs_dir();
         self.database_url = match self.options.database_url.clone() {
             Some(url) => {

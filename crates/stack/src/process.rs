@@ -130,20 +130,18 @@ impl Managed {
     }
 }
 
-/// The last non-empty line of a log, for one-line error reports.
+/// The line of a log that best says why a process failed, for one-line error reports: the last
+/// error it printed (a backtrace may follow it), else its last line.
 pub fn last_line(log: &Path) -> String {
-    std::fs::read_to_string(log)
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .map(str::to_owned)
-        })
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let error = lines.iter().rev().find(|l| {
+        l.starts_with("Error:") || l.contains("\"level\":\"ERROR\"") || l.contains("FATAL")
+    });
+    error
+        .or(lines.last())
+        .map(|l| l.chars().take(300).collect())
         .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect()
 }
 
 pub fn spawn_service(
@@ -175,4 +173,27 @@ pub fn spawn_service(
         &logs.join(format!("{name}.log")),
         Some(format!("http://127.0.0.1:{port}/health/ready")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_line;
+
+    #[test]
+    fn the_error_line_is_reported_rather_than_a_backtrace_frame() {
+        let log =
+            std::env::temp_dir().join(format!("mealkit-last-line-{}.log", std::process::id()));
+        std::fs::write(
+            &log,
+            "{\"level\":\"INFO\",\"message\":\"listening\"}\nError: binding 127.0.0.1:8084: Address in use\n\nStack backtrace:\n   0: main\n  38: _start\n",
+        )
+        .unwrap();
+        assert_eq!(
+            last_line(&log),
+            "Error: binding 127.0.0.1:8084: Address in use"
+        );
+        std::fs::write(&log, "first\nlast words\n").unwrap();
+        assert_eq!(last_line(&log), "last words");
+        let _ = std::fs::remove_file(&log);
+    }
 }
