@@ -89,8 +89,13 @@ async fn fifty_orders_for_ten_kits_fill_ten_and_cancel_forty() {
         notices.is_some(),
         "out-of-stock notifications for order {one}"
     );
-    let page = get(&http, format!("{g}/sellers/8/cancellations?limit=200")).await;
-    assert_eq!(page["items"].as_array().unwrap().len(), 40);
+    // The seller page is eventually consistent: wait for it to list all forty.
+    eventually(Duration::from_secs(30), || async {
+        let page = get(&http, format!("{g}/sellers/8/cancellations?limit=200")).await;
+        (page["items"].as_array()?.len() == 40).then_some(())
+    })
+    .await
+    .expect("the seller page lists the forty cancellations");
 
     // Product down during a burst: every order accepted, the stock catches up exactly.
     let second = register_kit(&http, &g, 9, 100).await;

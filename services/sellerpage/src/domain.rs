@@ -120,20 +120,20 @@ impl SellerOrder {
         }
     }
 
-    /// Progress of the cancellation, if one was requested: `REQUESTED`, then
-    /// `PAYMENT_CANCELLED`, then `CANCELLED` once the delivery is cancelled too.
+    /// Progress of the cancellation, if one was requested: `REQUESTED`, `PAYMENT_CANCELLED`,
+    /// `DELIVERY_CANCELLED`, then `CANCELLED` once the stock the order took is back too (an
+    /// order that took none, sold out say, has nothing to wait for).
     pub fn cancellation_status(&self) -> Option<&'static str> {
-        let requested = self.cancel_requested_at.is_some();
-        match (
-            requested,
-            self.payment_cancelled_at,
-            self.delivery_cancelled_at,
-        ) {
-            (false, _, _) => None,
-            (true, _, Some(_)) => Some("CANCELLED"),
-            (true, Some(_), None) => Some("PAYMENT_CANCELLED"),
-            (true, None, None) => Some("REQUESTED"),
-        }
+        self.cancel_requested_at?;
+        let stock_pending = self.stock_status.as_deref() == Some("DECREASED");
+        Some(
+            match (self.payment_cancelled_at, self.delivery_cancelled_at) {
+                (_, Some(_)) if !stock_pending => "CANCELLED",
+                (_, Some(_)) => "DELIVERY_CANCELLED",
+                (Some(_), None) => "PAYMENT_CANCELLED",
+                (None, None) => "REQUESTED",
+            },
+        )
     }
 
     /// The order's overall status as the seller sees it.
@@ -269,5 +269,15 @@ mod tests {
         assert_eq!(partial.cancellation_status(), None, "no request seen yet");
         partial.apply(&cancelled, at);
         assert_eq!(partial.cancellation_status(), Some("PAYMENT_CANCELLED"));
+        let mut waiting_for_stock = SellerOrder::new(5);
+        for e in events().iter().chain([&cancelled, &payment, &delivery]) {
+            waiting_for_stock.apply(e, at);
+        }
+        assert_eq!(
+            waiting_for_stock.cancellation_status(),
+            Some("DELIVERY_CANCELLED")
+        );
+        waiting_for_stock.apply(&restored, at);
+        assert_eq!(waiting_for_stock.cancellation_status(), Some("CANCELLED"));
     }
 }

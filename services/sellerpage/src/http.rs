@@ -30,7 +30,12 @@ const ORDER_STATUSES: [&str; 7] = [
     "CANCEL_REQUESTED",
     "CANCELLED",
 ];
-const CANCELLATION_STATUSES: [&str; 3] = ["REQUESTED", "PAYMENT_CANCELLED", "CANCELLED"];
+const CANCELLATION_STATUSES: [&str; 4] = [
+    "REQUESTED",
+    "PAYMENT_CANCELLED",
+    "DELIVERY_CANCELLED",
+    "CANCELLED",
+];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
