@@ -37,9 +37,36 @@ pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    Stack::start(options)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    let mut attempt = 1;
+    loop {
+        match Stack::start(options.clone()).await {
+            Ok(stack) => return stack,
+            // Free ports were picked at random; another stack starting at the same moment can
+            // take one. Anything else is a real failure.
+            Err(e) if attempt < 4 && is_port_clash(&e.to_string()) => {
+                eprintln!("port clash ({e}); starting again on other ports");
+                let fresh = Options::isolated(options.data_dir.clone(), options.bin_dir.clone())
+                    .expect("free ports");
+                options = Options {
+                    env: options.env.clone(),
+                    ..fresh
+                };
+                attempt += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn is_port_clash(error: &str) -> bool {
+    [
+        "already in use",
+        "Address in use",
+        "could not create any TCP/IP sockets",
+        "could not bind",
+    ]
+    .iter()
+    .any(|needle| error.contains(needle))
 }
 
 pub async fn stop_stack(mut stack: Stack) {

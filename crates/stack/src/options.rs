@@ -108,13 +108,30 @@ pub fn postgres_bin_dir() -> Option<PathBuf> {
     postgres::bin_dir().ok()
 }
 
-/// Ports the OS says are free now (bound together so they differ, then released).
+/// `count` distinct ports that are free now, picked at random below Linux's ephemeral range
+/// (32768 and up): ports the OS hands out for port 0 are the same ones outgoing connections
+/// use, so one of those can be taken between being chosen and being bound. A collision is still
+/// possible (two stacks starting at once); [`Stack::start`](crate::Stack::start) then fails with
+/// a step error saying the port is in use, and a caller may simply try again.
 pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
-    let listeners = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect()
+    use std::hash::{BuildHasher, Hasher};
+    let mut ports: Vec<u16> = Vec::with_capacity(count);
+    for attempt in 0..10_000u64 {
+        if ports.len() == count {
+            break;
+        }
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(attempt);
+        let port = 20_000 + (hasher.finish() % 12_000) as u16;
+        if !ports.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    if ports.len() < count {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "no free ports",
+        ));
+    }
+    Ok(ports)
 }
