@@ -72,10 +72,19 @@ async fn customers_hear_of_their_order_and_each_delivery_change_once() {
         .get(&format!("{}/notifications?orderId=61", app.url))
         .await;
     assert_eq!(all.as_array().unwrap().len(), 3);
-    let announced = env
-        .events(Topic::Marketing, Duration::from_millis(1500))
-        .await;
-    assert_eq!(announced.len(), 3);
+    let announced = eventually(Duration::from_secs(10), || async {
+        let found = env
+            .events(Topic::Marketing, Duration::from_millis(1500))
+            .await;
+        (found.len() >= 3).then_some(found)
+    })
+    .await
+    .expect("the notifications announced");
+    assert_eq!(
+        announced.len(),
+        3,
+        "one announcement per notification: {announced:?}"
+    );
 }
 
 #[tokio::test]
