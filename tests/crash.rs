@@ -207,15 +207,11 @@ async fn the_system_survives_crashes_and_restarts_under_load() {
     let pause = || tokio::time::sleep(Duration::from_secs(2));
     let mut faults = Vec::new();
     for _ in 0..rounds {
-        for service in [
-            "product",
-            "order",
-            "payment",
-            "delivery",
-            "marketing",
-            "sellerpage",
-            "gateway",
-        ] {
+        let apps = stack::SERVICES
+            .iter()
+            .map(|(name, _)| *name)
+            .chain([stack::GATEWAY.0]);
+        for service in apps {
             pause().await;
             stack.kill_service(service).await;
             pause().await;

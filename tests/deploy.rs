@@ -11,15 +11,14 @@ use serde_json::Value;
 
 const KUBERNETES_VERSION: &str = "1.32.0";
 const OVERLAYS: [&str; 3] = ["kind", "aks", "aks-istio"];
-const APPS: [&str; 7] = [
-    "product",
-    "order",
-    "payment",
-    "delivery",
-    "marketing",
-    "sellerpage",
-    "gateway",
-];
+/// The six services and the gateway, as the launcher knows them.
+fn apps() -> Vec<&'static str> {
+    stack::SERVICES
+        .iter()
+        .map(|(name, _)| *name)
+        .chain([stack::GATEWAY.0])
+        .collect()
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -146,7 +145,7 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
             .collect();
         assert_eq!(
             names,
-            APPS.into_iter().collect(),
+            apps().into_iter().collect(),
             "{overlay}: one Deployment per service"
         );
         for deployment in deployments {
@@ -260,7 +259,7 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
         }
         assert_eq!(
             by_kind(&docs, "HorizontalPodAutoscaler").len(),
-            APPS.len(),
+            apps().len(),
             "{overlay}: an HPA per stateless service"
         );
         let order_hpa = named(&docs, "HorizontalPodAutoscaler", "order");
@@ -334,7 +333,7 @@ fn docker_compose_runs_the_same_system() {
     for topic in contracts::TopicNames::default().all() {
         assert!(topics_script.contains(&topic), "compose creates {topic}");
     }
-    for name in APPS {
+    for name in apps() {
         let service = &services[name];
         assert_eq!(
             strings(&service["command"]),

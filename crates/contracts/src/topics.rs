@@ -62,11 +62,6 @@ impl TopicNames {
         format!("{}{}", self.prefix, topic.base_name())
     }
 
-    /// The topic a broker-side name refers to, if it is one of ours.
-    pub fn topic_of(&self, name: &str) -> Option<Topic> {
-        Topic::from_base_name(name.strip_prefix(&self.prefix)?)
-    }
-
     pub fn all(&self) -> Vec<String> {
         Topic::ALL.iter().map(|t| self.name(*t)).collect()
     }

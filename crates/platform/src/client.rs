@@ -113,10 +113,6 @@ impl ServiceClient {
         })
     }
 
-    pub fn dependency(&self) -> &str {
-        &self.dependency
-    }
-
     pub async fn post_json(&self, path: &str, body: &impl Serialize) -> Result<Reply, CallError> {
         self.call(
             self.http
