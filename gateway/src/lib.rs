@@ -4,6 +4,9 @@
 //! matter, and answers JSON errors of its own when an upstream cannot: `503` (unreachable, with
 //! `Retry-After`), `504` (no answer in time), `502` (a broken answer). It never hangs: every
 //! upstream call has a deadline. Request ids are set (or kept) and passed upstream.
+//! `/openapi.json` combines the services' documents; `/docs` shows it (see [`docs`]).
+
+pub mod docs;
 
 use std::time::Duration;
 
@@ -17,15 +20,48 @@ use platform::health::Health;
 use platform::service::{App, MAX_BODY_BYTES};
 use platform::settings::{self, SettingsError};
 
-/// Path prefix → upstream setting and default (the local launcher's ports).
-pub const ROUTES: [(&str, &str, &str); 6] = [
-    ("products", "PRODUCT_URL", "http://127.0.0.1:8081"),
-    ("orders", "ORDER_URL", "http://127.0.0.1:8082"),
-    ("payments", "PAYMENT_URL", "http://127.0.0.1:8083"),
-    ("deliveries", "DELIVERY_URL", "http://127.0.0.1:8084"),
-    ("notifications", "MARKETING_URL", "http://127.0.0.1:8085"),
-    ("sellers", "SELLERPAGE_URL", "http://127.0.0.1:8086"),
+/// Path prefix → service, its URL setting and default (the local launcher's ports).
+pub const ROUTES: [(&str, &str, &str, &str); 6] = [
+    (
+        "products",
+        "product",
+        "PRODUCT_URL",
+        "http://127.0.0.1:8081",
+    ),
+    ("orders", "order", "ORDER_URL", "http://127.0.0.1:8082"),
+    (
+        "payments",
+        "payment",
+        "PAYMENT_URL",
+        "http://127.0.0.1:8083",
+    ),
+    (
+        "deliveries",
+        "delivery",
+        "DELIVERY_URL",
+        "http://127.0.0.1:8084",
+    ),
+    (
+        "notifications",
+        "marketing",
+        "MARKETING_URL",
+        "http://127.0.0.1:8085",
+    ),
+    (
+        "sellers",
+        "sellerpage",
+        "SELLERPAGE_URL",
+        "http://127.0.0.1:8086",
+    ),
 ];
+
+/// The service behind a path prefix.
+fn service_of(prefix: &str) -> &'static str {
+    ROUTES
+        .iter()
+        .find(|(p, ..)| *p == prefix)
+        .map_or("unknown", |(_, service, ..)| service)
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -44,7 +80,7 @@ impl Settings {
             port: settings::var("PORT", 8080)?,
             upstreams: ROUTES
                 .iter()
-                .map(|(prefix, var, default)| {
+                .map(|(prefix, _, var, default)| {
                     ((*prefix).to_owned(), settings::string(var, default))
                 })
                 .collect(),
@@ -67,23 +103,31 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .tcp_nodelay(true)
         .build()?;
     let proxy = Proxy {
-        http,
+        http: http.clone(),
         upstreams: settings
             .upstreams
             .into_iter()
             .map(|(prefix, url)| (prefix, url.trim_end_matches('/').to_owned()))
             .collect(),
     };
+    let documented = proxy
+        .upstreams
+        .iter()
+        .map(|(prefix, url)| (prefix.clone(), service_of(prefix).to_owned(), url.clone()))
+        .collect();
     let mut routes = Router::new();
-    for (prefix, _, _) in ROUTES {
+    for (prefix, ..) in ROUTES {
         routes = routes
             .route(&format!("/{prefix}"), axum::routing::any(forward))
             .route(&format!("/{prefix}/{{*rest}}"), axum::routing::any(forward));
     }
+    let routes = routes
+        .with_state(proxy)
+        .merge(docs::routes(http, documented));
     App::bind(
         &settings.bind_addr,
         settings.port,
-        routes.with_state(proxy),
+        routes,
         Health::default(),
         Vec::new(),
     )
@@ -98,7 +142,8 @@ const FORWARDED_REQUEST: [HeaderName; 5] = [
     HeaderName::from_static("traceparent"),
     header::IF_NONE_MATCH,
 ];
-const FORWARDED_RESPONSE: [HeaderName; 4] = [
+const FORWARDED_RESPONSE: [HeaderName; 5] = [
+    header::ALLOW,
     header::CONTENT_TYPE,
     header::LOCATION,
     header::RETRY_AFTER,
@@ -164,15 +209,8 @@ async fn relay(response: reqwest::Response) -> Response {
     }
 }
 
-fn upstream_error(name: &str, err: &reqwest::Error) -> ApiError {
-    let service = match name {
-        "products" => "product",
-        "orders" => "order",
-        "payments" => "payment",
-        "deliveries" => "delivery",
-        "notifications" => "marketing",
-        _ => "sellerpage",
-    };
+fn upstream_error(prefix: &str, err: &reqwest::Error) -> ApiError {
+    let service = service_of(prefix);
     if err.is_timeout() {
         tracing::warn!(service, error = %err, "upstream timed out");
         ApiError::new(

@@ -11,7 +11,7 @@ fn settings(upstream: &str) -> gateway::Settings {
         port: 0,
         upstreams: gateway::ROUTES
             .iter()
-            .map(|(prefix, _, _)| ((*prefix).to_owned(), upstream.to_owned()))
+            .map(|(prefix, ..)| ((*prefix).to_owned(), upstream.to_owned()))
             .collect(),
         timeout: Duration::from_secs(3),
     }

@@ -8,9 +8,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Every error response's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": "not_found", "message": "order 42 does not exist"}))]
 pub struct ErrorBody {
+    /// A stable machine-readable code, such as `not_found` or `invalid_value`.
     pub error: String,
+    /// What went wrong and what to do about it, for people.
     pub message: String,
 }
 

@@ -1,46 +1,115 @@
 //! Extractors that reject with [`ApiError`] (JSON, right status) instead of axum's plain text.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
 /// A JSON body: syntax errors are 400, wrong or missing fields 422, a missing
 /// `Content-Type: application/json` 415, a body over the limit 413.
+///
+/// Integers may be written as integral numbers such as `5.0`: JSON Schema's `integer`, which
+/// the OpenAPI documents use, includes them, and serde does not.
 pub struct Json<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with the header Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is larger than this endpoint accepts",
+                )
+            } else {
+                ApiError::bad_request(rejection.body_text())
+            }
+        })?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+            Err(rejection @ JsonRejection::JsonDataError(_)) => {
+                // Rare, so the common path parses once: retry with integral floats as integers.
+                let mut value: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|_| json_rejection(&rejection))?;
+                if !integral_floats_to_integers(&mut value) {
+                    return Err(json_rejection(&rejection));
+                }
+                serde_json::from_value(value)
+                    .map(Json)
+                    .map_err(|_| json_rejection(&rejection))
+            }
+            Err(rejection) => Err(json_rejection(&rejection)),
         }
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+/// `application/json`, or any `application/*+json`, parameters allowed.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Rewrites every number like `5.0` as `5`; says whether it changed anything.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+                *value = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
+            integral_floats_to_integers(item) | changed
+        }),
+        Value::Object(fields) => fields.values_mut().fold(false, |changed, item| {
+            integral_floats_to_integers(item) | changed
+        }),
+        _ => false,
+    }
+}
+
+/// For a field that may be left out but not sent as `null`:
+/// `#[serde(default, deserialize_with = "platform::extract::not_null")]`.
+pub fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A body that is not JSON (400) or not the expected shape (422).
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
     let status = rejection.status();
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
-        _ => "malformed_json",
+    let code = if status == StatusCode::UNPROCESSABLE_ENTITY {
+        "invalid_body"
+    } else {
+        "malformed_json"
     };
-    let message = match &rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            "send the body as JSON with the header Content-Type: application/json".to_owned()
-        }
-        JsonRejection::BytesRejection(_) if status == StatusCode::PAYLOAD_TOO_LARGE => {
-            "the request body is larger than this endpoint accepts".to_owned()
-        }
-        other => other.body_text(),
-    };
-    ApiError::new(status, code, message)
+    ApiError::new(status, code, rejection.body_text())
 }
 
 /// Path parameters: an id that does not parse is a 400 naming the parameter.
@@ -62,25 +131,58 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     }
 }
 
-/// Query strings: a parameter that does not parse is a 400 naming it.
+/// Query strings: a parameter that does not parse is a 400 naming it. Integers may be written
+/// as integral numbers such as `5.0`, as in JSON bodies.
 pub struct Query<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::try_from_uri(&parts.uri) {
             Ok(axum::extract::Query(value)) => Ok(Query(value)),
-            Err(rejection @ QueryRejection::FailedToDeserializeQueryString(_)) => {
-                Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    rejection.body_text(),
-                ))
+            Err(rejection) => {
+                let retried = integral_floats_in_query(parts.uri.query().unwrap_or_default())
+                    .and_then(|query| format!("/?{query}").parse::<axum::http::Uri>().ok())
+                    .and_then(|uri| axum::extract::Query::<T>::try_from_uri(&uri).ok());
+                match retried {
+                    Some(axum::extract::Query(value)) => Ok(Query(value)),
+                    None => Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_query",
+                        rejection.body_text(),
+                    )),
+                }
             }
-            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
         }
     }
+}
+
+/// `query` with every value like `5.0` written `5`, if there is one.
+fn integral_floats_in_query(query: &str) -> Option<String> {
+    let mut changed = false;
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => {
+                let integral = value.split_once('.').filter(|(whole, fraction)| {
+                    let digits = whole.strip_prefix('-').unwrap_or(whole);
+                    !digits.is_empty()
+                        && digits.bytes().all(|b| b.is_ascii_digit())
+                        && fraction.bytes().all(|b| b == b'0')
+                });
+                match integral {
+                    Some((whole, _)) => {
+                        changed = true;
+                        format!("{name}={whole}")
+                    }
+                    None => pair.to_owned(),
+                }
+            }
+            None => pair.to_owned(),
+        })
+        .collect();
+    changed.then(|| pairs.join("&"))
 }
 
 /// Checks for handlers: each returns a 422 naming the field.
@@ -113,22 +215,33 @@ pub mod check {
             .ok_or_else(|| ApiError::bad_request(format!("the query parameter {name} is required")))
     }
 
-    /// Trims `value` and requires 1..=max characters.
+    /// Free text: at most `max` characters, none of them control characters (Postgres cannot
+    /// store NUL, and no name or address needs one), not only white space. Returns it trimmed.
+    ///
+    /// Documented on each such field as `maxLength` and the pattern
+    /// `^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$`; the
+    /// property-based API test holds the two to each other.
     pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-        let trimmed = value.trim();
-        if trimmed.is_empty() {
-            return Err(ApiError::invalid(format!("{field} must not be empty")));
-        }
-        if trimmed.chars().count() > max {
+        if value.chars().count() > max {
             return Err(ApiError::invalid(format!(
                 "{field} must be at most {max} characters"
             )));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(ApiError::invalid(format!(
+                "{field} must not contain control characters"
+            )));
+        }
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            return Err(ApiError::invalid(format!("{field} must not be empty")));
         }
         Ok(trimmed.to_owned())
     }
 }
 
 /// Card numbers: digits with optional spaces or dashes, 12 to 19 digits once those are removed.
+/// Documented as the pattern `^(?:[ -]*[0-9]){12,19}[ -]*$`.
 pub fn card_number(value: &str) -> Result<String, ApiError> {
     let digits: String = value.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     if (12..=19).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
@@ -137,5 +250,70 @@ pub fn card_number(value: &str) -> Result<String, ApiError> {
         Err(ApiError::invalid(
             "cardNumber must be 12 to 19 digits (spaces and dashes allowed)",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integral_floats_become_integers_and_nothing_else_changes() {
+        let mut value = json!({"qty": 5.0, "nested": [1.0, 2.5], "name": "5.0", "id": 7});
+        assert!(integral_floats_to_integers(&mut value));
+        assert_eq!(
+            value,
+            json!({"qty": 5, "nested": [1, 2.5], "name": "5.0", "id": 7})
+        );
+        let mut plain = json!({"qty": 5, "big": 1e300});
+        assert!(!integral_floats_to_integers(&mut plain));
+    }
+
+    #[test]
+    fn integral_floats_in_a_query() {
+        assert_eq!(
+            integral_floats_in_query("orderId=12.00&limit=5&x=1.5&y=-3.0"),
+            Some("orderId=12&limit=5&x=1.5&y=-3".to_owned())
+        );
+        assert_eq!(integral_floats_in_query("orderId=12&name=.0"), None);
+    }
+
+    #[test]
+    fn json_content_types() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            is_json(&headers)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/merge-patch+json"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/jsonx"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn text_refuses_control_characters_and_counts_before_trimming() {
+        assert_eq!(
+            check::text("name", "  Kimchi kit ", 20).unwrap(),
+            "Kimchi kit"
+        );
+        for bad in [
+            "",
+            "   ",
+            "a\u{0}b",
+            "tab\there",
+            "\u{85}x",
+            &"x".repeat(21),
+        ] {
+            assert_eq!(
+                check::text("name", bad, 20).unwrap_err().status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{bad:?}"
+            );
+        }
+        assert!(check::text("name", &format!("{} ", "x".repeat(20)), 20).is_err());
     }
 }

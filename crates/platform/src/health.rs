@@ -1,6 +1,7 @@
 //! `/health/live` (the process serves HTTP) and `/health/ready` (its database and broker are
 //! reachable and it is not shutting down). Kubernetes restarts on the first, routes on the second.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::kafka::BrokerStatus;
@@ -37,10 +38,7 @@ impl Health {
 
     pub fn routes(&self) -> Router {
         Router::new()
-            .route(
-                "/health/live",
-                get(|| async { Json(json!({"status": "live"})) }),
-            )
+            .route("/health/live", get(live))
             .route("/health/ready", get(ready))
             .with_state(self.clone())
     }
@@ -50,7 +48,36 @@ fn word(up: bool) -> &'static str {
     if up { "up" } else { "down" }
 }
 
-async fn ready(State(health): State<Health>) -> (StatusCode, Json<serde_json::Value>) {
+/// Liveness: the process serves HTTP. Kubernetes restarts the pod when this fails.
+#[utoipa::path(get, path = "/health/live", operation_id = "live",
+    responses((status = 200, description = "The process is serving", body = Liveness)))]
+pub async fn live() -> Json<Liveness> {
+    Json(Liveness { status: "live" })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Liveness {
+    /// Always `live`.
+    status: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    status: &'static str,
+    /// Each dependency checked (`database`, `broker`: `up` or `down`) and `shutdown: draining`
+    /// once the process is stopping.
+    checks: BTreeMap<&'static str, &'static str>,
+}
+
+/// Readiness: the database and broker are reachable and the process is not shutting down.
+/// Load balancers and Kubernetes send traffic only while this is 200.
+#[utoipa::path(get, path = "/health/ready", operation_id = "ready",
+    responses(
+        (status = 200, description = "Ready for traffic", body = Readiness),
+        (status = 503, description = "A dependency is down or the process is draining", body = Readiness),
+    ))]
+pub async fn ready(State(health): State<Health>) -> (StatusCode, Json<Readiness>) {
     let database = match &health.pool {
         Some(pool) => Some(crate::db::ping(pool, Duration::from_secs(1)).await),
         None => None,
@@ -58,15 +85,15 @@ async fn ready(State(health): State<Health>) -> (StatusCode, Json<serde_json::Va
     let broker = health.broker.as_ref().map(BrokerStatus::is_up);
     let draining = health.draining.load(Ordering::Relaxed);
     let ready = !draining && database.unwrap_or(true) && broker.unwrap_or(true);
-    let mut checks = serde_json::Map::new();
+    let mut checks = BTreeMap::new();
     if let Some(up) = database {
-        checks.insert("database".into(), word(up).into());
+        checks.insert("database", word(up));
     }
     if let Some(up) = broker {
-        checks.insert("broker".into(), word(up).into());
+        checks.insert("broker", word(up));
     }
     if draining {
-        checks.insert("shutdown".into(), "draining".into());
+        checks.insert("shutdown", "draining");
     }
     let status = if ready {
         StatusCode::OK
@@ -74,5 +101,11 @@ async fn ready(State(health): State<Health>) -> (StatusCode, Json<serde_json::Va
         StatusCode::SERVICE_UNAVAILABLE
     };
     let word = if ready { "ready" } else { "not_ready" };
-    (status, Json(json!({"status": word, "checks": checks})))
+    (
+        status,
+        Json(Readiness {
+            status: word,
+            checks,
+        }),
+    )
 }

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod kafka;
 pub mod metrics;
+pub mod openapi;
 pub mod outbox;
 pub mod service;
 pub mod settings;

@@ -43,11 +43,16 @@ pub fn render() -> String {
 
 /// Installs the recorder (idempotent) and returns the `/metrics` route.
 pub fn routes() -> Router {
-    let handle = handle();
-    Router::new().route(
-        "/metrics",
-        get(move || async move { handle.map(PrometheusHandle::render).unwrap_or_default() }),
-    )
+    install();
+    Router::new().route("/metrics", get(scrape))
+}
+
+/// Prometheus metrics: HTTP requests by route and status, consumer lag and outcomes, outbox
+/// backlog, circuit breaker states.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
+pub async fn scrape() -> String {
+    render()
 }
 
 pub async fn track_http(request: Request, next: Next) -> Response {

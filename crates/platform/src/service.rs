@@ -25,6 +25,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::consumer::{ConsumerLoop, EventHandler};
 use crate::health::Health;
 use crate::kafka::{self, BrokerStatus};
+use crate::openapi::{self, OpenApiRouter};
 use crate::outbox::Relay;
 use crate::settings::CommonSettings;
 use crate::shutdown::CancellationToken;
@@ -121,13 +122,16 @@ impl ServiceBuilder {
         self.tasks.push(Box::new(move |stop| Box::pin(task(stop))));
     }
 
-    /// Binds the listener and wraps `routes` with the shared endpoints and middleware.
-    pub async fn serve(self, routes: Router) -> anyhow::Result<App> {
+    /// Binds the listener and wraps `routes` with the shared endpoints and middleware, and serves
+    /// their OpenAPI document at `/openapi.json`.
+    pub async fn serve(self, routes: OpenApiRouter) -> anyhow::Result<App> {
         let health = Health::new(Some(self.pool.clone()), Some(self.broker.clone()));
+        let (routes, doc) = routes.split_for_parts();
+        let doc = openapi::complete(doc, &self.settings.service);
         App::bind(
             &self.settings.bind_addr,
             self.settings.port,
-            routes,
+            routes.merge(openapi::route(&doc)),
             health,
             self.tasks,
         )
@@ -232,7 +236,7 @@ pub async fn build<H: EventHandler>(
     migrator: &Migrator,
     consumes: &'static [Topic],
     handler: H,
-    routes: fn(PgPool) -> Router,
+    routes: fn(PgPool) -> OpenApiRouter,
 ) -> anyhow::Result<App> {
     let mut service = ServiceBuilder::connect(settings, migrator).await?;
     service.consume(consumes, handler)?;

@@ -1,32 +1,48 @@
 //! `/deliveries`: read, and the seller's and customer's moves.
 
-use axum::Router;
-use axum::routing::{get, post};
 use contracts::Envelope;
-use platform::error::ApiResult;
+use platform::error::{ApiResult, ErrorBody};
+use platform::openapi::{OpenApiRouter, routes};
 use platform::{ApiError, Path, Query};
 use serde::Deserialize;
 use sqlx::PgPool;
+use utoipa::IntoParams;
 
 use crate::SERVICE;
 use crate::db::{self, Delivery};
 use crate::domain::Status;
 
-pub fn router(pool: PgPool) -> Router {
-    Router::new()
-        .route("/deliveries", get(by_order))
-        .route("/deliveries/{id}", get(read))
-        .route("/deliveries/{id}/start", post(start))
-        .route("/deliveries/{id}/complete", post(complete))
+pub fn router(pool: PgPool) -> OpenApiRouter {
+    platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
+        .routes(routes!(by_order))
+        .routes(routes!(read))
+        .routes(routes!(start))
+        .routes(routes!(complete))
         .with_state(pool)
 }
 
 type State = axum::extract::State<PgPool>;
 
+/// The seller ships: `REQUESTED` → `STARTED` (`DeliveryStarted`).
+#[utoipa::path(post, path = "/deliveries/{id}/start",
+    params(("id" = i64, Path, description = "The delivery's id")),
+    responses(
+        (status = 200, description = "Started", body = Delivery),
+        (status = 404, description = "No such delivery (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Not `REQUESTED` (`invalid_state`)", body = ErrorBody),
+    ))]
 async fn start(state: State, Path(id): Path<i64>) -> ApiResult<axum::Json<Delivery>> {
     advance(state, id, Status::Started).await
 }
 
+/// The customer received it: `STARTED` → `COMPLETED` (`DeliveryCompleted`).
+#[utoipa::path(post, path = "/deliveries/{id}/complete",
+    params(("id" = i64, Path, description = "The delivery's id")),
+    responses(
+        (status = 200, description = "Completed", body = Delivery),
+        (status = 404, description = "No such delivery (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Not `STARTED` (`invalid_state`)", body = ErrorBody),
+    ))]
 async fn complete(state: State, Path(id): Path<i64>) -> ApiResult<axum::Json<Delivery>> {
     advance(state, id, Status::Completed).await
 }
@@ -56,12 +72,19 @@ async fn advance(
     Ok(axum::Json(delivery))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ByOrder {
+    /// Required.
+    #[param(required = true, nullable = false)]
     order_id: Option<i64>,
 }
 
+/// The delivery of one order, as a list of zero or one.
+#[utoipa::path(get, path = "/deliveries",
+    params(ByOrder),
+    responses((status = 200, description = "The order's delivery, if any", body = Vec<Delivery>)))]
 async fn by_order(
     axum::extract::State(state): State,
     Query(query): Query<ByOrder>,
@@ -76,6 +99,13 @@ async fn by_order(
     ))
 }
 
+/// One delivery.
+#[utoipa::path(get, path = "/deliveries/{id}",
+    params(("id" = i64, Path, description = "The delivery's id")),
+    responses(
+        (status = 200, description = "The delivery", body = Delivery),
+        (status = 404, description = "No such delivery (`not_found`)", body = ErrorBody),
+    ))]
 async fn read(
     axum::extract::State(state): State,
     Path(id): Path<i64>,

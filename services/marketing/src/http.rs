@@ -1,37 +1,48 @@
 //! `/notifications`: the synchronous seller alert (internal, called by order) and reads.
 
-use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use platform::consumer::HandlerError;
 use platform::error::ApiResult;
 use platform::extract::check;
+use platform::openapi::{OpenApiRouter, routes};
 use platform::{ApiError, Json, Query};
 use serde::Deserialize;
 use sqlx::PgPool;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db::{self, Notification};
 use crate::domain::{Notice, Recipient};
 use crate::events::notify;
 
-pub fn router(pool: PgPool) -> Router {
-    Router::new()
-        .route("/notifications", get(list))
-        .route("/notifications/seller-alerts", post(alert_seller))
+pub fn router(pool: PgPool) -> OpenApiRouter {
+    platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
+        .routes(routes!(list))
+        .routes(routes!(alert_seller))
         .with_state(pool)
 }
 
 type State = axum::extract::State<PgPool>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SellerAlert {
+    #[schema(minimum = 1)]
     order_id: i64,
+    #[schema(minimum = 1)]
     seller_id: i64,
+    /// `CUSTOMER_REQUEST` when absent.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     reason: Option<String>,
 }
 
 /// Alerts the seller that a customer asked to cancel. Idempotent per order.
+/// Internal: called by the order service before it accepts a cancellation.
+#[utoipa::path(post, path = "/notifications/seller-alerts",
+    request_body = SellerAlert,
+    responses((status = 201, description = "The seller's alert (the first one, if repeated)", body = Notification)))]
 async fn alert_seller(
     axum::extract::State(state): State,
     Json(body): Json<SellerAlert>,
@@ -61,12 +72,17 @@ async fn alert_seller(
     Ok((StatusCode::CREATED, axum::Json(notification)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this order's notifications.
     order_id: Option<i64>,
+    /// `CUSTOMER` or `SELLER`.
+    #[param(pattern = "^(CUSTOMER|SELLER)$")]
     recipient: Option<String>,
     #[serde(default = "default_limit")]
+    #[param(minimum = 1, maximum = 500, default = 100)]
     limit: i64,
 }
 
@@ -74,6 +90,13 @@ fn default_limit() -> i64 {
     100
 }
 
+/// Notifications sent, newest first.
+#[utoipa::path(get, path = "/notifications",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Notifications", body = Vec<Notification>),
+        (status = 422, description = "`limit` out of range (`invalid_value`)", body = platform::error::ErrorBody),
+    ))]
 async fn list(
     axum::extract::State(state): State,
     Query(query): Query<ListQuery>,

@@ -1,42 +1,64 @@
 //! `/payments`: the synchronous charge (internal, called by order) and reads.
 
-use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::get;
 use contracts::{Envelope, Event, PaymentCompleted};
-use platform::error::ApiResult;
+use platform::error::{ApiResult, ErrorBody};
+use platform::openapi::{OpenApiRouter, routes};
 use platform::{ApiError, Json, Path, Query};
 use serde::Deserialize;
 use sqlx::PgPool;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::SERVICE;
 use crate::db::{self, Payment};
 use crate::domain::Charge;
 
-pub fn router(pool: PgPool) -> Router {
-    Router::new()
-        .route("/payments", get(by_order).post(charge))
-        .route("/payments/{id}", get(read))
+pub fn router(pool: PgPool) -> OpenApiRouter {
+    platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
+        .routes(routes!(by_order, charge))
+        .routes(routes!(read))
         .with_state(pool)
 }
 
 type State = axum::extract::State<PgPool>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ChargeRequest {
+    #[schema(minimum = 1)]
     order_id: i64,
+    /// `0` for a guest.
+    #[schema(minimum = 0)]
     customer_id: i64,
+    #[schema(minimum = 1)]
     seller_id: i64,
+    #[schema(minimum = 1)]
     product_id: i64,
+    #[schema(minimum = 1, maximum = 100)]
     qty: i64,
+    /// In won.
+    #[schema(minimum = 0)]
     amount: i64,
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     address: String,
+    /// Digits with optional spaces or dashes; `4000-0000-0000-0002` is always declined.
+    #[schema(pattern = r"^(?:[ -]*[0-9]){12,19}[ -]*$")]
     card_number: Option<String>,
 }
 
 /// Approves (201 and `PaymentCompleted`) or declines (402) the order's payment. Idempotent per
 /// order: a repeated call answers what the first decided (200 for an existing approval).
+/// Internal: called by the order service while it places an order.
+#[utoipa::path(post, path = "/payments",
+    request_body = ChargeRequest,
+    responses(
+        (status = 201, description = "Approved", body = Payment),
+        (status = 200, description = "Approved earlier for this order (a repeated call)", body = Payment),
+        (status = 402, description = "Declined (`payment_declined`), now or earlier for this order", body = ErrorBody),
+    ))]
 async fn charge(
     axum::extract::State(state): State,
     Json(body): Json<ChargeRequest>,
@@ -92,12 +114,19 @@ async fn charge(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ByOrder {
+    /// Required.
+    #[param(required = true, nullable = false)]
     order_id: Option<i64>,
 }
 
+/// The payment of one order, as a list of zero or one.
+#[utoipa::path(get, path = "/payments",
+    params(ByOrder),
+    responses((status = 200, description = "The order's payment, if any", body = Vec<Payment>)))]
 async fn by_order(
     axum::extract::State(state): State,
     Query(query): Query<ByOrder>,
@@ -112,6 +141,13 @@ async fn by_order(
     ))
 }
 
+/// One payment.
+#[utoipa::path(get, path = "/payments/{id}",
+    params(("id" = i64, Path, description = "The payment's id")),
+    responses(
+        (status = 200, description = "The payment", body = Payment),
+        (status = 404, description = "No such payment (`not_found`)", body = ErrorBody),
+    ))]
 async fn read(
     axum::extract::State(state): State,
     Path(id): Path<i64>,

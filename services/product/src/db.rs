@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use crate::domain::{NewProduct, ProductChanges};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     pub id: i64,

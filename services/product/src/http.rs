@@ -1,37 +1,53 @@
 //! `/products`: register, list, read, edit.
 
-use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use contracts::{Envelope, Event, ProductRegistered, ProductUpdated};
-use platform::error::ApiResult;
+use platform::error::{ApiResult, ErrorBody};
+use platform::openapi::{OpenApiRouter, routes};
 use platform::{ApiError, Json, Path, Query};
 use serde::Deserialize;
 use sqlx::PgPool;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::SERVICE;
 use crate::db::{self, Product};
 use crate::domain::{NewProduct, ProductChanges};
 
-pub fn router(pool: PgPool) -> Router {
-    Router::new()
-        .route("/products", get(list).post(register))
-        .route("/products/{id}", get(read).patch(edit))
+pub fn router(pool: PgPool) -> OpenApiRouter {
+    platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
+        .routes(routes!(list, register))
+        .routes(routes!(read, edit))
         .with_state(pool)
 }
 
 type State = axum::extract::State<PgPool>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Register {
+    #[schema(minimum = 1)]
     seller_id: i64,
+    /// Trimmed before it is stored.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
+    /// In won.
+    #[schema(minimum = 0, maximum = 100_000_000)]
     price: i64,
+    #[schema(minimum = 0, maximum = 1_000_000)]
     stock: i64,
 }
 
+/// Registers a meal kit (`ProductRegistered`).
+#[utoipa::path(post, path = "/products",
+    request_body = Register,
+    responses(
+        (status = 201, description = "Registered", body = Product,
+            headers(("Location" = String, description = "The new product's URL"))),
+    ))]
 async fn register(
     axum::extract::State(state): State,
     Json(body): Json<Register>,
@@ -56,14 +72,35 @@ async fn register(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The fields to change, at least one. Unknown fields are refused, so a misspelt one is not
+/// silently ignored.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct Edit {
+    #[serde(default, deserialize_with = "platform::extract::not_null")]
+    #[schema(
+        nullable = false,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: Option<String>,
+    #[serde(default, deserialize_with = "platform::extract::not_null")]
+    #[schema(nullable = false, minimum = 0, maximum = 100_000_000)]
     price: Option<i64>,
+    #[serde(default, deserialize_with = "platform::extract::not_null")]
+    #[schema(nullable = false, minimum = 0, maximum = 1_000_000)]
     stock: Option<i64>,
 }
 
+/// Edits a kit's name, price or stock (`ProductUpdated`).
+#[utoipa::path(patch, path = "/products/{id}",
+    params(("id" = i64, Path, description = "The product's id")),
+    request_body = Edit,
+    responses(
+        (status = 200, description = "The product as changed", body = Product),
+        (status = 404, description = "No such product (`not_found`)", body = ErrorBody),
+    ))]
 async fn edit(
     axum::extract::State(state): State,
     Path(id): Path<i64>,
@@ -86,6 +123,13 @@ async fn edit(
     Ok(axum::Json(product))
 }
 
+/// One product.
+#[utoipa::path(get, path = "/products/{id}",
+    params(("id" = i64, Path, description = "The product's id")),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 404, description = "No such product (`not_found`)", body = ErrorBody),
+    ))]
 async fn read(
     axum::extract::State(state): State,
     Path(id): Path<i64>,
@@ -97,13 +141,17 @@ async fn read(
         .ok_or_else(|| ApiError::not_found("product", id))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this seller's kits.
     seller_id: Option<i64>,
     #[serde(default = "default_limit")]
+    #[param(minimum = 1, maximum = 500, default = 100)]
     limit: i64,
     #[serde(default)]
+    #[param(minimum = 0, default = 0)]
     offset: i64,
 }
 
@@ -111,6 +159,13 @@ fn default_limit() -> i64 {
     100
 }
 
+/// The catalog, oldest first.
+#[utoipa::path(get, path = "/products",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of products", body = Vec<Product>),
+        (status = 422, description = "`limit` or `offset` out of range (`invalid_value`)", body = ErrorBody),
+    ))]
 async fn list(
     axum::extract::State(state): State,
     Query(query): Query<ListQuery>,

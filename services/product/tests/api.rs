@@ -121,10 +121,21 @@ async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
             422,
             "invalid_value",
         ),
+        // An integral number is an integer (as in JSON Schema), then checked for range.
         (
             json!({"sellerId": 3, "name": "x", "price": 1, "stock": 1e12}),
             422,
+            "invalid_value",
+        ),
+        (
+            json!({"sellerId": 3, "name": "x", "price": 1, "stock": 1.5}),
+            422,
             "invalid_body",
+        ),
+        (
+            json!({"sellerId": 3, "name": "nul\u{0}byte", "price": 1, "stock": 1}),
+            422,
+            "invalid_value",
         ),
         (json!([1, 2]), 422, "invalid_body"),
     ];

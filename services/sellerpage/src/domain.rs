@@ -3,7 +3,7 @@ use contracts::Event;
 use serde::Serialize;
 
 /// A seller's view of one order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SellerOrder {
     pub order_id: i64,

@@ -1,21 +1,21 @@
 //! `/sellers/{sellerId}/orders` and `/sellers/{sellerId}/cancellations`: paginated, newest
 //! first, filterable by status.
 
-use axum::Router;
-use axum::routing::get;
 use platform::error::ApiResult;
 use platform::extract::check;
+use platform::openapi::{OpenApiRouter, routes};
 use platform::{ApiError, Path, Query};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
 use crate::domain::SellerOrder;
 
-pub fn router(pool: PgPool) -> Router {
-    Router::new()
-        .route("/sellers/{seller_id}/orders", get(orders))
-        .route("/sellers/{seller_id}/cancellations", get(cancellations))
+pub fn router(pool: PgPool) -> OpenApiRouter {
+    platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
+        .routes(routes!(orders))
+        .routes(routes!(cancellations))
         .with_state(pool)
 }
 
@@ -37,13 +37,35 @@ const CANCELLATION_STATUSES: [&str; 4] = [
     "CANCELLED",
 ];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct Page {
     #[serde(default = "default_limit")]
+    #[param(minimum = 1, maximum = 200, default = 50)]
     limit: i64,
     #[serde(default)]
+    #[param(minimum = 0, default = 0)]
     offset: i64,
+}
+
+/// `status` of `/sellers/{sellerId}/orders`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct OrderFilter {
+    /// Only orders in this state.
+    #[param(
+        pattern = "^(PENDING|PLACED|DELIVERY_REQUESTED|SHIPPING|DELIVERED|CANCEL_REQUESTED|CANCELLED)$"
+    )]
+    status: Option<String>,
+}
+
+/// `status` of `/sellers/{sellerId}/cancellations`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CancellationFilter {
+    /// Only cancellations at this step.
+    #[param(pattern = "^(REQUESTED|PAYMENT_CANCELLED|DELIVERY_CANCELLED|CANCELLED)$")]
     status: Option<String>,
 }
 
@@ -52,12 +74,17 @@ fn default_limit() -> i64 {
 }
 
 impl Page {
-    /// Checks the page and returns the status filter, upper-cased, if it is one of `allowed`.
-    fn check(&self, seller_id: i64, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    /// Checks the page and returns `status` if it is one of `allowed`.
+    fn check(
+        &self,
+        seller_id: i64,
+        status: Option<String>,
+        allowed: &[&str],
+    ) -> Result<Option<String>, ApiError> {
         check::positive("sellerId", seller_id)?;
         check::range("limit", self.limit, 1, 200)?;
         check::range("offset", self.offset, 0, i64::MAX)?;
-        match self.status.as_deref().map(str::to_ascii_uppercase) {
+        match status {
             None => Ok(None),
             Some(status) if allowed.contains(&status.as_str()) => Ok(Some(status)),
             Some(other) => Err(ApiError::bad_request(format!(
@@ -68,17 +95,21 @@ impl Page {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Row {
+    /// The order's state, derived from its events.
     status: &'static str,
+    /// On cancellations: `REQUESTED`, `PAYMENT_CANCELLED`, `DELIVERY_CANCELLED` or `CANCELLED`
+    /// (stock back).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     cancellation_status: Option<&'static str>,
     #[serde(flatten)]
     order: SellerOrder,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Listing {
     seller_id: i64,
@@ -104,28 +135,44 @@ fn listing(seller_id: i64, page: &Page, rows: Vec<SellerOrder>) -> axum::Json<Li
     })
 }
 
+/// The seller's orders, newest first, with payment, delivery and stock progress.
+#[utoipa::path(get, path = "/sellers/{sellerId}/orders",
+    params(("sellerId" = i64, Path, minimum = 1, description = "The seller's id"), Page, OrderFilter),
+    responses(
+        (status = 200, description = "A page of the seller's orders", body = Listing),
+        (status = 422, description = "`sellerId`, `limit` or `offset` out of range (`invalid_value`)", body = platform::error::ErrorBody),
+    ))]
 async fn orders(
     axum::extract::State(pool): State,
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
+    Query(filter): Query<OrderFilter>,
 ) -> ApiResult<axum::Json<Listing>> {
-    list(pool, seller_id, page, false).await
+    list(pool, seller_id, page, filter.status, false).await
 }
 
 /// The seller's cancellation requests, newest first, each with its progress: requested, payment
 /// cancelled, delivery cancelled, stock restored (with times) and the reason.
+#[utoipa::path(get, path = "/sellers/{sellerId}/cancellations",
+    params(("sellerId" = i64, Path, minimum = 1, description = "The seller's id"), Page, CancellationFilter),
+    responses(
+        (status = 200, description = "A page of the seller's cancellations", body = Listing),
+        (status = 422, description = "`sellerId`, `limit` or `offset` out of range (`invalid_value`)", body = platform::error::ErrorBody),
+    ))]
 async fn cancellations(
     axum::extract::State(pool): State,
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
+    Query(filter): Query<CancellationFilter>,
 ) -> ApiResult<axum::Json<Listing>> {
-    list(pool, seller_id, page, true).await
+    list(pool, seller_id, page, filter.status, true).await
 }
 
 async fn list(
     pool: PgPool,
     seller_id: i64,
     page: Page,
+    status: Option<String>,
     cancellations: bool,
 ) -> ApiResult<axum::Json<Listing>> {
     let allowed: &[&str] = if cancellations {
@@ -133,7 +180,7 @@ async fn list(
     } else {
         &ORDER_STATUSES
     };
-    let status = page.check(seller_id, allowed)?;
+    let status = page.check(seller_id, status, allowed)?;
     let mut conn = pool.acquire().await?;
     let rows = if cancellations {
         db::cancellations(

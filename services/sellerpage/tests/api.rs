@@ -80,7 +80,7 @@ async fn the_seller_sees_each_order_whatever_order_its_events_arrive_in() {
     let (_, other) = http.get(&format!("{}/sellers/10/orders", app.url)).await;
     assert!(other["items"].as_array().unwrap().is_empty());
     let (_, filtered) = http
-        .get(&format!("{}/sellers/9/orders?status=delivered", app.url))
+        .get(&format!("{}/sellers/9/orders?status=DELIVERED", app.url))
         .await;
     assert!(filtered["items"].as_array().unwrap().is_empty());
     assert_error(

@@ -1,7 +1,7 @@
 //! `POST /orders/{id}/cancel` (and `DELETE /orders/{id}`): the customer's cancellation.
 
 use axum::http::StatusCode;
-use platform::error::ApiResult;
+use platform::error::{ApiResult, ErrorBody};
 use platform::{ApiError, Path};
 
 use super::AppState;
@@ -13,10 +13,32 @@ use platform::client::CallError;
 
 type State = axum::extract::State<AppState>;
 
+/// What both ways of cancelling answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum Answers {
+    /// Accepted: the order is `CANCEL_REQUESTED`; refund, delivery and stock follow.
+    #[response(status = 202)]
+    Accepted(#[to_schema] Order),
+    /// No such order (`not_found`).
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Already being cancelled (`already_cancelled`) or past the point of cancelling
+    /// (`not_cancellable`).
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// The seller could not be alerted (`seller_alert_unavailable`); nothing changed, try again.
+    #[response(status = 503, headers(("Retry-After" = i64, description = "Seconds to wait before trying again")))]
+    Unavailable(ErrorBody),
+}
+
 /// Accepts the cancellation (`202`, the order `CANCEL_REQUESTED`) once the seller has been
 /// alerted. While the alert cannot be delivered nothing changes and the customer is asked to
 /// try again shortly (`503` with `Retry-After`). A second request for an order already being
 /// cancelled is a `409`, like any order past the point of cancelling.
+#[utoipa::path(post, path = "/orders/{id}/cancel",
+    params(("id" = i64, Path, description = "The order's id")),
+    responses(Answers))]
 pub async fn cancel(
     axum::extract::State(state): State,
     Path(id): Path<i64>,
@@ -59,6 +81,14 @@ pub async fn cancel(
     };
     tx.commit().await?;
     Ok((StatusCode::ACCEPTED, axum::Json(order)))
+}
+
+/// The same cancellation as `POST /orders/{id}/cancel`.
+#[utoipa::path(delete, path = "/orders/{id}",
+    params(("id" = i64, Path, description = "The order's id")),
+    responses(Answers))]
+pub async fn delete(state: State, id: Path<i64>) -> ApiResult<(StatusCode, axum::Json<Order>)> {
+    cancel(state, id).await
 }
 
 fn refuse_unless_cancellable(order: &Order) -> Result<(), ApiError> {

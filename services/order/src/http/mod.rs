@@ -3,8 +3,7 @@
 pub mod cancel;
 pub mod orders;
 
-use axum::Router;
-use axum::routing::{get, post};
+use platform::openapi::{OpenApiRouter, routes};
 use sqlx::PgPool;
 
 use crate::alerts::SellerAlerts;
@@ -17,10 +16,10 @@ pub struct AppState {
     pub alerts: SellerAlerts,
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/orders", get(orders::list).post(orders::place))
-        .route("/orders/{id}", get(orders::read).delete(cancel::cancel))
-        .route("/orders/{id}/cancel", post(cancel::cancel))
+pub fn router(state: AppState) -> OpenApiRouter {
+    platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
+        .routes(routes!(orders::list, orders::place))
+        .routes(routes!(orders::read, cancel::delete))
+        .routes(routes!(cancel::cancel))
         .with_state(state)
 }

@@ -2,10 +2,11 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use platform::error::ApiResult;
+use platform::error::{ApiResult, ErrorBody};
 use platform::extract::check;
 use platform::{ApiError, Json, Path, Query};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use crate::db::{self, Order};
@@ -14,17 +15,41 @@ use crate::placing;
 
 type State = axum::extract::State<AppState>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlaceOrder {
+    /// Also accepted as `prodId` (the seed's load test sends that).
     #[serde(alias = "prodId")]
+    #[schema(minimum = 1)]
     product_id: i64,
+    #[schema(minimum = 1, maximum = 100)]
     qty: i64,
+    /// A guest (`0`) when absent or null.
+    #[schema(minimum = 1)]
     customer_id: Option<i64>,
+    /// `pick-up at the store` when absent or null.
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     address: Option<String>,
+    /// Digits with optional spaces or dashes; `4000-0000-0000-0002` is always declined.
+    #[schema(pattern = r"^(?:[ -]*[0-9]){12,19}[ -]*$")]
     card_number: Option<String>,
 }
 
+/// Places an order: checks it against the product replica, pays synchronously, and answers
+/// `201` with the order `PLACED` (`OrderPlaced` starts the delivery and stock steps).
+#[utoipa::path(post, path = "/orders",
+    request_body = PlaceOrder,
+    responses(
+        (status = 201, description = "Placed and paid", body = Order,
+            headers(("Location" = String, description = "The new order's URL"))),
+        (status = 402, description = "The card was declined (`payment_declined`); nothing was placed", body = ErrorBody),
+        (status = 422, description = "The product is not in the catalog (`unknown_product`), or payment refused the order (`payment_refused`)", body = ErrorBody),
+        (status = 503, description = "Payment is unavailable (`payment_unavailable`, nothing placed) or did not answer in time (`payment_uncertain`, settled within seconds)", body = ErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds to wait before trying again"))),
+    ))]
 pub async fn place(
     axum::extract::State(state): State,
     Json(body): Json<PlaceOrder>,
@@ -45,6 +70,13 @@ pub async fn place(
     ))
 }
 
+/// One order.
+#[utoipa::path(get, path = "/orders/{id}",
+    params(("id" = i64, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "The order", body = Order),
+        (status = 404, description = "No such order (`not_found`)", body = ErrorBody),
+    ))]
 pub async fn read(
     axum::extract::State(state): State,
     Path(id): Path<i64>,
@@ -56,13 +88,18 @@ pub async fn read(
         .ok_or_else(|| ApiError::not_found("order", id))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Required: whose orders.
+    #[param(required = true, nullable = false)]
     customer_id: Option<i64>,
     #[serde(default = "default_limit")]
+    #[param(minimum = 1, maximum = 200, default = 50)]
     limit: i64,
     #[serde(default)]
+    #[param(minimum = 0, default = 0)]
     offset: i64,
 }
 
@@ -70,6 +107,13 @@ fn default_limit() -> i64 {
     50
 }
 
+/// A customer's orders, newest first.
+#[utoipa::path(get, path = "/orders",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of the customer's orders", body = Vec<Order>),
+        (status = 422, description = "`limit` or `offset` out of range (`invalid_value`)", body = ErrorBody),
+    ))]
 pub async fn list(
     axum::extract::State(state): State,
     Query(query): Query<ListQuery>,
