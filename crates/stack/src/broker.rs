@@ -6,6 +6,7 @@ use std::time::Duration;
 use contracts::TopicNames;
 use tokio::process::Command;
 
+use crate::Signal;
 use crate::process::{Managed, last_line};
 use crate::{StepError, step_error};
 
@@ -66,6 +67,11 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
             "--advertised-listener-url",
             &listener,
         ]);
+    // tansu logs errors only unless asked: MEALKIT_TANSU_LOG takes a RUST_LOG filter for it alone.
+    match std::env::var("MEALKIT_TANSU_LOG") {
+        Ok(filter) => command.env("RUST_LOG", filter),
+        Err(_) => command.env_remove("RUST_LOG"),
+    };
     let mut broker = Managed::spawn(STEP, command, log, None)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -91,6 +97,20 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Stops tansu with SIGINT, which it takes as "exit now", rather than SIGTERM.
+///
+/// On SIGTERM tansu 0.6 stops its storage first and keeps serving open connections for up to
+/// five seconds, answering every Produce with an unknown broker error. librdkafka's idempotent
+/// producer reacts to that by bumping its producer epoch locally; the next tansu on the same
+/// data then panics on the first Produce from an epoch it never stored (`more or less than one
+/// row`), its storage task is gone, and the broker stays down for good. SIGINT closes the
+/// connections at once: producers see a lost connection, keep their epoch, and resend.
+pub async fn stop(broker: &mut Managed) {
+    broker
+        .stop_with(Signal::SIGINT, Duration::from_secs(10))
+        .await;
 }
 
 /// Creates the topics of DESIGN.md section 3 (tansu 0.6 does not auto-create), retrying while

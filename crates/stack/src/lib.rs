@@ -340,9 +340,10 @@ impl Stack {
         }
     }
 
+    /// Stops the private broker, as an outage would (see [`broker::stop`] for how).
     pub async fn stop_broker(&mut self) {
         if let Some(mut broker) = self.broker.take() {
-            broker.stop(Duration::from_secs(10)).await;
+            broker::stop(&mut broker).await;
         }
     }
 
@@ -367,7 +368,7 @@ impl Stack {
             service.stop(Duration::from_secs(10)).await;
         }
         if let Some(broker) = self.broker.as_mut() {
-            broker.stop(Duration::from_secs(10)).await;
+            broker::stop(broker).await;
         }
         if let Some(pg) = self.postgres.as_mut() {
             pg.stop().await;
