@@ -201,6 +201,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
         if envelopes.is_empty() {
             return Ok(());
         }
+        let enqueued_before = crate::outbox::enqueued();
         let mut tx = self.pool.begin().await?;
         let mut outcomes = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
@@ -223,6 +224,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
             ));
         }
         tx.commit().await?;
+        crate::outbox::wake_if_enqueued_since(enqueued_before);
         for (event_type, outcome) in outcomes {
             metrics::counter!("events_consumed_total", "event_type" => event_type, "outcome" => outcome).increment(1);
         }

@@ -1,19 +1,27 @@
 //! Transactional outbox.
 //!
 //! A handler writes its state change and the events it causes in one transaction
-//! ([`enqueue`]); the [`Relay`] publishes committed rows in id order with the idempotent producer
-//! and marks them sent. The relay wakes on `NOTIFY` (sent by [`enqueue`] and delivered at
-//! commit) and polls as a fallback, so a lost notification only delays an event. One relay per
-//! schema publishes at a time (a transaction-scoped advisory lock), which keeps one order's
-//! events in order even with several replicas.
+//! ([`enqueue`]) and commits it with [`commit`]; the [`Relay`] publishes committed rows in id
+//! order with the idempotent producer and marks them sent. One relay per schema publishes at a
+//! time (a transaction-scoped advisory lock), which keeps one order's events in order even with
+//! several replicas.
+//!
+//! The relay is woken in process, not with Postgres `NOTIFY`: a `NOTIFY` in a transaction takes
+//! a cluster-wide lock from commit until the WAL is flushed and signals every listening backend,
+//! which measured 2.5 times fewer commits/s (pgbench, 8 clients, six listeners: 4,545 tps
+//! without, 1,788 with). Each service process enqueues only into its own schema, and its relay
+//! runs in the same process, so [`commit`] (and the consumer loop, after a batch that enqueued)
+//! wakes it directly. The relay also polls, which bounds the delay for rows no wake announces
+//! (those committed by another replica while this one held the lock, or after a crash).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use contracts::{Envelope, Topic, TopicNames};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sqlx::postgres::PgListener;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tokio::sync::Notify;
 
 use crate::shutdown::CancellationToken;
 
@@ -21,19 +29,28 @@ const BATCH: i64 = 500;
 const KEEP_SENT: &str = "1 hour";
 const KEEP_PROCESSED: &str = "7 days";
 const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// The least time between two batches of one relay. Under load, wakes come faster than this and
+/// coalesce, so each batch (five statements and one produce round trip) carries many events;
+/// when idle, the first event goes out at once.
+const BATCH_SPACING: Duration = Duration::from_millis(10);
+/// How soon a relay that found another replica's relay publishing tries again.
+const BUSY_RETRY: Duration = Duration::from_millis(50);
 
-/// The NOTIFY channel of the schema a connection is in.
-const CHANNEL_SQL: &str = "'outbox_' || current_schema()";
+/// Rows enqueued by this process so far: the consumer loop compares it around a batch to know
+/// whether that batch needs to wake the relay.
+static ENQUEUED: AtomicU64 = AtomicU64::new(0);
+/// Commits that enqueued, so far: a relay that saw it change while publishing goes round again
+/// instead of waiting, so no wake is lost between its query and its wait.
+static COMMITTED: AtomicU64 = AtomicU64::new(0);
+static WAKE: Notify = Notify::const_new();
 
-/// Adds `envelope` to the outbox as part of the caller's transaction.
+/// Adds `envelope` to the outbox as part of the caller's transaction; commit that with
+/// [`commit`] so that the relay publishes it at once.
 pub async fn enqueue(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "WITH added AS (
-             INSERT INTO outbox (event_id, topic, message_key, event_type, body)
-             VALUES ($1, $2, $3, $4, $5)
-         )
-         SELECT pg_notify({CHANNEL_SQL}, '')"
-    ))
+    sqlx::query(
+        "INSERT INTO outbox (event_id, topic, message_key, event_type, body)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
     .bind(envelope.event_id)
     .bind(envelope.topic().base_name())
     .bind(envelope.key())
@@ -41,7 +58,33 @@ pub async fn enqueue(conn: &mut PgConnection, envelope: &Envelope) -> Result<(),
     .bind(envelope.to_json())
     .execute(conn)
     .await?;
+    ENQUEUED.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// Commits `tx` and wakes this process's relay for the events it enqueued.
+pub async fn commit(tx: Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+    tx.commit().await?;
+    wake();
+    Ok(())
+}
+
+/// How many rows this process has enqueued; see [`wake_if_enqueued_since`].
+pub(crate) fn enqueued() -> u64 {
+    ENQUEUED.load(Ordering::Relaxed)
+}
+
+/// Wakes the relay if rows were enqueued since `before` (by this transaction or, harmlessly,
+/// another one), after the transaction that holds them committed.
+pub(crate) fn wake_if_enqueued_since(before: u64) {
+    if enqueued() != before {
+        wake();
+    }
+}
+
+fn wake() {
+    COMMITTED.fetch_add(1, Ordering::Release);
+    WAKE.notify_waiters();
 }
 
 pub struct Relay {
@@ -62,24 +105,39 @@ struct Row {
     body: String,
 }
 
+/// What one attempt to publish found.
+enum Batch {
+    /// This many rows were published and marked sent.
+    Sent(usize),
+    /// Another relay on the same schema (another replica) is publishing.
+    Busy,
+}
+
 impl Relay {
     pub async fn run(self, stop: CancellationToken) {
-        let channel = format!("outbox_{}", self.schema);
-        let mut listener: Option<PgListener> = None;
         let mut last_purge = Instant::now();
+        let mut last_batch: Option<Instant> = None;
         loop {
-            if listener.is_none() {
-                listener = self.listen(&channel).await;
-            }
-            let mut backlog = true;
-            while backlog && !stop.is_cancelled() {
-                match self.publish_batch().await {
-                    Ok(sent) => backlog = sent as i64 == BATCH,
+            let seen = COMMITTED.load(Ordering::Acquire);
+            let mut again_after = None;
+            loop {
+                if stop.is_cancelled() {
+                    return;
+                }
+                if let Some(at) = last_batch {
+                    tokio::time::sleep_until((at + BATCH_SPACING).into()).await;
+                }
+                let result = self.publish_batch().await;
+                last_batch = Some(Instant::now());
+                match result {
+                    Ok(Batch::Sent(sent)) if sent as i64 == BATCH => continue,
+                    Ok(Batch::Sent(_)) => {}
+                    Ok(Batch::Busy) => again_after = Some(BUSY_RETRY),
                     Err(err) => {
                         tracing::warn!(error = %err, "outbox relay: publishing failed; will retry");
-                        backlog = false;
                     }
                 }
+                break;
             }
             if last_purge.elapsed() > PURGE_EVERY {
                 last_purge = Instant::now();
@@ -87,33 +145,22 @@ impl Relay {
                     tracing::warn!(error = %err, "outbox relay: purge failed");
                 }
             }
-            let wake = async {
-                match listener.as_mut() {
-                    Some(l) => l.recv().await.map(|_| ()),
-                    None => std::future::pending().await,
-                }
-            };
+            let woken = WAKE.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if COMMITTED.load(Ordering::Acquire) != seen && again_after.is_none() {
+                continue;
+            }
             tokio::select! {
                 () = stop.cancelled() => return,
-                received = wake => {
-                    if let Err(err) = received {
-                        tracing::warn!(error = %err, "outbox relay: LISTEN connection lost");
-                        listener = None;
-                    }
-                }
-                () = tokio::time::sleep(self.poll) => {}
+                () = woken => {}
+                () = tokio::time::sleep(again_after.unwrap_or(self.poll)) => {}
             }
         }
     }
 
-    async fn listen(&self, channel: &str) -> Option<PgListener> {
-        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
-        listener.listen(channel).await.ok()?;
-        Some(listener)
-    }
-
-    /// Publishes up to one batch; returns how many rows it marked sent.
-    async fn publish_batch(&self) -> anyhow::Result<usize> {
+    /// Publishes up to one batch.
+    async fn publish_batch(&self) -> anyhow::Result<Batch> {
         let mut tx = self.pool.begin().await?;
         let locked: bool = sqlx::query_scalar(
             "SELECT pg_try_advisory_xact_lock(hashtext('outbox.' || current_schema()))",
@@ -121,7 +168,7 @@ impl Relay {
         .fetch_one(&mut *tx)
         .await?;
         if !locked {
-            return Ok(0);
+            return Ok(Batch::Busy);
         }
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, topic, message_key, event_type, event_id, body FROM outbox
@@ -131,7 +178,7 @@ impl Relay {
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
-            return Ok(0);
+            return Ok(Batch::Sent(0));
         }
 
         let names: Vec<(String, String)> = rows
@@ -181,7 +228,7 @@ impl Relay {
             .await?;
         tx.commit().await?;
         metrics::counter!("outbox_published_total").increment(sent.len() as u64);
-        Ok(sent.len())
+        Ok(Batch::Sent(sent.len()))
     }
 
     async fn purge(&self) -> Result<(), sqlx::Error> {

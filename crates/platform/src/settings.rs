@@ -101,7 +101,7 @@ pub struct CommonSettings {
     pub consumer_instance: String,
     /// `CONSUMER_MAX_ATTEMPTS`: tries before a failing message goes to the dead-letter topic.
     pub consumer_max_attempts: u32,
-    /// `OUTBOX_POLL_MS`: polling fallback when no NOTIFY arrives.
+    /// `OUTBOX_POLL_MS`: how often the relay looks for rows no in-process wake announced.
     pub outbox_poll: Duration,
     /// `STARTUP_TIMEOUT_MS`: how long to wait for the database at startup.
     pub startup_timeout: Duration,

@@ -86,6 +86,8 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
             .await
             .is_ok()
         {
+            // tansu creates its tables before it listens.
+            index_headers(&dir.join("tansu.db")).await?;
             return Ok(broker);
         }
         if tokio::time::Instant::now() >= deadline {
@@ -96,6 +98,40 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Adds the index tansu 0.6's sqlite schema lacks: its `header` table has none, and a fetch
+/// looks up the headers of every record it returns, so each record read scanned every header
+/// ever written. Consumers slowed down as the log grew until the broker spent whole seconds per
+/// fetch (a 100% busy broker, metadata requests timing out, consumer groups falling apart); with
+/// the index a backlog of 4,500 events that had stood still drained in about ten seconds.
+async fn index_headers(db: &Path) -> Result<(), StepError> {
+    const SQL: &str = "CREATE INDEX IF NOT EXISTS header_record ON header (topition, offset_id)";
+    let output = Command::new("sqlite3")
+        .arg(db)
+        .args([".timeout 10000", SQL])
+        .output()
+        .await
+        .map_err(|e| {
+            step_error(
+                STEP,
+                format!("running sqlite3 ({e}): apt install sqlite3 (./dev does this)"),
+                None,
+            )
+        })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(step_error(
+            STEP,
+            format!(
+                "indexing {}: {}",
+                db.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+            None,
+        ))
     }
 }
 

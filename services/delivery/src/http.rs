@@ -68,7 +68,7 @@ async fn advance(
     };
     let event = next.event(delivery.change());
     platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
-    tx.commit().await?;
+    platform::outbox::commit(tx).await?;
     Ok(axum::Json(delivery))
 }
 

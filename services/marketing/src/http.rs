@@ -68,7 +68,7 @@ async fn alert_seller(
         HandlerError::Database(e) => ApiError::from(e),
         HandlerError::Rejected(message) => ApiError::internal(message),
     })?;
-    tx.commit().await?;
+    platform::outbox::commit(tx).await?;
     Ok((StatusCode::CREATED, axum::Json(notification)))
 }
 

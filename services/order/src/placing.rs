@@ -84,7 +84,7 @@ pub async fn confirm(pool: &PgPool, order_id: i64, payment_id: i64) -> sqlx::Res
     if cancelled_already {
         // Sold out before the payment's answer reached us: the cancellation is on its way, so
         // the customer is not told the order is placed.
-        tx.commit().await?;
+        platform::outbox::commit(tx).await?;
         return Ok(order);
     }
     let event = Event::OrderPlaced(OrderPlaced {
@@ -98,7 +98,7 @@ pub async fn confirm(pool: &PgPool, order_id: i64, payment_id: i64) -> sqlx::Res
         address: order.address.clone(),
     });
     platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
-    tx.commit().await?;
+    platform::outbox::commit(tx).await?;
     Ok(order)
 }
 

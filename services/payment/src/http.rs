@@ -102,7 +102,7 @@ async fn charge(
         });
         platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
     }
-    tx.commit().await?;
+    platform::outbox::commit(tx).await?;
     match payment.status.as_str() {
         "DECLINED" => Err(ApiError::new(
             StatusCode::PAYMENT_REQUIRED,

@@ -63,7 +63,7 @@ async fn register(
         stock: product.stock,
     });
     platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
-    tx.commit().await?;
+    platform::outbox::commit(tx).await?;
     let location = format!("/products/{}", product.id);
     Ok((
         StatusCode::CREATED,
@@ -119,7 +119,7 @@ async fn edit(
         stock: product.stock,
     });
     platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
-    tx.commit().await?;
+    platform::outbox::commit(tx).await?;
     Ok(axum::Json(product))
 }
 

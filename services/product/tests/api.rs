@@ -273,3 +273,40 @@ async fn stock_follows_payments_exactly_once_and_never_goes_negative() {
         1
     );
 }
+
+/// The relay publishes as soon as a transaction that enqueued commits, from an HTTP handler and
+/// from the consumer loop alike. The poll is an hour here, so only that wake can publish.
+#[tokio::test]
+async fn committed_events_are_published_without_waiting_for_the_poll() {
+    let env = TestEnv::new().await;
+    let mut settings = env.settings("product", "product");
+    settings.outbox_poll = Duration::from_secs(3600);
+    let app = Running::start(product::build(settings)).await;
+    let http = Http::default();
+    let unsent = "SELECT count(*) FROM outbox WHERE sent_at IS NULL";
+
+    let product_id = register(&http, &app.url, 5).await["id"].as_i64().unwrap();
+    let published = eventually(Duration::from_secs(10), || async {
+        (count(&env, unsent).await == 0).then_some(())
+    })
+    .await;
+    assert!(published.is_some(), "ProductRegistered waited for the poll");
+
+    env.publish(&paid(201, product_id, 2)).await;
+    let published = eventually(Duration::from_secs(15), || async {
+        let decreased = count(
+            &env,
+            "SELECT count(*) FROM outbox WHERE event_type = 'StockDecreased' AND sent_at IS NOT NULL",
+        )
+        .await;
+        (decreased == 1 && count(&env, unsent).await == 0).then_some(())
+    })
+    .await;
+    assert!(published.is_some(), "StockDecreased waited for the poll");
+    assert_eq!(
+        env.events(Topic::Product, Duration::from_millis(1500))
+            .await
+            .len(),
+        2
+    );
+}

@@ -79,7 +79,7 @@ pub async fn cancel(
             .ok_or_else(|| ApiError::not_found("order", id))?;
         return Err(not_cancellable(&current));
     };
-    tx.commit().await?;
+    platform::outbox::commit(tx).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(order)))
 }
 
