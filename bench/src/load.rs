@@ -88,8 +88,10 @@ pub async fn oha(
     duration: Duration,
 ) -> anyhow::Result<Percentiles> {
     let mut command = Command::new("oha");
+    // `-w`: requests in flight at the deadline finish; aborting them would leave orders whose
+    // client vanished mid-payment, settled only by the recovery loop, counted as stuck sagas.
     command
-        .args(["--no-tui", "--output-format", "json", "-z"])
+        .args(["--no-tui", "-w", "--output-format", "json", "-z"])
         .arg(format!("{}s", duration.as_secs()));
     match shape {
         Shape::Concurrency(c) => command.arg("-c").arg(c.to_string()),

@@ -22,8 +22,19 @@ struct Plan {
     quick: bool,
     siege_users: u32,
     phase: Duration,
+    /// How long each rate of the sustained-rate search is offered.
+    probe: Duration,
     pgbench_seconds: u32,
 }
+
+/// Every saga of a sustained rate completes within this (the target).
+const SAGA_TARGET_MS: f64 = 2000.0;
+/// How long after a load its sagas may take before they count as never completed.
+const SAGA_GRACE: Duration = Duration::from_secs(10);
+/// How long the harness waits, at most, for a backlog of sagas to drain before the next load.
+const DRAIN: Duration = Duration::from_secs(180);
+/// Rates the sustained-rate search tries.
+const PROBES: usize = 4;
 
 #[derive(Serialize, Default)]
 struct SagaCompletion {
@@ -33,6 +44,23 @@ struct SagaCompletion {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+}
+
+/// The orders of one load and how their sagas went.
+#[derive(Serialize)]
+struct PhaseSagas {
+    load: String,
+    saga: SagaCompletion,
+}
+
+/// One rate of the sustained-rate search.
+#[derive(Serialize)]
+struct Probe {
+    offered_per_s: u32,
+    orders: Percentiles,
+    saga: SagaCompletion,
+    /// Every saga complete within [`SAGA_TARGET_MS`] and every order answered.
+    sustained: bool,
 }
 
 #[derive(Serialize)]
@@ -45,6 +73,8 @@ struct Report {
     fixed_rate: Percentiles,
     fixed_rate_target: u32,
     saga: SagaCompletion,
+    saga_by_load: Vec<PhaseSagas>,
+    probes: Vec<Probe>,
     startup_ms: BTreeMap<String, u128>,
     idle_rss_mib: BTreeMap<String, f64>,
     cpu_seconds: BTreeMap<String, f64>,
@@ -68,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
             quick,
             siege_users: 10,
             phase: Duration::from_secs(3),
+            probe: Duration::from_secs(2),
             pgbench_seconds: 2,
         }
     } else {
@@ -75,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
             quick,
             siege_users: 100,
             phase: Duration::from_secs(30),
+            probe: Duration::from_secs(15),
             pgbench_seconds: 10,
         }
     };
@@ -92,11 +124,21 @@ async fn main() -> anyhow::Result<()> {
     let mut stack = Stack::start(options).await?;
     let result = run(&plan, &mut stack, &root).await;
     stack.stop().await;
-    let _ = std::fs::remove_dir_all(&data);
-    result
+    match &result {
+        Ok(true) => {
+            let _ = std::fs::remove_dir_all(&data);
+        }
+        _ => eprintln!(
+            "==> kept the stack's data and logs for inspection: {}",
+            data.display()
+        ),
+    }
+    result.map(|_| ())
 }
 
-async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::Result<()> {
+/// Runs every measurement and writes the report; false when some saga is stuck (still
+/// incomplete after draining).
+async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::Result<bool> {
     let g = stack.gateway_url.clone();
     let startup_ms = stack
         .startup_times()
@@ -112,6 +154,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     let product = register(&g).await?;
     let body = format!("{{\"productId\": {product}, \"qty\": 1}}");
     let orders_url = format!("{g}/orders");
+    let pool = PgPool::connect(&stack.database_url).await?;
 
     // Cost: CPU seconds over the load, RSS peak sampled every 250 ms.
     let pids = stack.pids();
@@ -131,24 +174,38 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         })
     };
     let load_started: DateTime<Utc> = Utc::now();
+    let mut saga_by_load = Vec::new();
 
+    // Each load starts once the sagas of the one before have completed (or had their grace), so
+    // that every load is measured on its own and not on the backlog of the previous one.
     eprintln!(
         "==> siege -c{} -t{}S POST /orders",
         plan.siege_users,
         plan.phase.as_secs()
     );
+    let started = Utc::now();
     let siege = load::siege(&orders_url, &body, plan.siege_users, plan.phase).await?;
+    saga_by_load.push(PhaseSagas {
+        load: format!("siege -c{}", plan.siege_users),
+        saga: settle(&pool, started).await?,
+    });
     eprintln!(
         "==> oha: fixed concurrency 50 for {}s",
         plan.phase.as_secs()
     );
+    let started = Utc::now();
     let fixed_concurrency =
         load::oha(&orders_url, Some(&body), Shape::Concurrency(50), plan.phase).await?;
+    saga_by_load.push(PhaseSagas {
+        load: "fixed concurrency 50".into(),
+        saga: settle(&pool, started).await?,
+    });
     let fixed_rate_target = ((fixed_concurrency.requests_per_second / 2.0) as u32).max(1);
     eprintln!(
         "==> oha: fixed rate {fixed_rate_target}/s (half the throughput) for {}s",
         plan.phase.as_secs()
     );
+    let started = Utc::now();
     let fixed_rate = load::oha(
         &orders_url,
         Some(&body),
@@ -156,7 +213,10 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         plan.phase,
     )
     .await?;
-    let load_stopped = Instant::now();
+    saga_by_load.push(PhaseSagas {
+        load: format!("fixed rate {fixed_rate_target}/s"),
+        saga: settle(&pool, started).await?,
+    });
     sampling.abort();
     let after = proc::sample(&pids);
     let cpu_seconds = after
@@ -169,14 +229,34 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         })
         .collect();
     let peak_rss_mib = peaks.lock().unwrap().clone();
+    let saga = saga_completion(&pool, load_started).await?;
 
-    eprintln!("==> waiting for the sagas (at most 10 s after the load)");
-    let pool = PgPool::connect(&stack.database_url).await?;
-    let mut saga = saga_completion(&pool, load_started).await?;
-    while saga.never_completed > 0 && load_stopped.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        saga = saga_completion(&pool, load_started).await?;
+    eprintln!("==> the highest rate whose sagas all complete within 2 s");
+    let mut probes = Vec::new();
+    let mut rate = fixed_rate_target;
+    for _ in 0..PROBES {
+        eprintln!("==> oha: fixed rate {rate}/s for {}s", plan.probe.as_secs());
+        let started = Utc::now();
+        let orders = load::oha(&orders_url, Some(&body), Shape::Rate(rate), plan.probe).await?;
+        let saga = settle(&pool, started).await?;
+        let sustained = saga.never_completed == 0
+            && saga.p99_ms <= SAGA_TARGET_MS
+            && saga.max_ms <= SAGA_TARGET_MS
+            && orders.success_rate >= 1.0;
+        probes.push(Probe {
+            offered_per_s: rate,
+            orders,
+            saga,
+            sustained,
+        });
+        rate = if sustained {
+            rate + (rate / 4).max(1)
+        } else {
+            (rate - (rate / 4).max(1)).max(1)
+        };
     }
+    // Late is measured above; never, even after draining, means a saga is stuck.
+    let all_completed = saga_completion(&pool, load_started).await?.never_completed == 0;
 
     eprintln!("==> the machine's ceiling: pgbench inserts, gateway pass-through");
     let postgres_insert_commits_per_s = pgbench(stack, plan.pgbench_seconds).await?;
@@ -200,6 +280,8 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         fixed_rate,
         fixed_rate_target,
         saga,
+        saga_by_load,
+        probes,
         startup_ms,
         idle_rss_mib,
         cpu_seconds,
@@ -207,7 +289,33 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         postgres_insert_commits_per_s,
         gateway_pass_through,
     };
-    write(&report, root)
+    write(&report, root)?;
+    Ok(all_completed)
+}
+
+/// The sagas of the orders accepted since `since` as they stand once all are complete or
+/// [`SAGA_GRACE`] has passed; then, so that the next load starts on an idle pipeline, waits up
+/// to [`DRAIN`] for the rest.
+async fn settle(pool: &PgPool, since: DateTime<Utc>) -> anyhow::Result<SagaCompletion> {
+    let stopped = Instant::now();
+    let graced = loop {
+        let saga = saga_completion(pool, since).await?;
+        if saga.never_completed == 0 || stopped.elapsed() >= SAGA_GRACE {
+            break saga;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    if graced.never_completed > 0 {
+        eprintln!(
+            "==> {} sagas still incomplete {} s after the load; draining before the next",
+            graced.never_completed,
+            SAGA_GRACE.as_secs()
+        );
+        while stopped.elapsed() < DRAIN && saga_completion(pool, since).await?.never_completed > 0 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    Ok(graced)
 }
 
 /// Registers a kit with plenty of stock; returns once order's replica knows it.
@@ -328,6 +436,13 @@ fn write(report: &Report, root: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn saga_row(load: &str, s: &SagaCompletion) -> String {
+    format!(
+        "| {load} | {} | {} | {} | {:.0} | {:.0} | {:.0} |\n",
+        s.orders, s.completed, s.never_completed, s.p50_ms, s.p99_ms, s.max_ms
+    )
+}
+
 fn markdown(r: &Report) -> String {
     let mut md = format!(
         "# Benchmark {}{}\n\n{}.\n\n",
@@ -362,9 +477,36 @@ fn markdown(r: &Report) -> String {
     }
     let s = &r.saga;
     md += &format!(
-        "\n## Saga completion (delivery requested, stock taken, seller page updated)\n\n{} orders accepted, {} completed, {} never completed within 10 s after the load. p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms.\n",
+        "\n## Saga completion (delivery requested, stock taken, seller page updated)\n\n{} orders accepted, {} completed, {} never completed within 10 s after their load. p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, from the order's acceptance.\n\nBy load (each starts once the sagas of the one before have completed):\n\n| load | orders | completed | never completed | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|\n",
         s.orders, s.completed, s.never_completed, s.p50_ms, s.p99_ms, s.max_ms
     );
+    for p in &r.saga_by_load {
+        md += &saga_row(&p.load, &p.saga);
+    }
+    md += "\n## Sustained rate: every saga within 2 s\n\nFixed arrival rates, each after the sagas of the one before completed; a rate is sustained when every order was answered and every saga completed within 2 s.\n\n| offered/s | answered/s | order p99 ms | saga p50 ms | saga p99 ms | saga max ms | never completed | sustained |\n|---|---|---|---|---|---|---|---|\n";
+    for p in &r.probes {
+        md += &format!(
+            "| {} | {:.0} | {:.1} | {:.0} | {:.0} | {:.0} | {} | {} |\n",
+            p.offered_per_s,
+            p.orders.requests_per_second,
+            p.orders.p99_ms,
+            p.saga.p50_ms,
+            p.saga.p99_ms,
+            p.saga.max_ms,
+            p.saga.never_completed,
+            if p.sustained { "yes" } else { "no" }
+        );
+    }
+    match r
+        .probes
+        .iter()
+        .filter(|p| p.sustained)
+        .map(|p| p.offered_per_s)
+        .max()
+    {
+        Some(best) => md += &format!("\nHighest sustained rate found: {best} orders/s.\n"),
+        None => md += "\nNo rate tried was sustained.\n",
+    }
     md += "\n## Cost\n\n| process | start to ready ms | idle memory (PSS) MiB | CPU s during load | peak memory (PSS) MiB |\n|---|---|---|---|---|\n";
     for (name, cpu) in &r.cpu_seconds {
         md += &format!(

@@ -52,6 +52,14 @@ impl Event {
         EVENT_TYPES.contains(&event_type)
     }
 
+    /// The payment, when this is `PaymentCompleted` (what the saga's consumers mostly get).
+    pub fn as_payment_completed(&self) -> Option<&PaymentCompleted> {
+        match self {
+            Event::PaymentCompleted(paid) => Some(paid),
+            _ => None,
+        }
+    }
+
     pub fn event_type(&self) -> &'static str {
         match self {
             Event::ProductRegistered(_) => "ProductRegistered",

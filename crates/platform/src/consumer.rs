@@ -15,6 +15,7 @@
 //!   consumer's throughput. If anything in a batch fails, the batch is rolled back and its
 //!   messages are handled one by one, so the guarantees above hold message by message.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::shutdown::CancellationToken;
 
@@ -55,6 +57,47 @@ pub trait EventHandler: Send + Sync + 'static {
         conn: &mut PgConnection,
         envelope: &Envelope,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Applies `envelopes`, in order, inside the caller's transaction. One by one unless the
+    /// handler knows better: a projection that folds many events into few rows reads and
+    /// writes those rows once per batch, which under load is what keeps it level with intake.
+    fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        envelopes: &[&Envelope],
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        async move {
+            for envelope in envelopes {
+                self.handle(conn, envelope).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A stretch of a batch: consecutive events one statement can apply together, or one event
+/// applied on its own.
+pub enum Run<'a, T> {
+    Together(Vec<&'a T>),
+    Alone(&'a Envelope),
+}
+
+/// Splits `envelopes` into maximal stretches of consecutive events `pick` accepts, and the
+/// others one at a time, keeping their order: a handler applies the common event set-based
+/// and the rare ones as it always did, and the outcome is the same as one by one.
+pub fn runs<'a, T>(
+    envelopes: &[&'a Envelope],
+    pick: impl Fn(&'a Event) -> Option<&'a T>,
+) -> Vec<Run<'a, T>> {
+    let mut runs = Vec::new();
+    for envelope in envelopes {
+        match (pick(&envelope.event), runs.last_mut()) {
+            (Some(picked), Some(Run::Together(run))) => run.push(picked),
+            (Some(picked), _) => runs.push(Run::Together(vec![picked])),
+            (None, _) => runs.push(Run::Alone(envelope)),
+        }
+    }
+    runs
 }
 
 /// Most messages applied in one transaction.
@@ -196,37 +239,39 @@ impl<H: EventHandler> ConsumerLoop<H> {
         }
     }
 
-    /// Applies `envelopes` in one transaction, skipping those already processed.
+    /// Applies `envelopes` in one transaction, skipping those already processed. The dedup rows
+    /// of the whole batch go in with one statement; its answer says which events are fresh.
     async fn apply(&self, envelopes: &[&Envelope]) -> Result<(), HandlerError> {
         if envelopes.is_empty() {
             return Ok(());
         }
+        let ids: Vec<Uuid> = envelopes.iter().map(|e| e.event_id).collect();
+        let types: Vec<&str> = envelopes.iter().map(|e| e.event_type()).collect();
         let enqueued_before = crate::outbox::enqueued();
         let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(envelopes.len());
-        for envelope in envelopes {
-            let fresh = sqlx::query(
-                "INSERT INTO processed_events (event_id, event_type) VALUES ($1, $2)
-                 ON CONFLICT (event_id) DO NOTHING",
-            )
-            .bind(envelope.event_id)
-            .bind(envelope.event_type())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if fresh {
-                self.handler.handle(&mut tx, envelope).await?;
-            }
-            outcomes.push((
-                envelope.event_type(),
-                if fresh { "applied" } else { "duplicate" },
-            ));
-        }
+        let mut fresh: HashSet<Uuid> = sqlx::query_scalar(
+            "INSERT INTO processed_events (event_id, event_type)
+             SELECT * FROM unnest($1::UUID[], $2::TEXT[])
+             ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        )
+        .bind(&ids)
+        .bind(&types)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        // An id twice in one batch (a redelivery) is inserted once, so it is applied once.
+        let (applied, duplicates): (Vec<&Envelope>, Vec<&Envelope>) = envelopes
+            .iter()
+            .copied()
+            .partition(|e| fresh.remove(&e.event_id));
+        self.handler.handle_batch(&mut tx, &applied).await?;
         tx.commit().await?;
         crate::outbox::wake_if_enqueued_since(enqueued_before);
-        for (event_type, outcome) in outcomes {
-            metrics::counter!("events_consumed_total", "event_type" => event_type, "outcome" => outcome).increment(1);
+        for (envelopes, outcome) in [(applied, "applied"), (duplicates, "duplicate")] {
+            for envelope in envelopes {
+                metrics::counter!("events_consumed_total", "event_type" => envelope.event_type(), "outcome" => outcome).increment(1);
+            }
         }
         Ok(())
     }
@@ -298,5 +343,71 @@ impl<H: EventHandler> ConsumerLoop<H> {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use contracts::{PaymentCancelled, PaymentCompleted};
+
+    use super::*;
+
+    fn paid(order_id: i64) -> Envelope {
+        Envelope::new(
+            "payment",
+            Event::PaymentCompleted(PaymentCompleted {
+                payment_id: order_id,
+                order_id,
+                customer_id: 1,
+                seller_id: 1,
+                product_id: 1,
+                qty: 1,
+                amount: 1,
+                address: "Seoul".into(),
+            }),
+        )
+    }
+
+    fn cancelled(order_id: i64) -> Envelope {
+        Envelope::new(
+            "payment",
+            Event::PaymentCancelled(PaymentCancelled {
+                payment_id: order_id,
+                order_id,
+                product_id: 1,
+                qty: 1,
+                amount: 1,
+            }),
+        )
+    }
+
+    /// The order ids of each run; an event applied alone shows as its order id negated.
+    fn shape(envelopes: &[Envelope]) -> Vec<Vec<i64>> {
+        let refs: Vec<&Envelope> = envelopes.iter().collect();
+        runs(&refs, Event::as_payment_completed)
+            .into_iter()
+            .map(|run| match run {
+                Run::Together(paid) => paid.iter().map(|p| p.order_id).collect(),
+                Run::Alone(envelope) => vec![-envelope.event.order_id().unwrap_or(0)],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_group_consecutive_picked_events_and_keep_the_order() {
+        assert!(shape(&[]).is_empty());
+        assert_eq!(shape(&[paid(1), paid(2)]), vec![vec![1, 2]]);
+        assert_eq!(
+            shape(&[
+                paid(1),
+                paid(2),
+                cancelled(1),
+                cancelled(3),
+                paid(3),
+                paid(4)
+            ]),
+            vec![vec![1, 2], vec![-1], vec![-3], vec![3, 4]]
+        );
+        assert_eq!(shape(&[cancelled(5)]), vec![vec![-5]]);
     }
 }

@@ -36,6 +36,12 @@ const BATCH_SPACING: Duration = Duration::from_millis(10);
 /// How soon a relay that found another replica's relay publishing tries again.
 const BUSY_RETRY: Duration = Duration::from_millis(50);
 
+macro_rules! outbox_columns {
+    () => {
+        "outbox (event_id, topic, message_key, event_type, body)"
+    };
+}
+
 /// Rows enqueued by this process so far: the consumer loop compares it around a batch to know
 /// whether that batch needs to wake the relay.
 static ENQUEUED: AtomicU64 = AtomicU64::new(0);
@@ -47,10 +53,11 @@ static WAKE: Notify = Notify::const_new();
 /// Adds `envelope` to the outbox as part of the caller's transaction; commit that with
 /// [`commit`] so that the relay publishes it at once.
 pub async fn enqueue(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO outbox (event_id, topic, message_key, event_type, body)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
+    sqlx::query(concat!(
+        "INSERT INTO ",
+        outbox_columns!(),
+        " VALUES ($1, $2, $3, $4, $5)"
+    ))
     .bind(envelope.event_id)
     .bind(envelope.topic().base_name())
     .bind(envelope.key())
@@ -60,6 +67,62 @@ pub async fn enqueue(conn: &mut PgConnection, envelope: &Envelope) -> Result<(),
     .await?;
     ENQUEUED.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// Adds `envelopes` to the outbox in one statement, in order, as part of the caller's
+/// transaction: what a handler applying a batch of events enqueues.
+pub async fn enqueue_many(
+    conn: &mut PgConnection,
+    envelopes: &[Envelope],
+) -> Result<(), sqlx::Error> {
+    if envelopes.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&Envelope) -> String| envelopes.iter().map(f).collect::<Vec<_>>();
+    let ids: Vec<uuid::Uuid> = envelopes.iter().map(|e| e.event_id).collect();
+    sqlx::query(concat!(
+        "INSERT INTO ",
+        outbox_columns!(),
+        " SELECT event_id, topic, message_key, event_type, body
+          FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])
+          WITH ORDINALITY AS e(event_id, topic, message_key, event_type, body, position)
+          ORDER BY position"
+    ))
+    .bind(ids)
+    .bind(column(|e| e.topic().base_name().to_owned()))
+    .bind(column(Envelope::key))
+    .bind(column(|e| e.event_type().to_owned()))
+    .bind(column(Envelope::to_json))
+    .execute(conn)
+    .await?;
+    ENQUEUED.fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The outbox's columns, for a statement that writes a state change and its event together (the
+/// insert as a data-modifying `WITH` clause): one round trip where [`enqueue`] inside a
+/// transaction takes four (`BEGIN`, the change, the insert, `COMMIT`). Bind the values with
+/// [`bind_row`] in this order, then call [`committed_alone`] once it has run.
+pub const COLUMNS: &str = outbox_columns!();
+
+/// Binds `envelope` as the next five parameters, in the order of [`COLUMNS`].
+pub fn bind_row<'q, O>(
+    query: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
+    envelope: &'q Envelope,
+) -> sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments> {
+    query
+        .bind(envelope.event_id)
+        .bind(envelope.topic().base_name())
+        .bind(envelope.key())
+        .bind(envelope.event_type())
+        .bind(envelope.to_json())
+}
+
+/// Wakes the relay for an event written by a single statement (its own transaction, committed
+/// when it returned) through [`COLUMNS`] and [`bind_row`].
+pub fn committed_alone() {
+    ENQUEUED.fetch_add(1, Ordering::Relaxed);
+    wake();
 }
 
 /// Commits `tx` and wakes this process's relay for the events it enqueued.
@@ -101,7 +164,6 @@ struct Row {
     topic: String,
     message_key: String,
     event_type: String,
-    event_id: uuid::Uuid,
     body: String,
 }
 
@@ -171,7 +233,7 @@ impl Relay {
             return Ok(Batch::Busy);
         }
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, topic, message_key, event_type, event_id, body FROM outbox
+            "SELECT id, topic, message_key, event_type, body FROM outbox
              WHERE sent_at IS NULL ORDER BY id LIMIT $1",
         )
         .bind(BATCH)
@@ -181,28 +243,24 @@ impl Relay {
             return Ok(Batch::Sent(0));
         }
 
-        let names: Vec<(String, String)> = rows
+        let topics: Vec<String> = rows
             .iter()
             .map(|row| {
-                let topic = Topic::from_base_name(&row.topic)
+                Topic::from_base_name(&row.topic)
                     .map(|t| self.topics.name(t))
-                    .unwrap_or_else(|| row.topic.clone());
-                (topic, row.event_id.to_string())
+                    .unwrap_or_else(|| row.topic.clone())
             })
             .collect();
+        // One header only: tansu stores each header as a row of its own, written per record
+        // and read back per record and consumer group; the event id is in the payload.
         let deliveries: Vec<_> = rows
             .iter()
-            .zip(&names)
-            .map(|(row, (topic, event_id))| {
-                let headers = OwnedHeaders::new()
-                    .insert(Header {
-                        key: "event-type",
-                        value: Some(row.event_type.as_str()),
-                    })
-                    .insert(Header {
-                        key: "event-id",
-                        value: Some(event_id.as_str()),
-                    });
+            .zip(&topics)
+            .map(|(row, topic)| {
+                let headers = OwnedHeaders::new().insert(Header {
+                    key: "event-type",
+                    value: Some(row.event_type.as_str()),
+                });
                 let record = FutureRecord::to(topic)
                     .key(&row.message_key)
                     .payload(&row.body)

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use contracts::DeliveryChanged;
+use contracts::{DeliveryChanged, PaymentCompleted};
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -33,24 +33,25 @@ impl Delivery {
 const COLUMNS: &str =
     "id, order_id, customer_id, seller_id, address, status, created_at, updated_at";
 
-/// Requests the order's delivery unless it has one (`None` then).
+/// Requests the delivery of each paid order that has none yet; returns those it created.
 pub async fn request(
     conn: &mut PgConnection,
-    order_id: i64,
-    customer_id: i64,
-    seller_id: i64,
-    address: &str,
-) -> sqlx::Result<Option<Delivery>> {
+    paid: &[&PaymentCompleted],
+) -> sqlx::Result<Vec<Delivery>> {
     sqlx::query_as(&format!(
         "INSERT INTO deliveries (order_id, customer_id, seller_id, address, status)
-         VALUES ($1, $2, $3, $4, 'REQUESTED') ON CONFLICT (order_id) DO NOTHING
+         SELECT order_id, customer_id, seller_id, address, 'REQUESTED'
+         FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[])
+             WITH ORDINALITY AS p(order_id, customer_id, seller_id, address, position)
+         ORDER BY position
+         ON CONFLICT (order_id) DO NOTHING
          RETURNING {COLUMNS}"
     ))
-    .bind(order_id)
-    .bind(customer_id)
-    .bind(seller_id)
-    .bind(address)
-    .fetch_optional(conn)
+    .bind(paid.iter().map(|p| p.order_id).collect::<Vec<_>>())
+    .bind(paid.iter().map(|p| p.customer_id).collect::<Vec<_>>())
+    .bind(paid.iter().map(|p| p.seller_id).collect::<Vec<_>>())
+    .bind(paid.iter().map(|p| p.address.as_str()).collect::<Vec<_>>())
+    .fetch_all(conn)
     .await
 }
 

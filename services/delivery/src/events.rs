@@ -1,7 +1,7 @@
 //! What delivery does when a payment completes or is cancelled.
 
 use contracts::{Envelope, Event, PaymentCancelled, PaymentCompleted};
-use platform::consumer::{EventHandler, HandlerError};
+use platform::consumer::{EventHandler, HandlerError, Run, runs};
 use sqlx::PgConnection;
 
 use crate::domain::Status;
@@ -22,31 +22,38 @@ impl EventHandler for Handler {
         conn: &mut PgConnection,
         envelope: &Envelope,
     ) -> Result<(), HandlerError> {
-        match &envelope.event {
-            Event::PaymentCompleted(paid) => request_delivery(conn, paid).await,
-            Event::PaymentCancelled(cancelled) => cancel_delivery(conn, cancelled).await,
-            _ => Ok(()),
+        self.handle_batch(conn, &[envelope]).await
+    }
+
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        envelopes: &[&Envelope],
+    ) -> Result<(), HandlerError> {
+        for run in runs(envelopes, Event::as_payment_completed) {
+            match run {
+                Run::Together(paid) => request_deliveries(conn, &paid).await?,
+                Run::Alone(envelope) => {
+                    if let Event::PaymentCancelled(cancelled) = &envelope.event {
+                        cancel_delivery(conn, cancelled).await?;
+                    }
+                }
+            }
         }
+        Ok(())
     }
 }
 
-async fn request_delivery(
+async fn request_deliveries(
     conn: &mut PgConnection,
-    paid: &PaymentCompleted,
+    paid: &[&PaymentCompleted],
 ) -> Result<(), HandlerError> {
-    let Some(delivery) = db::request(
-        conn,
-        paid.order_id,
-        paid.customer_id,
-        paid.seller_id,
-        &paid.address,
-    )
-    .await?
-    else {
-        return Ok(());
-    };
-    let event = Status::Requested.event(delivery.change());
-    platform::outbox::enqueue(conn, &Envelope::new(SERVICE, event)).await?;
+    let requested: Vec<Envelope> = db::request(conn, paid)
+        .await?
+        .iter()
+        .map(|delivery| Envelope::new(SERVICE, Status::Requested.event(delivery.change())))
+        .collect();
+    platform::outbox::enqueue_many(conn, &requested).await?;
     Ok(())
 }
 

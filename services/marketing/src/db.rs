@@ -37,6 +37,40 @@ pub async fn insert(
     .await
 }
 
+/// Stores each notice that has no notification of its kind for its order and recipient yet,
+/// in order; returns the ones it stored.
+pub async fn insert_all(
+    conn: &mut PgConnection,
+    notices: &[Notice],
+) -> sqlx::Result<Vec<Notification>> {
+    sqlx::query_as(&format!(
+        "INSERT INTO notifications (order_id, recipient, recipient_id, kind, message)
+         SELECT order_id, recipient, recipient_id, kind, message
+         FROM unnest($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[])
+             WITH ORDINALITY AS n(order_id, recipient, recipient_id, kind, message, position)
+         ORDER BY position
+         ON CONFLICT (order_id, recipient, kind) DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(notices.iter().map(|n| n.order_id).collect::<Vec<_>>())
+    .bind(
+        notices
+            .iter()
+            .map(|n| n.recipient.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(notices.iter().map(|n| n.recipient_id).collect::<Vec<_>>())
+    .bind(notices.iter().map(|n| n.kind).collect::<Vec<_>>())
+    .bind(
+        notices
+            .iter()
+            .map(|n| n.message.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn find(
     conn: &mut PgConnection,
     order_id: i64,

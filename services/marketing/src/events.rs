@@ -28,10 +28,16 @@ impl EventHandler for Handler {
         conn: &mut PgConnection,
         envelope: &Envelope,
     ) -> Result<(), HandlerError> {
-        for notice in notices(&envelope.event) {
-            notify(conn, &notice).await?;
-        }
-        Ok(())
+        self.handle_batch(conn, &[envelope]).await
+    }
+
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        envelopes: &[&Envelope],
+    ) -> Result<(), HandlerError> {
+        let all: Vec<Notice> = envelopes.iter().flat_map(|e| notices(&e.event)).collect();
+        notify_all(conn, &all).await
     }
 }
 
@@ -128,19 +134,38 @@ pub async fn notify(
     notice: &Notice,
 ) -> Result<Notification, HandlerError> {
     if let Some(created) = db::insert(conn, notice).await? {
-        let notified = Notified {
-            notification_id: created.id,
-            order_id: created.order_id,
-            kind: created.kind.clone(),
-        };
-        let event = match notice.recipient {
-            Recipient::Customer => Event::CustomerNotified(notified),
-            Recipient::Seller => Event::SellerNotified(notified),
-        };
-        platform::outbox::enqueue(conn, &Envelope::new(SERVICE, event)).await?;
+        platform::outbox::enqueue(conn, &announcement(&created)).await?;
         return Ok(created);
     }
     db::find(conn, notice.order_id, notice.recipient, notice.kind)
         .await?
         .ok_or_else(|| HandlerError::Rejected("notification vanished after a conflict".into()))
+}
+
+/// Stores and announces the notices not stored yet, in two statements whatever their number.
+async fn notify_all(conn: &mut PgConnection, notices: &[Notice]) -> Result<(), HandlerError> {
+    if notices.is_empty() {
+        return Ok(());
+    }
+    let created: Vec<Envelope> = db::insert_all(conn, notices)
+        .await?
+        .iter()
+        .map(announcement)
+        .collect();
+    platform::outbox::enqueue_many(conn, &created).await?;
+    Ok(())
+}
+
+/// The event that says `created` was sent.
+fn announcement(created: &Notification) -> Envelope {
+    let notified = Notified {
+        notification_id: created.id,
+        order_id: created.order_id,
+        kind: created.kind.clone(),
+    };
+    let event = match Recipient::parse(&created.recipient) {
+        Some(Recipient::Seller) => Event::SellerNotified(notified),
+        _ => Event::CustomerNotified(notified),
+    };
+    Envelope::new(SERVICE, event)
 }

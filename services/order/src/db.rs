@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
+use contracts::Envelope;
+
 use crate::domain::{NewOrder, Status};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -101,15 +103,6 @@ pub async fn find(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Order
         .await
 }
 
-pub async fn lock(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Order>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM orders WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-}
-
 pub async fn by_customer(
     conn: &mut PgConnection,
     customer_id: i64,
@@ -126,18 +119,34 @@ pub async fn by_customer(
     .await
 }
 
-/// Records the approved payment: `PENDING` becomes `PLACED` (a delivery event may have moved
-/// the order further already; that stays) and `placed_at` marks that `OrderPlaced` is out.
-pub async fn mark_placed(conn: &mut PgConnection, id: i64, payment_id: i64) -> sqlx::Result<Order> {
-    sqlx::query_as(&format!(
-        "UPDATE orders SET status = CASE WHEN status = 'PENDING' THEN 'PLACED' ELSE status END,
-             payment_id = $2, placed_at = now(), updated_at = now()
-         WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(payment_id)
-    .fetch_one(conn)
-    .await
+/// Records the approved payment, in one statement: `PENDING` becomes `PLACED` (a delivery event
+/// may have moved the order further already; that stays), `placed_at` marks that `OrderPlaced`
+/// is out, and `announcement` goes into the outbox, unless the order is being cancelled (sold
+/// out before the payment's answer reached us: the customer is not told it is placed). `None`
+/// when the order is placed already, rejected or unknown.
+pub async fn mark_placed(
+    conn: &mut PgConnection,
+    id: i64,
+    payment_id: i64,
+    announcement: &Envelope,
+) -> sqlx::Result<Option<Order>> {
+    let sql = format!(
+        "WITH placed AS (
+             UPDATE orders SET status = CASE WHEN status = 'PENDING' THEN 'PLACED' ELSE status END,
+                 payment_id = $2, placed_at = now(), updated_at = now()
+             WHERE id = $1 AND placed_at IS NULL AND status <> 'REJECTED'
+             RETURNING {COLUMNS}
+         ), announced AS (
+             INSERT INTO {outbox} SELECT $3, $4, $5, $6, $7 FROM placed
+             WHERE placed.status NOT IN ('CANCEL_REQUESTED', 'CANCELLED')
+         )
+         SELECT {COLUMNS} FROM placed",
+        outbox = platform::outbox::COLUMNS,
+    );
+    let query = sqlx::query_as(&sql).bind(id).bind(payment_id);
+    platform::outbox::bind_row(query, announcement)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Moves the order to `next` if its status allows; `None` otherwise (unknown or not allowed).
@@ -163,12 +172,12 @@ pub async fn pending_older_than(
     conn: &mut PgConnection,
     age: Duration,
     limit: i64,
-) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT id FROM orders WHERE status = 'PENDING'
+) -> sqlx::Result<Vec<Order>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM orders WHERE status = 'PENDING'
            AND created_at < now() - make_interval(secs => $1)
-         ORDER BY created_at LIMIT $2",
-    )
+         ORDER BY created_at LIMIT $2"
+    ))
     .bind(age.as_secs_f64())
     .bind(limit)
     .fetch_all(conn)

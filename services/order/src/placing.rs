@@ -31,7 +31,7 @@ pub async fn place(pool: &PgPool, payments: &Payments, new: NewOrder) -> Result<
     drop(conn);
 
     match payments.charge(&order, new.card_number.as_deref()).await {
-        Outcome::Approved { payment_id } => Ok(confirm(pool, order.id, payment_id).await?),
+        Outcome::Approved { payment_id } => Ok(confirm(pool, &order, payment_id).await?),
         Outcome::Declined { message } => {
             reject(pool, order.id, "PAYMENT_DECLINED").await?;
             Err(ApiError::new(
@@ -70,36 +70,36 @@ pub async fn place(pool: &PgPool, payments: &Payments, new: NewOrder) -> Result<
     }
 }
 
-/// Records the approved payment and puts `OrderPlaced` in the outbox, once.
-pub async fn confirm(pool: &PgPool, order_id: i64, payment_id: i64) -> sqlx::Result<Order> {
-    let mut tx = pool.begin().await?;
-    let Some(order) = db::lock(&mut tx, order_id).await? else {
-        return Err(sqlx::Error::RowNotFound);
-    };
-    if order.placed_at.is_some() || order.status() == Status::Rejected {
-        return Ok(order);
-    }
-    let cancelled_already = matches!(order.status(), Status::CancelRequested | Status::Cancelled);
-    let order = db::mark_placed(&mut tx, order_id, payment_id).await?;
-    if cancelled_already {
-        // Sold out before the payment's answer reached us: the cancellation is on its way, so
-        // the customer is not told the order is placed.
-        platform::outbox::commit(tx).await?;
-        return Ok(order);
-    }
+/// Records the approved payment of `pending` and puts `OrderPlaced` in the outbox, once.
+pub async fn confirm(pool: &PgPool, pending: &Order, payment_id: i64) -> sqlx::Result<Order> {
     let event = Event::OrderPlaced(OrderPlaced {
-        order_id: order.id,
-        customer_id: order.customer_id,
-        seller_id: order.seller_id,
-        product_id: order.product_id,
-        product_name: order.product_name.clone(),
-        qty: order.qty,
-        amount: order.amount,
-        address: order.address.clone(),
+        order_id: pending.id,
+        customer_id: pending.customer_id,
+        seller_id: pending.seller_id,
+        product_id: pending.product_id,
+        product_name: pending.product_name.clone(),
+        qty: pending.qty,
+        amount: pending.amount,
+        address: pending.address.clone(),
     });
-    platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
-    platform::outbox::commit(tx).await?;
-    Ok(order)
+    let mut conn = pool.acquire().await?;
+    match db::mark_placed(
+        &mut conn,
+        pending.id,
+        payment_id,
+        &Envelope::new(SERVICE, event),
+    )
+    .await?
+    {
+        Some(order) => {
+            platform::outbox::committed_alone();
+            Ok(order)
+        }
+        // Placed by the recovery loop meanwhile, or rejected: the order as it stands.
+        None => db::find(&mut conn, pending.id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound),
+    }
 }
 
 pub async fn reject(pool: &PgPool, order_id: i64, reason: &str) -> sqlx::Result<()> {

@@ -33,10 +33,11 @@ impl Recovery {
         let mut conn = self.pool.acquire().await?;
         let stale = db::pending_older_than(&mut conn, self.older_than, 100).await?;
         drop(conn);
-        for order_id in stale {
+        for order in stale {
+            let order_id = order.id;
             match self.payments.lookup(order_id).await {
                 Ok(Some(payment)) if payment.status != "DECLINED" => {
-                    placing::confirm(&self.pool, order_id, payment.id).await?;
+                    placing::confirm(&self.pool, &order, payment.id).await?;
                     tracing::info!(order_id, "recovered a pending order: placed");
                 }
                 Ok(Some(_)) => {

@@ -1,5 +1,7 @@
 //! Queries. Each takes the caller's connection or transaction; the caller owns the commit.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -89,6 +91,67 @@ pub async fn set_stock(conn: &mut PgConnection, id: i64, stock: i32) -> sqlx::Re
         .bind(stock)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// The stock of each of `ids` that exists, locked until the transaction ends (in id order, so
+/// that two transactions locking several products cannot deadlock).
+pub async fn lock_stocks(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<HashMap<i64, i32>> {
+    let rows: Vec<(i64, i32)> =
+        sqlx::query_as("SELECT id, stock FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Sets the stock of each `(product, stock)`.
+pub async fn set_stocks(conn: &mut PgConnection, stocks: &[(i64, i32)]) -> sqlx::Result<()> {
+    if stocks.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE products AS p SET stock = v.stock, updated_at = now()
+         FROM unnest($1::BIGINT[], $2::INTEGER[]) AS v(id, stock) WHERE p.id = v.id",
+    )
+    .bind(stocks.iter().map(|s| s.0).collect::<Vec<_>>())
+    .bind(stocks.iter().map(|s| s.1).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which of `order_ids` have a stock movement already.
+pub async fn orders_with_movement(
+    conn: &mut PgConnection,
+    order_ids: &[i64],
+) -> sqlx::Result<HashSet<i64>> {
+    let found: Vec<i64> =
+        sqlx::query_scalar("SELECT order_id FROM stock_movements WHERE order_id = ANY($1)")
+            .bind(order_ids)
+            .fetch_all(conn)
+            .await?;
+    Ok(found.into_iter().collect())
+}
+
+/// Records `(order, product, qty, outcome)` movements.
+pub async fn record_movements(
+    conn: &mut PgConnection,
+    movements: &[(i64, i64, i32, &str)],
+) -> sqlx::Result<()> {
+    if movements.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO stock_movements (order_id, product_id, qty, outcome)
+         SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::INTEGER[], $4::TEXT[])",
+    )
+    .bind(movements.iter().map(|m| m.0).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.1).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.2).collect::<Vec<_>>())
+    .bind(movements.iter().map(|m| m.3).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -1,3 +1,6 @@
+use std::collections::HashMap;
+
+use serde::Serialize;
 use sqlx::PgConnection;
 
 use crate::domain::SellerOrder;
@@ -6,48 +9,72 @@ const COLUMNS: &str = "order_id, seller_id, customer_id, product_id, product_nam
     placed_at, payment_status, delivery_status, stock_status, cancel_reason, cancel_requested_at, \
     payment_cancelled_at, delivery_cancelled_at, stock_restored_at";
 
-/// The order's view, locked until the transaction ends (a fresh one if none yet).
-pub async fn load_for_update(conn: &mut PgConnection, order_id: i64) -> sqlx::Result<SellerOrder> {
-    // Insert-then-lock: two events of one order arriving on different consumers serialize here.
-    sqlx::query("INSERT INTO seller_orders (order_id) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(order_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM seller_orders WHERE order_id = $1 FOR UPDATE"
+/// The views of `order_ids`, locked until the transaction ends (fresh ones for orders not seen
+/// yet), by order id.
+pub async fn load_for_update(
+    conn: &mut PgConnection,
+    order_ids: &[i64],
+) -> sqlx::Result<HashMap<i64, SellerOrder>> {
+    // Insert-then-lock, in id order: two consumers holding events of the same orders (they come
+    // from different topics) serialize here instead of deadlocking.
+    sqlx::query(
+        "INSERT INTO seller_orders (order_id)
+         SELECT id FROM unnest($1::BIGINT[]) AS id ORDER BY id ON CONFLICT DO NOTHING",
+    )
+    .bind(order_ids)
+    .execute(&mut *conn)
+    .await?;
+    let views: Vec<SellerOrder> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM seller_orders WHERE order_id = ANY($1) ORDER BY order_id FOR UPDATE"
     ))
-    .bind(order_id)
-    .fetch_one(conn)
-    .await
+    .bind(order_ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(views.into_iter().map(|v| (v.order_id, v)).collect())
 }
 
-pub async fn save(conn: &mut PgConnection, view: &SellerOrder) -> sqlx::Result<()> {
+/// A view as the `UPDATE` in [`save`] reads it: every column, the derived statuses included.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Saved<'a> {
+    #[serde(flatten)]
+    view: &'a SellerOrder,
+    status: &'a str,
+    cancellation_status: Option<&'a str>,
+}
+
+/// Writes `views` back in one statement.
+pub async fn save<'a>(
+    conn: &mut PgConnection,
+    views: impl Iterator<Item = &'a SellerOrder>,
+) -> sqlx::Result<()> {
+    let rows: Vec<Saved<'_>> = views
+        .map(|view| Saved {
+            view,
+            status: view.status(),
+            cancellation_status: view.cancellation_status(),
+        })
+        .collect();
     sqlx::query(
-        "UPDATE seller_orders SET seller_id = $2, customer_id = $3, product_id = $4,
-             product_name = $5, qty = $6, amount = $7, placed_at = $8, payment_status = $9,
-             delivery_status = $10, stock_status = $11, cancel_reason = $12,
-             cancel_requested_at = $13, payment_cancelled_at = $14, delivery_cancelled_at = $15,
-             stock_restored_at = $16, status = $17, cancellation_status = $18, updated_at = now()
-         WHERE order_id = $1",
+        r#"UPDATE seller_orders AS s SET seller_id = v."sellerId", customer_id = v."customerId",
+             product_id = v."productId", product_name = v."productName", qty = v.qty,
+             amount = v.amount, placed_at = v."placedAt", payment_status = v."paymentStatus",
+             delivery_status = v."deliveryStatus", stock_status = v."stockStatus",
+             cancel_reason = v."cancelReason", cancel_requested_at = v."cancelRequestedAt",
+             payment_cancelled_at = v."paymentCancelledAt",
+             delivery_cancelled_at = v."deliveryCancelledAt",
+             stock_restored_at = v."stockRestoredAt", status = v.status,
+             cancellation_status = v."cancellationStatus", updated_at = now()
+         FROM jsonb_to_recordset($1) AS v(
+             "orderId" BIGINT, "sellerId" BIGINT, "customerId" BIGINT, "productId" BIGINT,
+             "productName" TEXT, qty INTEGER, amount BIGINT, "placedAt" TIMESTAMPTZ,
+             "paymentStatus" TEXT, "deliveryStatus" TEXT, "stockStatus" TEXT,
+             "cancelReason" TEXT, "cancelRequestedAt" TIMESTAMPTZ,
+             "paymentCancelledAt" TIMESTAMPTZ, "deliveryCancelledAt" TIMESTAMPTZ,
+             "stockRestoredAt" TIMESTAMPTZ, status TEXT, "cancellationStatus" TEXT)
+         WHERE s.order_id = v."orderId""#,
     )
-    .bind(view.order_id)
-    .bind(view.seller_id)
-    .bind(view.customer_id)
-    .bind(view.product_id)
-    .bind(&view.product_name)
-    .bind(view.qty)
-    .bind(view.amount)
-    .bind(view.placed_at)
-    .bind(&view.payment_status)
-    .bind(&view.delivery_status)
-    .bind(&view.stock_status)
-    .bind(&view.cancel_reason)
-    .bind(view.cancel_requested_at)
-    .bind(view.payment_cancelled_at)
-    .bind(view.delivery_cancelled_at)
-    .bind(view.stock_restored_at)
-    .bind(view.status())
-    .bind(view.cancellation_status())
+    .bind(sqlx::types::Json(rows))
     .execute(conn)
     .await?;
     Ok(())

@@ -5,6 +5,7 @@ use platform::consumer::{EventHandler, HandlerError};
 use sqlx::PgConnection;
 
 use crate::db;
+use crate::domain::SellerOrder;
 
 pub struct Handler;
 
@@ -21,12 +22,36 @@ impl EventHandler for Handler {
         conn: &mut PgConnection,
         envelope: &Envelope,
     ) -> Result<(), HandlerError> {
-        let Some(order_id) = envelope.event.order_id() else {
+        self.handle_batch(conn, &[envelope]).await
+    }
+
+    /// Each order's row is read and written once per batch, however many of its events the
+    /// batch holds; the events fold in any order (see [`SellerOrder::apply`]).
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        envelopes: &[&Envelope],
+    ) -> Result<(), HandlerError> {
+        let mut order_ids: Vec<i64> = envelopes
+            .iter()
+            .filter_map(|e| e.event.order_id())
+            .collect();
+        order_ids.sort_unstable();
+        order_ids.dedup();
+        if order_ids.is_empty() {
             return Ok(());
-        };
-        let mut view = db::load_for_update(conn, order_id).await?;
-        view.apply(&envelope.event, envelope.occurred_at);
-        db::save(conn, &view).await?;
+        }
+        let mut views = db::load_for_update(conn, &order_ids).await?;
+        for envelope in envelopes {
+            let Some(order_id) = envelope.event.order_id() else {
+                continue;
+            };
+            views
+                .entry(order_id)
+                .or_insert_with(|| SellerOrder::new(order_id))
+                .apply(&envelope.event, envelope.occurred_at);
+        }
+        db::save(conn, views.values()).await?;
         Ok(())
     }
 }

@@ -48,11 +48,22 @@ fn order_events(order_id: i64) -> Vec<Envelope> {
     ]
 }
 
+/// Events this process's consumers counted with `outcome` (only this test consumes events).
+fn consumed(outcome: &str) -> u64 {
+    let label = format!("outcome=\"{outcome}\"");
+    platform::metrics::render()
+        .lines()
+        .filter(|line| line.starts_with("events_consumed_total{") && line.contains(&label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 #[tokio::test]
 async fn the_seller_sees_each_order_whatever_order_its_events_arrive_in() {
     let (env, app) = spawn().await;
     let http = Http::default();
-    for event in order_events(801).iter().chain(order_events(801).iter()) {
+    let redelivered = order_events(801);
+    for event in redelivered.iter().chain(&redelivered) {
         env.publish(event).await;
     }
     for event in order_events(802) {
@@ -71,6 +82,14 @@ async fn the_seller_sees_each_order_whatever_order_its_events_arrive_in() {
     .expect("both orders listed");
     let items = page["items"].as_array().unwrap();
     assert_eq!(items[0]["orderId"], 802, "newest first");
+    // Order 801's events came twice (same ids), mostly within one consumed batch: each applied
+    // once.
+    let outcomes = eventually(Duration::from_secs(10), || async {
+        let outcomes = (consumed("applied"), consumed("duplicate"));
+        (outcomes == (8, 4)).then_some(outcomes)
+    })
+    .await;
+    assert_eq!(outcomes, Some((8, 4)), "{}", platform::metrics::render());
     assert!(
         items
             .iter()
