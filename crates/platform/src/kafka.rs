@@ -29,13 +29,11 @@ fn client(brokers: &str) -> ClientConfig {
 }
 
 /// An idempotent producer (no duplicates or reordering on retry) that waits for all replicas.
-/// It lingers 10 ms so that what several relay batches send at once travels in one request:
-/// the local broker's cost is per request more than per record.
 pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
     Ok(client(brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "10")
+        .set("linger.ms", "2")
         .set("message.timeout.ms", "30000")
         .set("topic.metadata.refresh.interval.ms", "10000")
         .create()?)

@@ -31,8 +31,9 @@ const KEEP_PROCESSED: &str = "7 days";
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// The least time between two batches of one relay. Under load, wakes come faster than this and
 /// coalesce, so each batch (five statements and one produce round trip) carries many events;
-/// when idle, the first event goes out at once.
-const BATCH_SPACING: Duration = Duration::from_millis(10);
+/// when idle, the first event goes out at once. 25 ms measured better saga latencies than 10 at
+/// 250 and 275 orders/s on the local stack (p99 1.6 and 1.9 s against 1.9 to 3.5 s).
+const BATCH_SPACING: Duration = Duration::from_millis(25);
 /// How soon a relay that found another replica's relay publishing tries again.
 const BUSY_RETRY: Duration = Duration::from_millis(50);
 

@@ -168,6 +168,24 @@ pub async fn transition(
     .await
 }
 
+/// Moves each of `ids` to `next` where its status allows; the others stay as they are (a late
+/// or repeated event). Returns how many moved.
+pub async fn transition_all(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    next: Status,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE orders SET status = $2, updated_at = now() WHERE id = ANY($1) AND status = ANY($3)",
+    )
+    .bind(ids)
+    .bind(next.as_str())
+    .bind(next.reachable_from())
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
 pub async fn pending_older_than(
     conn: &mut PgConnection,
     age: Duration,

@@ -1,7 +1,7 @@
 //! What order does with catalog and delivery events.
 
-use contracts::{Envelope, Event};
-use platform::consumer::{EventHandler, HandlerError};
+use contracts::{DeliveryChanged, Envelope, Event};
+use platform::consumer::{EventHandler, HandlerError, Run, runs};
 use sqlx::PgConnection;
 
 use crate::domain::Status;
@@ -47,6 +47,32 @@ impl EventHandler for Handler {
             _ => {}
         }
         Ok(())
+    }
+
+    /// `DeliveryRequested`, one per order on the saga's path, moves a run of orders with one
+    /// statement; everything else goes one by one.
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        envelopes: &[&Envelope],
+    ) -> Result<(), HandlerError> {
+        for run in runs(envelopes, delivery_requested) {
+            match run {
+                Run::Together(requested) => {
+                    let ids: Vec<i64> = requested.iter().map(|d| d.order_id).collect();
+                    db::transition_all(conn, &ids, Status::DeliveryRequested).await?;
+                }
+                Run::Alone(envelope) => self.handle(conn, envelope).await?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn delivery_requested(event: &Event) -> Option<&DeliveryChanged> {
+    match event {
+        Event::DeliveryRequested(requested) => Some(requested),
+        _ => None,
     }
 }
 
