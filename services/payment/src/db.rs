@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use contracts::Envelope;
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -25,30 +26,57 @@ pub struct Payment {
 const COLUMNS: &str = "id, order_id, customer_id, seller_id, product_id, qty, amount, address, \
                        card_last4, status, decline_reason, created_at, cancelled_at";
 
-/// Inserts the payment unless the order has one already (`None` then).
+/// A fresh payment id, drawn before the insert so that the event can carry it.
+pub async fn next_id(conn: &mut PgConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('payments', 'id'))")
+        .fetch_one(conn)
+        .await
+}
+
+/// Inserts the payment as `id` unless the order has one already (`None` then), and in the same
+/// statement puts `announcement` in the outbox when it did.
 pub async fn insert(
     conn: &mut PgConnection,
+    id: i64,
     charge: &Charge,
     status: &str,
     decline_reason: Option<&str>,
+    announcement: Option<&Envelope>,
 ) -> sqlx::Result<Option<Payment>> {
-    sqlx::query_as(&format!(
-        "INSERT INTO payments (order_id, customer_id, seller_id, product_id, qty, amount, address,
-                               card_last4, status, decline_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (order_id) DO NOTHING
-         RETURNING {COLUMNS}"
-    ))
-    .bind(charge.order_id)
-    .bind(charge.customer_id)
-    .bind(charge.seller_id)
-    .bind(charge.product_id)
-    .bind(charge.qty)
-    .bind(charge.amount)
-    .bind(&charge.address)
-    .bind(charge.card_last4())
-    .bind(status)
-    .bind(decline_reason)
+    let sql = format!(
+        "WITH paid AS (
+             INSERT INTO payments (id, order_id, customer_id, seller_id, product_id, qty, amount,
+                                   address, card_last4, status, decline_reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (order_id) DO NOTHING
+             RETURNING {COLUMNS}
+         ){announced}
+         SELECT {COLUMNS} FROM paid",
+        announced = if announcement.is_some() {
+            format!(
+                ", announced AS (INSERT INTO {} SELECT $12, $13, $14, $15, $16 FROM paid)",
+                platform::outbox::COLUMNS
+            )
+        } else {
+            String::new()
+        },
+    );
+    let query = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(charge.order_id)
+        .bind(charge.customer_id)
+        .bind(charge.seller_id)
+        .bind(charge.product_id)
+        .bind(charge.qty)
+        .bind(charge.amount)
+        .bind(&charge.address)
+        .bind(charge.card_last4())
+        .bind(status)
+        .bind(decline_reason);
+    match announcement {
+        Some(envelope) => platform::outbox::bind_row(query, envelope),
+        None => query,
+    }
     .fetch_optional(conn)
     .await
 }

@@ -79,30 +79,40 @@ async fn charge(
     } else {
         "APPROVED"
     };
-    let mut tx = state.begin().await?;
-    let (payment, created) = match db::insert(&mut tx, &charge, status, decline).await? {
-        Some(payment) => (payment, true),
-        None => (
-            db::by_order(&mut tx, charge.order_id)
-                .await?
-                .ok_or_else(|| ApiError::internal("payment vanished after a conflict"))?,
-            false,
-        ),
-    };
-    if created && payment.status == "APPROVED" {
-        let event = Event::PaymentCompleted(PaymentCompleted {
-            payment_id: payment.id,
-            order_id: payment.order_id,
-            customer_id: payment.customer_id,
-            seller_id: payment.seller_id,
-            product_id: payment.product_id,
-            qty: payment.qty,
-            amount: payment.amount,
-            address: payment.address.clone(),
-        });
-        platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
-    }
-    platform::outbox::commit(tx).await?;
+    // The id is drawn first so that the payment and the event that carries it are written by
+    // one statement: two round trips instead of a four-step transaction.
+    let mut conn = state.acquire().await?;
+    let id = db::next_id(&mut conn).await?;
+    let completed = decline.is_none().then(|| {
+        Envelope::new(
+            SERVICE,
+            Event::PaymentCompleted(PaymentCompleted {
+                payment_id: id,
+                order_id: charge.order_id,
+                customer_id: charge.customer_id,
+                seller_id: charge.seller_id,
+                product_id: charge.product_id,
+                qty: charge.qty,
+                amount: charge.amount,
+                address: charge.address.clone(),
+            }),
+        )
+    });
+    let (payment, created) =
+        match db::insert(&mut conn, id, &charge, status, decline, completed.as_ref()).await? {
+            Some(payment) => {
+                if completed.is_some() {
+                    platform::outbox::committed_alone();
+                }
+                (payment, true)
+            }
+            None => (
+                db::by_order(&mut conn, charge.order_id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("payment vanished after a conflict"))?,
+                false,
+            ),
+        };
     match payment.status.as_str() {
         "DECLINED" => Err(ApiError::new(
             StatusCode::PAYMENT_REQUIRED,
