@@ -5,7 +5,6 @@ use platform::consumer::{EventHandler, HandlerError};
 use sqlx::PgConnection;
 
 use crate::db;
-use crate::domain::SellerOrder;
 
 pub struct Handler;
 
@@ -26,7 +25,7 @@ impl EventHandler for Handler {
     }
 
     /// Each order's row is read and written once per batch, however many of its events the
-    /// batch holds; the events fold in any order (see [`SellerOrder::apply`]).
+    /// batch holds; the events fold in any order (see [`crate::domain::SellerOrder::apply`]).
     async fn handle_batch(
         &self,
         conn: &mut PgConnection,
@@ -46,10 +45,11 @@ impl EventHandler for Handler {
             let Some(order_id) = envelope.event.order_id() else {
                 continue;
             };
-            views
-                .entry(order_id)
-                .or_insert_with(|| SellerOrder::new(order_id))
-                .apply(&envelope.event, envelope.occurred_at);
+            // Inserted and locked above, in this transaction: it is there.
+            let view = views.get_mut(&order_id).ok_or_else(|| {
+                HandlerError::Rejected(format!("seller-page row of order {order_id} vanished"))
+            })?;
+            view.apply(&envelope.event, envelope.occurred_at);
         }
         db::save(conn, views.values()).await?;
         Ok(())

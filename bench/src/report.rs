@@ -1,0 +1,166 @@
+//! The report: what a run measured, written as `bench/results/<date>.json` and `.md`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::load::{Percentiles, Siege};
+
+#[derive(Serialize, Default)]
+pub struct SagaCompletion {
+    pub orders: usize,
+    pub completed: usize,
+    pub never_completed: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// The orders of one load and how their sagas went.
+#[derive(Serialize)]
+pub struct PhaseSagas {
+    pub load: String,
+    pub saga: SagaCompletion,
+}
+
+/// One rate of the sustained-rate search.
+#[derive(Serialize)]
+pub struct Probe {
+    pub offered_per_s: u32,
+    pub orders: Percentiles,
+    pub saga: SagaCompletion,
+    /// Every saga complete within [`crate::SAGA_TARGET_MS`] and every order answered.
+    pub sustained: bool,
+}
+
+#[derive(Serialize)]
+pub struct Report {
+    pub date: String,
+    pub quick: bool,
+    pub machine: String,
+    pub siege: Siege,
+    pub fixed_concurrency: Percentiles,
+    pub fixed_rate: Percentiles,
+    pub fixed_rate_target: u32,
+    pub saga: SagaCompletion,
+    pub saga_by_load: Vec<PhaseSagas>,
+    pub probes: Vec<Probe>,
+    pub startup_ms: BTreeMap<String, u128>,
+    pub idle_rss_mib: BTreeMap<String, f64>,
+    pub cpu_seconds: BTreeMap<String, f64>,
+    pub peak_rss_mib: BTreeMap<String, f64>,
+    pub postgres_insert_commits_per_s: f64,
+    pub gateway_pass_through: Percentiles,
+}
+
+pub fn write(report: &Report, root: &std::path::Path) -> anyhow::Result<()> {
+    let dir = root.join("results");
+    std::fs::create_dir_all(&dir)?;
+    let stem = if report.quick {
+        format!("quick-{}", report.date)
+    } else {
+        report.date.clone()
+    };
+    std::fs::write(
+        dir.join(format!("{stem}.json")),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    let md = markdown(report);
+    std::fs::write(dir.join(format!("{stem}.md")), &md)?;
+    println!("{md}");
+    println!("written to {}", dir.join(format!("{stem}.md")).display());
+    Ok(())
+}
+
+fn saga_row(load: &str, s: &SagaCompletion) -> String {
+    format!(
+        "| {load} | {} | {} | {} | {:.0} | {:.0} | {:.0} |\n",
+        s.orders, s.completed, s.never_completed, s.p50_ms, s.p99_ms, s.max_ms
+    )
+}
+
+fn markdown(r: &Report) -> String {
+    let mut md = format!(
+        "# Benchmark {}{}\n\n{}.\n\n",
+        r.date,
+        if r.quick {
+            " (quick: not a measurement)"
+        } else {
+            ""
+        },
+        r.machine
+    );
+    md += "## siege (the seed's load: POST /orders through the gateway)\n\n| figure | value |\n|---|---|\n";
+    for (k, v) in &r.siege.figures {
+        md += &format!("| {k} | {v} |\n");
+    }
+    md += "\n## Percentiles (oha, POST /orders through the gateway)\n\n| load | req/s | p50 ms | p90 ms | p99 ms | max ms | success |\n|---|---|---|---|---|---|---|\n";
+    for (name, p) in [
+        ("fixed concurrency 50".to_owned(), &r.fixed_concurrency),
+        (
+            format!("fixed rate {}/s", r.fixed_rate_target),
+            &r.fixed_rate,
+        ),
+        (
+            "gateway pass-through (GET, rejected by order before any I/O)".to_owned(),
+            &r.gateway_pass_through,
+        ),
+    ] {
+        md += &format!(
+            "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.3} |\n",
+            p.requests_per_second, p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms, p.success_rate
+        );
+    }
+    let s = &r.saga;
+    md += &format!(
+        "\n## Saga completion (delivery requested, stock taken, seller page updated)\n\n{} orders accepted, {} completed, {} never completed within 10 s after their load. p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, from the order's acceptance.\n\nBy load (each starts once the sagas of the one before have completed):\n\n| load | orders | completed | never completed | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|\n",
+        s.orders, s.completed, s.never_completed, s.p50_ms, s.p99_ms, s.max_ms
+    );
+    for p in &r.saga_by_load {
+        md += &saga_row(&p.load, &p.saga);
+    }
+    md += "\n## Sustained rate: every saga within 2 s\n\nFixed arrival rates, each after the sagas of the one before completed; a rate is sustained when every order was answered and every saga completed within 2 s.\n\n| offered/s | answered/s | order p99 ms | saga p50 ms | saga p99 ms | saga max ms | never completed | sustained |\n|---|---|---|---|---|---|---|---|\n";
+    for p in &r.probes {
+        md += &format!(
+            "| {} | {:.0} | {:.1} | {:.0} | {:.0} | {:.0} | {} | {} |\n",
+            p.offered_per_s,
+            p.orders.requests_per_second,
+            p.orders.p99_ms,
+            p.saga.p50_ms,
+            p.saga.p99_ms,
+            p.saga.max_ms,
+            p.saga.never_completed,
+            if p.sustained { "yes" } else { "no" }
+        );
+    }
+    match r
+        .probes
+        .iter()
+        .filter(|p| p.sustained)
+        .map(|p| p.offered_per_s)
+        .max()
+    {
+        Some(best) => md += &format!("\nHighest sustained rate found: {best} orders/s.\n"),
+        None => md += "\nNo rate tried was sustained.\n",
+    }
+    md += "\n## Cost\n\n| process | start to ready ms | idle memory (PSS) MiB | CPU s during load | peak memory (PSS) MiB |\n|---|---|---|---|---|\n";
+    for (name, cpu) in &r.cpu_seconds {
+        md += &format!(
+            "| {name} | {} | {:.1} | {cpu:.1} | {:.1} |\n",
+            r.startup_ms
+                .get(name)
+                .map_or("-".to_owned(), |m| m.to_string()),
+            r.idle_rss_mib.get(name).copied().unwrap_or(0.0),
+            r.peak_rss_mib.get(name).copied().unwrap_or(0.0)
+        );
+    }
+    let orders_per_s = r.fixed_concurrency.requests_per_second;
+    md += &format!(
+        "\n## Ceiling\n\nPostgres single-row insert commits: {:.0}/s (pgbench, 8 clients). Gateway pass-through: {:.0} req/s. Orders/s at fixed concurrency: {orders_per_s:.0}, i.e. {:.1}% of the pass-through rate and {:.2} orders per thousand insert commits/s.\n",
+        r.postgres_insert_commits_per_s,
+        r.gateway_pass_through.requests_per_second,
+        100.0 * orders_per_s / r.gateway_pass_through.requests_per_second.max(1.0),
+        1000.0 * orders_per_s / r.postgres_insert_commits_per_s.max(1.0)
+    );
+    md
+}
