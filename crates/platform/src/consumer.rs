@@ -113,6 +113,52 @@ pub struct ConsumerLoop<H> {
     pub max_attempts: u32,
 }
 
+/// Watches how many partitions the group gives this consumer. None for long means its events
+/// are piling up unread: say so, once a minute, instead of falling silent.
+struct AssignmentWatch {
+    service: String,
+    unassigned_since: Option<std::time::Instant>,
+    last_warning: Option<std::time::Instant>,
+}
+
+impl AssignmentWatch {
+    const EVERY: Duration = Duration::from_secs(5);
+    /// Longer than a rebalance after a restart takes, including a session timeout.
+    const PATIENCE: Duration = Duration::from_secs(60);
+
+    fn new(service: &str) -> Self {
+        Self {
+            service: service.to_owned(),
+            unassigned_since: None,
+            last_warning: None,
+        }
+    }
+
+    /// Records `partitions` assigned at `now`; true when it warned.
+    fn observe(&mut self, partitions: usize, now: std::time::Instant) -> bool {
+        metrics::gauge!("consumer_assigned_partitions").set(partitions as f64);
+        if partitions > 0 {
+            self.unassigned_since = None;
+            return false;
+        }
+        let since = *self.unassigned_since.get_or_insert(now);
+        let quiet = self
+            .last_warning
+            .is_none_or(|at| now - at >= Self::PATIENCE);
+        if now - since >= Self::PATIENCE && quiet {
+            self.last_warning = Some(now);
+            tracing::error!(
+                service = %self.service,
+                unassigned_secs = (now - since).as_secs(),
+                "consumer: its consumer group has given it no partitions; its events are not \
+                 being read (against tansu 0.6, restart the broker: see README, known limitations)"
+            );
+            return true;
+        }
+        false
+    }
+}
+
 enum Outcome {
     Done,
     DeadLetter(String),
@@ -128,9 +174,16 @@ impl<H: EventHandler> ConsumerLoop<H> {
             return;
         }
         tracing::info!(topics = ?names, "consumer started");
+        let mut assignment = AssignmentWatch::new(&self.service);
+        let mut check = tokio::time::interval(AssignmentWatch::EVERY);
         loop {
             let message = tokio::select! {
                 () = stop.cancelled() => break,
+                _ = check.tick() => {
+                    let partitions = self.consumer.assignment().map(|list| list.count()).unwrap_or(0);
+                    assignment.observe(partitions, std::time::Instant::now());
+                    continue;
+                }
                 message = self.consumer.recv() => message,
             };
             let mut batch = match message {
@@ -248,6 +301,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
         let ids: Vec<Uuid> = envelopes.iter().map(|e| e.event_id).collect();
         let types: Vec<&str> = envelopes.iter().map(|e| e.event_type()).collect();
         let enqueued_before = crate::outbox::enqueued();
+        let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
         let mut fresh: HashSet<Uuid> = sqlx::query_scalar(
             "INSERT INTO processed_events (event_id, event_type)
@@ -268,6 +322,18 @@ impl<H: EventHandler> ConsumerLoop<H> {
         self.handler.handle_batch(&mut tx, &applied).await?;
         tx.commit().await?;
         crate::outbox::wake_if_enqueued_since(enqueued_before);
+        // How far behind its producers this consumer runs, and what a transaction costs: events
+        // growing old while transactions stay short mean it waits on the broker, not on us.
+        metrics::histogram!("consumer_batch_events").record(envelopes.len() as f64);
+        metrics::histogram!("consumer_batch_seconds").record(started.elapsed().as_secs_f64());
+        let now = chrono::Utc::now();
+        let ages = metrics::histogram!("consumer_event_age_seconds");
+        for envelope in &applied {
+            let age = (now - envelope.occurred_at)
+                .num_microseconds()
+                .unwrap_or(i64::MAX);
+            ages.record(age as f64 / 1e6);
+        }
         for (envelopes, outcome) in [(applied, "applied"), (duplicates, "duplicate")] {
             for envelope in envelopes {
                 metrics::counter!("events_consumed_total", "event_type" => envelope.event_type(), "outcome" => outcome).increment(1);
@@ -351,6 +417,29 @@ mod tests {
     use contracts::{PaymentCancelled, PaymentCompleted};
 
     use super::*;
+
+    #[test]
+    fn a_consumer_left_without_partitions_says_so_once_a_minute_until_it_gets_some() {
+        let start = std::time::Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let mut watch = AssignmentWatch::new("order");
+        // A rebalance after a restart: briefly nothing, then partitions.
+        assert!(!watch.observe(0, at(0)));
+        assert!(!watch.observe(0, at(30)));
+        assert!(!watch.observe(6, at(35)));
+        // Then stranded: the minute counts from the first empty check, not from the start.
+        assert!(!watch.observe(0, at(40)));
+        assert!(!watch.observe(0, at(95)));
+        assert!(watch.observe(0, at(100)));
+        assert!(!watch.observe(0, at(105)));
+        assert!(!watch.observe(0, at(155)));
+        assert!(watch.observe(0, at(160)));
+        // Assigned again: quiet, and a later stretch waits its own minute.
+        assert!(!watch.observe(3, at(165)));
+        assert!(!watch.observe(0, at(170)));
+        assert!(!watch.observe(0, at(225)));
+        assert!(watch.observe(0, at(230)));
+    }
 
     fn paid(order_id: i64) -> Envelope {
         Envelope::new(

@@ -43,7 +43,19 @@ pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
 /// database transaction that handled the message has committed (at-least-once delivery).
 /// Committed every 5 s (librdkafka's default): what a crash makes us read again is skipped as
 /// a duplicate, and each commit is a write transaction on the broker.
-pub fn consumer(brokers: &str, group: &str, instance: &str) -> anyhow::Result<StreamConsumer> {
+///
+/// `session_timeout` is 45 s by default (Kafka's since 3.0): tansu 0.6 drops a static member
+/// whose heartbeat is late (its broker busy under load, or the service restarting) and can then
+/// keep the dropped member as the group's leader, so the member that rejoins never gets
+/// partitions again until the broker restarts. A static member back within the session takes
+/// its own place again. Against Apache Kafka (Compose, Kubernetes) it is set shorter: a deleted
+/// pod's successor has another name, and its partitions wait for the old session to end.
+pub fn consumer(
+    brokers: &str,
+    group: &str,
+    instance: &str,
+    session_timeout: Duration,
+) -> anyhow::Result<StreamConsumer> {
     Ok(client(brokers)
         .set("group.id", group)
         .set("group.instance.id", instance)
@@ -51,7 +63,10 @@ pub fn consumer(brokers: &str, group: &str, instance: &str) -> anyhow::Result<St
         .set("auto.commit.interval.ms", "5000")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
+        .set(
+            "session.timeout.ms",
+            session_timeout.as_millis().to_string(),
+        )
         .set("topic.metadata.refresh.interval.ms", "5000")
         .create()?)
 }

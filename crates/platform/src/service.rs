@@ -101,6 +101,7 @@ impl ServiceBuilder {
                 &self.settings.kafka_brokers,
                 &self.settings.consumer_group,
                 &self.settings.consumer_instance,
+                self.settings.consumer_session_timeout,
             )?,
             pool: self.pool.clone(),
             handler,

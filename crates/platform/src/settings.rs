@@ -99,6 +99,9 @@ pub struct CommonSettings {
     /// membership, so a restarted instance takes its own place back in the group at once instead
     /// of joining beside its dead predecessor.
     pub consumer_instance: String,
+    /// `KAFKA_SESSION_TIMEOUT_MS` (default 45 s, Kafka's): how long the group waits for a silent
+    /// member before giving its partitions to others. See [`crate::kafka::consumer`].
+    pub consumer_session_timeout: Duration,
     /// `CONSUMER_MAX_ATTEMPTS`: tries before a failing message goes to the dead-letter topic.
     pub consumer_max_attempts: u32,
     /// `OUTBOX_POLL_MS`: how often the relay looks for rows no in-process wake announced.
@@ -127,6 +130,7 @@ impl CommonSettings {
                 "KAFKA_CONSUMER_INSTANCE",
                 &std::env::var("HOSTNAME").unwrap_or_else(|_| format!("{service}-0")),
             ),
+            consumer_session_timeout: millis("KAFKA_SESSION_TIMEOUT_MS", 45_000)?,
             consumer_max_attempts: var("CONSUMER_MAX_ATTEMPTS", 5)?,
             outbox_poll: millis("OUTBOX_POLL_MS", 500)?,
             startup_timeout: millis("STARTUP_TIMEOUT_MS", 60_000)?,
@@ -152,6 +156,7 @@ impl CommonSettings {
             topic_prefix: topic_prefix.to_owned(),
             consumer_group: format!("{topic_prefix}{service}"),
             consumer_instance: format!("{service}-0"),
+            consumer_session_timeout: Duration::from_secs(45),
             consumer_max_attempts: 3,
             outbox_poll: Duration::from_millis(200),
             startup_timeout: Duration::from_secs(20),
