@@ -29,6 +29,12 @@ use uuid::Uuid;
 
 use crate::shutdown::CancellationToken;
 
+mod assignment;
+mod runs;
+
+use assignment::AssignmentWatch;
+pub use runs::{Run, runs};
+
 /// Why a handler did not apply an event.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -75,31 +81,6 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 }
 
-/// A stretch of a batch: consecutive events one statement can apply together, or one event
-/// applied on its own.
-pub enum Run<'a, T> {
-    Together(Vec<&'a T>),
-    Alone(&'a Envelope),
-}
-
-/// Splits `envelopes` into maximal stretches of consecutive events `pick` accepts, and the
-/// others one at a time, keeping their order: a handler applies the common event set-based
-/// and the rare ones as it always did, and the outcome is the same as one by one.
-pub fn runs<'a, T>(
-    envelopes: &[&'a Envelope],
-    pick: impl Fn(&'a Event) -> Option<&'a T>,
-) -> Vec<Run<'a, T>> {
-    let mut runs = Vec::new();
-    for envelope in envelopes {
-        match (pick(&envelope.event), runs.last_mut()) {
-            (Some(picked), Some(Run::Together(run))) => run.push(picked),
-            (Some(picked), _) => runs.push(Run::Together(vec![picked])),
-            (None, _) => runs.push(Run::Alone(envelope)),
-        }
-    }
-    runs
-}
-
 /// Most messages applied in one transaction.
 pub const BATCH: usize = 200;
 
@@ -111,52 +92,6 @@ pub struct ConsumerLoop<H> {
     pub topics: TopicNames,
     pub service: String,
     pub max_attempts: u32,
-}
-
-/// Watches how many partitions the group gives this consumer. None for long means its events
-/// are piling up unread: say so, once a minute, instead of falling silent.
-struct AssignmentWatch {
-    service: String,
-    unassigned_since: Option<std::time::Instant>,
-    last_warning: Option<std::time::Instant>,
-}
-
-impl AssignmentWatch {
-    const EVERY: Duration = Duration::from_secs(5);
-    /// Longer than a rebalance after a restart takes, including a session timeout.
-    const PATIENCE: Duration = Duration::from_secs(60);
-
-    fn new(service: &str) -> Self {
-        Self {
-            service: service.to_owned(),
-            unassigned_since: None,
-            last_warning: None,
-        }
-    }
-
-    /// Records `partitions` assigned at `now`; true when it warned.
-    fn observe(&mut self, partitions: usize, now: std::time::Instant) -> bool {
-        metrics::gauge!("consumer_assigned_partitions").set(partitions as f64);
-        if partitions > 0 {
-            self.unassigned_since = None;
-            return false;
-        }
-        let since = *self.unassigned_since.get_or_insert(now);
-        let quiet = self
-            .last_warning
-            .is_none_or(|at| now - at >= Self::PATIENCE);
-        if now - since >= Self::PATIENCE && quiet {
-            self.last_warning = Some(now);
-            tracing::error!(
-                service = %self.service,
-                unassigned_secs = (now - since).as_secs(),
-                "consumer: its consumer group has given it no partitions; its events are not \
-                 being read (against tansu 0.6, restart the broker: see README, known limitations)"
-            );
-            return true;
-        }
-        false
-    }
 }
 
 enum Outcome {
@@ -409,94 +344,5 @@ impl<H: EventHandler> ConsumerLoop<H> {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use contracts::{PaymentCancelled, PaymentCompleted};
-
-    use super::*;
-
-    #[test]
-    fn a_consumer_left_without_partitions_says_so_once_a_minute_until_it_gets_some() {
-        let start = std::time::Instant::now();
-        let at = |secs: u64| start + Duration::from_secs(secs);
-        let mut watch = AssignmentWatch::new("order");
-        // A rebalance after a restart: briefly nothing, then partitions.
-        assert!(!watch.observe(0, at(0)));
-        assert!(!watch.observe(0, at(30)));
-        assert!(!watch.observe(6, at(35)));
-        // Then stranded: the minute counts from the first empty check, not from the start.
-        assert!(!watch.observe(0, at(40)));
-        assert!(!watch.observe(0, at(95)));
-        assert!(watch.observe(0, at(100)));
-        assert!(!watch.observe(0, at(105)));
-        assert!(!watch.observe(0, at(155)));
-        assert!(watch.observe(0, at(160)));
-        // Assigned again: quiet, and a later stretch waits its own minute.
-        assert!(!watch.observe(3, at(165)));
-        assert!(!watch.observe(0, at(170)));
-        assert!(!watch.observe(0, at(225)));
-        assert!(watch.observe(0, at(230)));
-    }
-
-    fn paid(order_id: i64) -> Envelope {
-        Envelope::new(
-            "payment",
-            Event::PaymentCompleted(PaymentCompleted {
-                payment_id: order_id,
-                order_id,
-                customer_id: 1,
-                seller_id: 1,
-                product_id: 1,
-                qty: 1,
-                amount: 1,
-                address: "Seoul".into(),
-            }),
-        )
-    }
-
-    fn cancelled(order_id: i64) -> Envelope {
-        Envelope::new(
-            "payment",
-            Event::PaymentCancelled(PaymentCancelled {
-                payment_id: order_id,
-                order_id,
-                product_id: 1,
-                qty: 1,
-                amount: 1,
-            }),
-        )
-    }
-
-    /// The order ids of each run; an event applied alone shows as its order id negated.
-    fn shape(envelopes: &[Envelope]) -> Vec<Vec<i64>> {
-        let refs: Vec<&Envelope> = envelopes.iter().collect();
-        runs(&refs, Event::as_payment_completed)
-            .into_iter()
-            .map(|run| match run {
-                Run::Together(paid) => paid.iter().map(|p| p.order_id).collect(),
-                Run::Alone(envelope) => vec![-envelope.event.order_id().unwrap_or(0)],
-            })
-            .collect()
-    }
-
-    #[test]
-    fn runs_group_consecutive_picked_events_and_keep_the_order() {
-        assert!(shape(&[]).is_empty());
-        assert_eq!(shape(&[paid(1), paid(2)]), vec![vec![1, 2]]);
-        assert_eq!(
-            shape(&[
-                paid(1),
-                paid(2),
-                cancelled(1),
-                cancelled(3),
-                paid(3),
-                paid(4)
-            ]),
-            vec![vec![1, 2], vec![-1], vec![-3], vec![3, 4]]
-        );
-        assert_eq!(shape(&[cancelled(5)]), vec![vec![-5]]);
     }
 }
