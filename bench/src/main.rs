@@ -7,6 +7,7 @@
 mod load;
 mod proc;
 mod report;
+mod statements;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -160,6 +161,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         plan.phase.as_secs()
     );
     let started = Utc::now();
+    statements::reset(&pool).await?;
     let fixed_rate = load::oha(
         &orders_url,
         Some(&body),
@@ -167,9 +169,11 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         plan.phase,
     )
     .await?;
+    let fixed_rate_sagas = settle(&pool, started).await?;
+    let statements = statements::per_order(&pool, fixed_rate_sagas.orders).await?;
     saga_by_load.push(PhaseSagas {
         load: format!("fixed rate {fixed_rate_target}/s"),
-        saga: settle(&pool, started).await?,
+        saga: fixed_rate_sagas,
     });
     sampling.abort();
     let after = proc::sample(&pids);
@@ -232,6 +236,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         fixed_concurrency,
         fixed_rate,
         fixed_rate_target,
+        statements,
         saga,
         saga_by_load,
         probes,

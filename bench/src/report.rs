@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::load::{Percentiles, Siege};
+use crate::statements::StatementCounts;
 
 #[derive(Serialize, Default)]
 pub struct SagaCompletion {
@@ -42,6 +43,8 @@ pub struct Report {
     pub fixed_concurrency: Percentiles,
     pub fixed_rate: Percentiles,
     pub fixed_rate_target: u32,
+    /// Database statements per order over the fixed-rate load, its sagas included.
+    pub statements: StatementCounts,
     pub saga: SagaCompletion,
     pub saga_by_load: Vec<PhaseSagas>,
     pub probes: Vec<Probe>,
@@ -110,6 +113,14 @@ fn markdown(r: &Report) -> String {
             "| {name} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.3} |\n",
             p.requests_per_second, p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms, p.success_rate
         );
+    }
+    let st = &r.statements;
+    md += &format!(
+        "\n## Statements per order (pg_stat_statements, fixed rate {}/s, sagas included)\n\n{:.1} statements per order over {} orders: every service, relay and consumer.\n\n| calls per order | statement |\n|---|---|\n",
+        r.fixed_rate_target, st.per_order, st.orders
+    );
+    for (query, per_order) in &st.top {
+        md += &format!("| {per_order:.2} | `{}` |\n", query.replace('|', "\\|"));
     }
     let s = &r.saga;
     md += &format!(

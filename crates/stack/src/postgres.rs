@@ -187,7 +187,10 @@ impl Postgres {
                 "-c",
                 "unix_socket_directories=",
             ])
-            .args(["-c", "max_connections=300", "-c", "shared_buffers=256MB"]);
+            .args(["-c", "max_connections=300", "-c", "shared_buffers=256MB"])
+            // Statement counts per order, read by the benchmark (a few percent of a statement's
+            // cost, and only once the extension is created in a database).
+            .args(["-c", "shared_preload_libraries=pg_stat_statements"]);
         as_user(&mut server, &user);
         let mut process = Managed::spawn(STEP, server, log, None)?;
 
