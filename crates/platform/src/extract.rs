@@ -112,7 +112,8 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     ApiError::new(status, code, rejection.body_text())
 }
 
-/// Path parameters: an id that does not parse is a 400 naming the parameter.
+/// Path parameters: an id that does not parse is a 400 naming the parameter. An id may be
+/// written as an integral number such as `5.0`, as in JSON bodies and query strings.
 pub struct Path<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
@@ -121,14 +122,46 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
-            Err(rejection @ PathRejection::FailedToDeserializePathParams(_)) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_path",
-                rejection.body_text(),
-            )),
+            Err(rejection @ PathRejection::FailedToDeserializePathParams(_)) => {
+                match integral_float_id(parts, state).await {
+                    Some(value) => Ok(Path(value)),
+                    None => Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_path",
+                        rejection.body_text(),
+                    )),
+                }
+            }
             Err(rejection) => Err(ApiError::internal(rejection.body_text())),
         }
     }
+}
+
+/// The one path parameter, read as an integer, when it is written like `5.0`.
+async fn integral_float_id<S: Send + Sync, T: DeserializeOwned>(
+    parts: &mut Parts,
+    state: &S,
+) -> Option<T> {
+    use serde::de::IntoDeserializer;
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .ok()?;
+    let mut values = params.iter().map(|(_, value)| value);
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return None;
+    };
+    let id: i64 = integral(value)?.parse().ok()?;
+    T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(id)).ok()
+}
+
+/// `5` for `5.0` (or `5.000`, `-5.0`); `None` for anything else.
+fn integral(value: &str) -> Option<&str> {
+    let (whole, fraction) = value.split_once('.')?;
+    let digits = whole.strip_prefix('-').unwrap_or(whole);
+    let is_integral = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b == b'0');
+    is_integral.then_some(whole)
 }
 
 /// Query strings: a parameter that does not parse is a 400 naming it. Integers may be written
@@ -164,21 +197,13 @@ fn integral_floats_in_query(query: &str) -> Option<String> {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, value)) => {
-                let integral = value.split_once('.').filter(|(whole, fraction)| {
-                    let digits = whole.strip_prefix('-').unwrap_or(whole);
-                    !digits.is_empty()
-                        && digits.bytes().all(|b| b.is_ascii_digit())
-                        && fraction.bytes().all(|b| b == b'0')
-                });
-                match integral {
-                    Some((whole, _)) => {
-                        changed = true;
-                        format!("{name}={whole}")
-                    }
-                    None => pair.to_owned(),
+            Some((name, value)) => match integral(value) {
+                Some(whole) => {
+                    changed = true;
+                    format!("{name}={whole}")
                 }
-            }
+                None => pair.to_owned(),
+            },
             None => pair.to_owned(),
         })
         .collect();

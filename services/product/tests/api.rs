@@ -162,7 +162,14 @@ async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
         "payload_too_large",
     );
     assert_error(&http.get(&format!("{url}/abc")).await, 400, "invalid_path");
+    assert_error(&http.get(&format!("{url}/1.5")).await, 400, "invalid_path");
     assert_error(&http.get(&format!("{url}/424242")).await, 404, "not_found");
+    // An integral number is an integer, in a path as in a body or a query (JSON Schema's rule).
+    assert_error(
+        &http.get(&format!("{url}/424242.0")).await,
+        404,
+        "not_found",
+    );
     assert_error(
         &http
             .patch(&format!("{url}/424242"), json!({"price": 5}))
