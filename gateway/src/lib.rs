@@ -1,4 +1,4 @@
-//! The gateway: one entry point for every public path (DESIGN.md section 5).
+//! The gateway: one entry point for every public path (the README's HTTP API section).
 //!
 //! Routes by the first path segment, forwards method, path, query, body and the headers that
 //! matter, and answers JSON errors of its own when an upstream cannot: `503` (unreachable, with

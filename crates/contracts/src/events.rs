@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Topic;
+use crate::{CancelReason, DeliveryStatus, Topic};
 
 /// Every event of the catalog, tagged by `eventType` with its fields under `payload`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,7 +189,7 @@ pub struct OrderCancelled {
     pub seller_id: i64,
     pub product_id: i64,
     pub qty: i32,
-    pub reason: String,
+    pub reason: CancelReason,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,7 +223,7 @@ pub struct DeliveryChanged {
     pub order_id: i64,
     pub customer_id: i64,
     pub seller_id: i64,
-    pub status: String,
+    pub status: DeliveryStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,7 +245,7 @@ mod tests {
             order_id: 42,
             customer_id: 7,
             seller_id: 9,
-            status: "REQUESTED".into(),
+            status: DeliveryStatus::Requested,
         };
         vec![
             Event::ProductRegistered(ProductRegistered {
@@ -296,7 +296,7 @@ mod tests {
                 seller_id: 9,
                 product_id: 1,
                 qty: 2,
-                reason: "CUSTOMER_REQUEST".into(),
+                reason: CancelReason::CustomerRequest,
             }),
             Event::PaymentCompleted(PaymentCompleted {
                 payment_id: 5,

@@ -4,11 +4,23 @@
 //! whose `payload` holds its fields. Consumers must tolerate event types they do not know yet
 //! ([`Event::Unknown`]) so that a producer can add an event without breaking older consumers.
 
+pub mod calls;
 mod events;
+mod labels;
+mod statuses;
 mod topics;
 
 pub use events::*;
+pub use statuses::{CancelReason, DeliveryStatus, PaymentStatus};
 pub use topics::{Topic, TopicNames};
+
+/// What [`labels!`] expands to needs these; the crates using it need not name them.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+    pub use sqlx;
+    pub use utoipa;
+}
 
 use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 use std::fmt;
 
-/// The topics of DESIGN.md section 3: one per publishing context, plus the dead-letter topic.
+/// The topics of the README's Contracts section: one per publishing context, plus the dead-letter topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     Product,

@@ -24,10 +24,11 @@ use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use sqlx::{PgConnection, PgPool};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::shutdown::CancellationToken;
+use crate::unit_of_work::{Store, UnitOfWork};
 
 mod assignment;
 mod runs;
@@ -52,41 +53,32 @@ impl HandlerError {
 }
 
 /// One service's reaction to the events it consumes.
+///
+/// Batch-first: [`EventHandler::apply`] gets every wanted event of a consumed batch at once, in
+/// order, inside one [`UnitOfWork`]. A handler that reacts to events one at a time loops over
+/// them and calls one function per event type (`on_payment_cancelled(work, cancelled)`); one
+/// that can apply a common event set-based splits the batch with [`runs`].
 pub trait EventHandler: Send + Sync + 'static {
     /// Whether this service acts on `event`; the others are skipped without a transaction.
     fn wants(&self, event: &Event) -> bool;
 
-    /// Applies `envelope` inside the caller's transaction. Writes to the outbox go through the
-    /// same connection, so the effect, the events it causes and the dedup row commit together.
-    fn handle(
+    /// Applies `batch` inside `work`: the effect, the events it publishes
+    /// ([`UnitOfWork::publish`]) and the dedup rows commit together. Called under a span that
+    /// names the event (for several, each one's id, type and order, in order); a batch that
+    /// fails is rolled back and replayed one event at a time, each under its own span.
+    fn apply(
         &self,
-        conn: &mut PgConnection,
-        envelope: &Envelope,
+        work: &mut UnitOfWork,
+        batch: &[&Envelope],
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
-
-    /// Applies `envelopes`, in order, inside the caller's transaction. One by one unless the
-    /// handler knows better: a projection that folds many events into few rows reads and
-    /// writes those rows once per batch, which under load is what keeps it level with intake.
-    fn handle_batch(
-        &self,
-        conn: &mut PgConnection,
-        envelopes: &[&Envelope],
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
-        async move {
-            for envelope in envelopes {
-                self.handle(conn, envelope).await?;
-            }
-            Ok(())
-        }
-    }
 }
 
 /// Most messages applied in one transaction.
 pub const BATCH: usize = 200;
 
-pub struct ConsumerLoop<H> {
+pub(crate) struct ConsumerLoop<H> {
     pub consumer: StreamConsumer,
-    pub pool: PgPool,
+    pub store: Store,
     pub handler: H,
     pub producer: FutureProducer,
     pub topics: TopicNames,
@@ -101,7 +93,7 @@ enum Outcome {
 }
 
 impl<H: EventHandler> ConsumerLoop<H> {
-    pub async fn run(self, subscribe: &[Topic], stop: CancellationToken) {
+    pub(crate) async fn run(self, subscribe: &[Topic], stop: CancellationToken) {
         let names: Vec<String> = subscribe.iter().map(|t| self.topics.name(*t)).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         if let Err(err) = self.consumer.subscribe(&refs) {
@@ -235,9 +227,8 @@ impl<H: EventHandler> ConsumerLoop<H> {
         }
         let ids: Vec<Uuid> = envelopes.iter().map(|e| e.event_id).collect();
         let types: Vec<&str> = envelopes.iter().map(|e| e.event_type()).collect();
-        let enqueued_before = crate::outbox::enqueued();
         let started = std::time::Instant::now();
-        let mut tx = self.pool.begin().await?;
+        let mut work = self.store.begin().await?;
         let mut fresh: HashSet<Uuid> = sqlx::query_scalar(
             "INSERT INTO processed_events (event_id, event_type)
              SELECT * FROM unnest($1::UUID[], $2::TEXT[])
@@ -245,7 +236,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
         )
         .bind(&ids)
         .bind(&types)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *work)
         .await?
         .into_iter()
         .collect();
@@ -254,9 +245,11 @@ impl<H: EventHandler> ConsumerLoop<H> {
             .iter()
             .copied()
             .partition(|e| fresh.remove(&e.event_id));
-        self.handler.handle_batch(&mut tx, &applied).await?;
-        tx.commit().await?;
-        crate::outbox::wake_if_enqueued_since(enqueued_before);
+        self.handler
+            .apply(&mut work, &applied)
+            .instrument(span_of(&applied))
+            .await?;
+        work.commit().await?;
         // How far behind its producers this consumer runs, and what a transaction costs: events
         // growing old while transactions stay short mean it waits on the broker, not on us.
         metrics::histogram!("consumer_batch_events").record(envelopes.len() as f64);
@@ -344,5 +337,99 @@ impl<H: EventHandler> ConsumerLoop<H> {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
+    }
+}
+
+/// The span every line written while applying `events` carries: the event's id, type and order
+/// for one event (a single message, or a failed batch replayed one by one); for a batch applied
+/// together, the count and every event's id, type and order, in order.
+fn span_of(events: &[&Envelope]) -> tracing::Span {
+    match events {
+        [one] => tracing::info_span!(
+            "event",
+            event_id = %one.event_id,
+            event_type = one.event_type(),
+            order_id = one.order_id,
+        ),
+        many => tracing::info_span!(
+            "events",
+            count = many.len(),
+            event_ids = %Listed(many, |e, f| write!(f, "{}", e.event_id)),
+            event_types = %Listed(many, |e, f| f.write_str(e.event_type())),
+            order_ids = %Listed(many, |e, f| match e.order_id {
+                Some(id) => write!(f, "{id}"),
+                None => f.write_str("-"),
+            }),
+        ),
+    }
+}
+
+/// One field of each event, comma-separated.
+struct Listed<'a>(
+    &'a [&'a Envelope],
+    fn(&Envelope, &mut std::fmt::Formatter<'_>) -> std::fmt::Result,
+);
+
+impl std::fmt::Display for Listed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, envelope) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            (self.1)(envelope, f)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use contracts::{Envelope, Event, PaymentCancelled};
+
+    use super::span_of;
+    use crate::telemetry::Captured;
+
+    /// The spans of a line logged inside `span`, as the services write them.
+    fn spans_of_a_line_in(span: impl FnOnce() -> tracing::Span) -> serde_json::Value {
+        let captured = Captured::default();
+        tracing::subscriber::with_default(captured.subscriber(), || {
+            span().in_scope(|| tracing::info!("applying"));
+        });
+        captured.lines_saying("applying")[0]["spans"].clone()
+    }
+
+    fn cancelled(order_id: i64) -> Envelope {
+        Envelope::new(
+            "payment",
+            Event::PaymentCancelled(PaymentCancelled {
+                payment_id: 1,
+                order_id,
+                product_id: 1,
+                qty: 1,
+                amount: 1,
+            }),
+        )
+    }
+
+    #[test]
+    fn a_line_written_while_applying_an_event_names_it() {
+        let one = cancelled(42);
+        let spans = spans_of_a_line_in(|| span_of(&[&one]));
+        assert_eq!(spans[0]["event_id"], one.event_id.to_string());
+        assert_eq!(spans[0]["event_type"], "PaymentCancelled");
+        assert_eq!(spans[0]["order_id"], 42);
+    }
+
+    #[test]
+    fn a_line_written_while_applying_a_batch_names_each_event_in_order() {
+        let (first, second) = (cancelled(7), cancelled(8));
+        let spans = spans_of_a_line_in(|| span_of(&[&first, &second]));
+        assert_eq!(spans[0]["count"], 2);
+        assert_eq!(
+            spans[0]["event_ids"],
+            format!("{},{}", first.event_id, second.event_id)
+        );
+        assert_eq!(spans[0]["event_types"], "PaymentCancelled,PaymentCancelled");
+        assert_eq!(spans[0]["order_ids"], "7,8");
     }
 }

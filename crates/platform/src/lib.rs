@@ -1,8 +1,9 @@
 //! The one place where the meal-kit services' shared mechanisms live.
 //!
 //! A service is assembled from these parts by [`service::ServiceBuilder`]: it connects to its
-//! own Postgres schema and runs the migrations, starts the [`outbox`] relay that publishes what
-//! the service committed, runs one [`consumer`] loop per service with dedup and offset-after-
+//! own Postgres schema and runs the migrations, gives its handlers a [`Store`] whose
+//! [`UnitOfWork`] is the one way to change state and publish, starts the [`outbox`] relay that
+//! publishes what the service committed, runs one [`consumer`] loop per service with dedup and offset-after-
 //! commit, serves its router with the shared health, metrics and error handling, and shuts all
 //! of that down in order when the shutdown future resolves.
 
@@ -20,6 +21,8 @@ pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod unit_of_work;
 
 pub use error::ApiError;
 pub use extract::{Json, Path, Query};
+pub use unit_of_work::{Store, UnitOfWork};

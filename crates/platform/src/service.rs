@@ -17,10 +17,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use contracts::{Topic, TopicNames};
 use rdkafka::producer::FutureProducer;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::consumer::{ConsumerLoop, EventHandler};
 use crate::health::Health;
@@ -29,6 +29,7 @@ use crate::openapi::{self, OpenApiRouter};
 use crate::outbox::Relay;
 use crate::settings::CommonSettings;
 use crate::shutdown::CancellationToken;
+use crate::unit_of_work::Store;
 use crate::{ApiError, db};
 
 /// Largest request body a service accepts (a JSON command is a few hundred bytes).
@@ -41,7 +42,8 @@ type Task = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()>
 /// Everything a service's handlers and loops share, plus the tasks it will run.
 pub struct ServiceBuilder {
     pub settings: CommonSettings,
-    pub pool: PgPool,
+    /// The service's database: where its handlers read and begin their units of work.
+    pub store: Store,
     pub producer: FutureProducer,
     pub topics: TopicNames,
     broker: BrokerStatus,
@@ -69,8 +71,9 @@ impl ServiceBuilder {
         .await?;
         let producer = kafka::producer(&settings.kafka_brokers)?;
         let topics = TopicNames::new(settings.topic_prefix.clone());
+        let store = Store::new(pool.clone(), &settings.service);
         let mut builder = Self {
-            pool: pool.clone(),
+            store: store.clone(),
             producer: producer.clone(),
             topics: topics.clone(),
             broker: BrokerStatus::default(),
@@ -81,7 +84,7 @@ impl ServiceBuilder {
             pool,
             producer: producer.clone(),
             topics,
-            schema,
+            signal: store.relay().clone(),
             poll: builder.settings.outbox_poll,
         };
         builder.spawn(|stop| relay.run(stop));
@@ -103,7 +106,7 @@ impl ServiceBuilder {
                 &self.settings.consumer_instance,
                 self.settings.consumer_session_timeout,
             )?,
-            pool: self.pool.clone(),
+            store: self.store.clone(),
             handler,
             producer: self.producer.clone(),
             topics: self.topics.clone(),
@@ -126,7 +129,7 @@ impl ServiceBuilder {
     /// Binds the listener and wraps `routes` with the shared endpoints and middleware, and serves
     /// their OpenAPI document at `/openapi.json`.
     pub async fn serve(self, routes: OpenApiRouter) -> anyhow::Result<App> {
-        let health = Health::new(Some(self.pool.clone()), Some(self.broker.clone()));
+        let health = Health::new(Some(self.store.pool().clone()), Some(self.broker.clone()));
         let (routes, doc) = routes.split_for_parts();
         let doc = openapi::complete(doc, &self.settings.service);
         App::bind(
@@ -226,22 +229,39 @@ fn wrap(routes: Router, health: &Health) -> Router {
         .merge(health.routes())
         .merge(crate::metrics::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
+/// The span of one request: every line logged while serving it carries its request id (set
+/// by the layer outside this one, or the caller's `x-request-id`).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %request.method(),
+        path = request.uri().path(),
+    )
+}
+
 /// Builds the common shape of service: migrations, one consumer loop, and routes whose only
-/// state is the pool. Services with more state (order) use [`ServiceBuilder`] directly.
+/// state is the [`Store`]. Services with more state (order) use [`ServiceBuilder`] directly.
 pub async fn build<H: EventHandler>(
     settings: CommonSettings,
     migrator: &Migrator,
     consumes: &'static [Topic],
     handler: H,
-    routes: fn(PgPool) -> OpenApiRouter,
+    routes: fn(Store) -> OpenApiRouter,
 ) -> anyhow::Result<App> {
     let mut service = ServiceBuilder::connect(settings, migrator).await?;
     service.consume(consumes, handler)?;
-    let router = routes(service.pool.clone());
+    let router = routes(service.store.clone());
     service.serve(router).await
 }
 

@@ -149,7 +149,7 @@ pub async fn stop(broker: &mut Managed) {
         .await;
 }
 
-/// Creates the topics of DESIGN.md section 3 (tansu 0.6 does not auto-create), retrying while
+/// Creates the topics of the README's Contracts section (tansu 0.6 does not auto-create), retrying while
 /// the broker settles.
 pub async fn create_topics(brokers: &str, topics: &TopicNames) -> Result<(), StepError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

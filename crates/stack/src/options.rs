@@ -28,7 +28,7 @@ pub struct Options {
 }
 
 impl Options {
-    /// The fixed ports of DESIGN.md section 1.
+    /// The fixed ports of the README's Architecture table.
     pub fn local(data_dir: PathBuf, bin_dir: PathBuf) -> Self {
         Self {
             data_dir,

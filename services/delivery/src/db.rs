@@ -1,9 +1,9 @@
+//! Queries. Each takes the caller's connection or unit of work; the caller owns the commit.
+
 use chrono::{DateTime, Utc};
-use contracts::{DeliveryChanged, PaymentCompleted};
+use contracts::{DeliveryChanged, DeliveryStatus, PaymentCompleted};
 use serde::Serialize;
 use sqlx::PgConnection;
-
-use crate::domain::Status;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -13,7 +13,7 @@ pub struct Delivery {
     pub customer_id: i64,
     pub seller_id: i64,
     pub address: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -25,7 +25,7 @@ impl Delivery {
             order_id: self.order_id,
             customer_id: self.customer_id,
             seller_id: self.seller_id,
-            status: self.status.clone(),
+            status: self.status,
         }
     }
 }
@@ -40,7 +40,7 @@ pub async fn request(
 ) -> sqlx::Result<Vec<Delivery>> {
     sqlx::query_as(&format!(
         "INSERT INTO deliveries (order_id, customer_id, seller_id, address, status)
-         SELECT order_id, customer_id, seller_id, address, 'REQUESTED'
+         SELECT order_id, customer_id, seller_id, address, $5
          FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[])
              WITH ORDINALITY AS p(order_id, customer_id, seller_id, address, position)
          ORDER BY position
@@ -51,24 +51,34 @@ pub async fn request(
     .bind(paid.iter().map(|p| p.customer_id).collect::<Vec<_>>())
     .bind(paid.iter().map(|p| p.seller_id).collect::<Vec<_>>())
     .bind(paid.iter().map(|p| p.address.as_str()).collect::<Vec<_>>())
+    .bind(DeliveryStatus::Requested)
     .fetch_all(conn)
     .await
+}
+
+/// Which delivery a move is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Key {
+    Id(i64),
+    Order(i64),
 }
 
 /// Moves the delivery to `next` if its current state allows; `None` otherwise.
 pub async fn transition(
     conn: &mut PgConnection,
-    column: &str,
-    key: i64,
-    next: Status,
+    key: Key,
+    next: DeliveryStatus,
 ) -> sqlx::Result<Option<Delivery>> {
-    debug_assert!(column == "id" || column == "order_id");
+    let (column, value) = match key {
+        Key::Id(id) => ("id", id),
+        Key::Order(order_id) => ("order_id", order_id),
+    };
     sqlx::query_as(&format!(
         "UPDATE deliveries SET status = $2, updated_at = now()
          WHERE {column} = $1 AND status = ANY($3) RETURNING {COLUMNS}"
     ))
-    .bind(key)
-    .bind(next.as_str())
+    .bind(value)
+    .bind(next)
     .bind(next.reachable_from())
     .fetch_optional(conn)
     .await

@@ -1,11 +1,11 @@
 //! What delivery does when a payment completes or is cancelled.
 
-use contracts::{Envelope, Event, PaymentCancelled, PaymentCompleted};
+use contracts::{DeliveryStatus, Envelope, Event, PaymentCancelled, PaymentCompleted};
+use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError, Run, runs};
-use sqlx::PgConnection;
 
-use crate::domain::Status;
-use crate::{SERVICE, db};
+use crate::db::{self, Key};
+use crate::domain::announcement;
 
 pub struct Handler;
 
@@ -17,25 +17,13 @@ impl EventHandler for Handler {
         )
     }
 
-    async fn handle(
-        &self,
-        conn: &mut PgConnection,
-        envelope: &Envelope,
-    ) -> Result<(), HandlerError> {
-        self.handle_batch(conn, &[envelope]).await
-    }
-
-    async fn handle_batch(
-        &self,
-        conn: &mut PgConnection,
-        envelopes: &[&Envelope],
-    ) -> Result<(), HandlerError> {
-        for run in runs(envelopes, Event::as_payment_completed) {
+    async fn apply(&self, work: &mut UnitOfWork, batch: &[&Envelope]) -> Result<(), HandlerError> {
+        for run in runs(batch, Event::as_payment_completed) {
             match run {
-                Run::Together(paid) => request_deliveries(conn, &paid).await?,
+                Run::Together(paid) => on_payments_completed(work, &paid).await?,
                 Run::Alone(envelope) => {
                     if let Event::PaymentCancelled(cancelled) = &envelope.event {
-                        cancel_delivery(conn, cancelled).await?;
+                        on_payment_cancelled(work, cancelled).await?;
                     }
                 }
             }
@@ -44,29 +32,29 @@ impl EventHandler for Handler {
     }
 }
 
-async fn request_deliveries(
-    conn: &mut PgConnection,
+/// Requests the delivery of each paid order that has none yet (`DeliveryRequested`).
+async fn on_payments_completed(
+    work: &mut UnitOfWork,
     paid: &[&PaymentCompleted],
 ) -> Result<(), HandlerError> {
-    let requested: Vec<Envelope> = db::request(conn, paid)
-        .await?
-        .iter()
-        .map(|delivery| Envelope::new(SERVICE, Status::Requested.event(delivery.change())))
-        .collect();
-    platform::outbox::enqueue_many(conn, &requested).await?;
+    let requested = db::request(work, paid).await?;
+    work.publish_all(requested.iter().map(|d| announcement(d.change())));
     Ok(())
 }
 
-async fn cancel_delivery(
-    conn: &mut PgConnection,
+/// Cancels the order's delivery unless it is final already (`DeliveryCancelled`).
+async fn on_payment_cancelled(
+    work: &mut UnitOfWork,
     cancelled: &PaymentCancelled,
 ) -> Result<(), HandlerError> {
-    let Some(delivery) =
-        db::transition(conn, "order_id", cancelled.order_id, Status::Cancelled).await?
-    else {
+    let cancellation = db::transition(
+        work,
+        Key::Order(cancelled.order_id),
+        DeliveryStatus::Cancelled,
+    );
+    let Some(delivery) = cancellation.await? else {
         return Ok(());
     };
-    let event = Status::Cancelled.event(delivery.change());
-    platform::outbox::enqueue(conn, &Envelope::new(SERVICE, event)).await?;
+    work.publish(announcement(delivery.change()));
     Ok(())
 }

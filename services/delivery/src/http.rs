@@ -1,27 +1,25 @@
 //! `/deliveries`: read, and the seller's and customer's moves.
 
-use contracts::Envelope;
+use contracts::DeliveryStatus;
 use platform::error::{ApiResult, ErrorBody};
 use platform::openapi::{OpenApiRouter, routes};
-use platform::{ApiError, Path, Query};
+use platform::{ApiError, Path, Query, Store};
 use serde::Deserialize;
-use sqlx::PgPool;
 use utoipa::IntoParams;
 
-use crate::SERVICE;
+use crate::advancing::{self, AdvanceError};
 use crate::db::{self, Delivery};
-use crate::domain::Status;
 
-pub fn router(pool: PgPool) -> OpenApiRouter {
+pub fn router(store: Store) -> OpenApiRouter {
     platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
         .routes(routes!(by_order))
         .routes(routes!(read))
         .routes(routes!(start))
         .routes(routes!(complete))
-        .with_state(pool)
+        .with_state(store)
 }
 
-type State = axum::extract::State<PgPool>;
+type State = axum::extract::State<Store>;
 
 /// The seller ships: `REQUESTED` → `STARTED` (`DeliveryStarted`).
 #[utoipa::path(post, path = "/deliveries/{id}/start",
@@ -32,7 +30,7 @@ type State = axum::extract::State<PgPool>;
         (status = 409, description = "Not `REQUESTED` (`invalid_state`)", body = ErrorBody),
     ))]
 async fn start(state: State, Path(id): Path<i64>) -> ApiResult<axum::Json<Delivery>> {
-    advance(state, id, Status::Started).await
+    advance(state, id, DeliveryStatus::Started).await
 }
 
 /// The customer received it: `STARTED` → `COMPLETED` (`DeliveryCompleted`).
@@ -44,32 +42,23 @@ async fn start(state: State, Path(id): Path<i64>) -> ApiResult<axum::Json<Delive
         (status = 409, description = "Not `STARTED` (`invalid_state`)", body = ErrorBody),
     ))]
 async fn complete(state: State, Path(id): Path<i64>) -> ApiResult<axum::Json<Delivery>> {
-    advance(state, id, Status::Completed).await
+    advance(state, id, DeliveryStatus::Completed).await
 }
 
 async fn advance(
-    axum::extract::State(state): State,
+    axum::extract::State(store): State,
     id: i64,
-    next: Status,
+    next: DeliveryStatus,
 ) -> ApiResult<axum::Json<Delivery>> {
-    let mut tx = state.begin().await?;
-    let Some(delivery) = db::transition(&mut tx, "id", id, next).await? else {
-        let current = db::by_id(&mut tx, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("delivery", id))?;
-        return Err(ApiError::conflict(
+    match advancing::advance(&store, id, next).await {
+        Ok(delivery) => Ok(axum::Json(delivery)),
+        Err(AdvanceError::NotFound) => Err(ApiError::not_found("delivery", id)),
+        Err(AdvanceError::InvalidState { current, next }) => Err(ApiError::conflict(
             "invalid_state",
-            format!(
-                "delivery {id} is {} and cannot become {}",
-                current.status,
-                next.as_str()
-            ),
-        ));
-    };
-    let event = next.event(delivery.change());
-    platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
-    platform::outbox::commit(tx).await?;
-    Ok(axum::Json(delivery))
+            format!("delivery {id} is {current} and cannot become {next}"),
+        )),
+        Err(AdvanceError::Database(err)) => Err(err.into()),
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -86,11 +75,11 @@ struct ByOrder {
     params(ByOrder),
     responses((status = 200, description = "The order's delivery, if any", body = Vec<Delivery>)))]
 async fn by_order(
-    axum::extract::State(state): State,
+    axum::extract::State(store): State,
     Query(query): Query<ByOrder>,
 ) -> ApiResult<axum::Json<Vec<Delivery>>> {
     let order_id = platform::extract::check::required("orderId", query.order_id)?;
-    let mut conn = state.acquire().await?;
+    let mut conn = store.read().await?;
     Ok(axum::Json(
         db::by_order(&mut conn, order_id)
             .await?
@@ -107,10 +96,10 @@ async fn by_order(
         (status = 404, description = "No such delivery (`not_found`)", body = ErrorBody),
     ))]
 async fn read(
-    axum::extract::State(state): State,
+    axum::extract::State(store): State,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Delivery>> {
-    let mut conn = state.acquire().await?;
+    let mut conn = store.read().await?;
     db::by_id(&mut conn, id)
         .await?
         .map(axum::Json)

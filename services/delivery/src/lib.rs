@@ -2,6 +2,7 @@
 //! `COMPLETED` when the customer confirms, `CANCELLED` when the payment is cancelled.
 //! `COMPLETED` and `CANCELLED` are final. Every change publishes a `Delivery*` event.
 
+pub mod advancing;
 pub mod db;
 pub mod domain;
 pub mod events;

@@ -1,17 +1,19 @@
+//! Queries. Each takes the caller's connection or unit of work; the caller owns the commit.
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::domain::{Notice, Recipient};
+use crate::domain::{Notice, NotificationKind, Recipient};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     pub id: i64,
     pub order_id: i64,
-    pub recipient: String,
+    pub recipient: Recipient,
     pub recipient_id: i64,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub message: String,
     pub created_at: DateTime<Utc>,
 }
@@ -29,7 +31,7 @@ pub async fn insert(
          RETURNING {COLUMNS}"
     ))
     .bind(notice.order_id)
-    .bind(notice.recipient.as_str())
+    .bind(notice.recipient)
     .bind(notice.recipient_id)
     .bind(notice.kind)
     .bind(&notice.message)
@@ -53,12 +55,7 @@ pub async fn insert_all(
          RETURNING {COLUMNS}"
     ))
     .bind(notices.iter().map(|n| n.order_id).collect::<Vec<_>>())
-    .bind(
-        notices
-            .iter()
-            .map(|n| n.recipient.as_str())
-            .collect::<Vec<_>>(),
-    )
+    .bind(notices.iter().map(|n| n.recipient).collect::<Vec<_>>())
     .bind(notices.iter().map(|n| n.recipient_id).collect::<Vec<_>>())
     .bind(notices.iter().map(|n| n.kind).collect::<Vec<_>>())
     .bind(
@@ -75,13 +72,13 @@ pub async fn find(
     conn: &mut PgConnection,
     order_id: i64,
     recipient: Recipient,
-    kind: &str,
+    kind: NotificationKind,
 ) -> sqlx::Result<Option<Notification>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM notifications WHERE order_id = $1 AND recipient = $2 AND kind = $3"
     ))
     .bind(order_id)
-    .bind(recipient.as_str())
+    .bind(recipient)
     .bind(kind)
     .fetch_optional(conn)
     .await
@@ -99,7 +96,7 @@ pub async fn list(
          ORDER BY id DESC LIMIT $3"
     ))
     .bind(order_id)
-    .bind(recipient.map(Recipient::as_str))
+    .bind(recipient)
     .bind(limit)
     .fetch_all(conn)
     .await

@@ -1,24 +1,31 @@
-/// Who a notification is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recipient {
-    Customer,
-    Seller,
+//! Notices and who they are for. No I/O.
+
+contracts::labels! {
+    /// Who a notification is for.
+    pub enum Recipient {
+        Customer = "CUSTOMER",
+        Seller = "SELLER",
+    }
 }
 
 impl Recipient {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Recipient::Customer => "CUSTOMER",
-            Recipient::Seller => "SELLER",
-        }
+    /// Reads a recipient given by a person, in any case.
+    pub fn parse_loosely(value: &str) -> Option<Self> {
+        Self::parse(&value.to_ascii_uppercase())
     }
+}
 
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.to_ascii_uppercase().as_str() {
-            "CUSTOMER" => Some(Recipient::Customer),
-            "SELLER" => Some(Recipient::Seller),
-            _ => None,
-        }
+contracts::labels! {
+    /// What a notification is about: one of each per order and recipient.
+    pub enum NotificationKind {
+        OrderPlaced = "ORDER_PLACED",
+        OrderCancelledOutOfStock = "ORDER_CANCELLED_OUT_OF_STOCK",
+        OutOfStock = "OUT_OF_STOCK",
+        CancelRequested = "CANCEL_REQUESTED",
+        DeliveryRequested = "DELIVERY_REQUESTED",
+        DeliveryStarted = "DELIVERY_STARTED",
+        DeliveryCompleted = "DELIVERY_COMPLETED",
+        DeliveryCancelled = "DELIVERY_CANCELLED",
     }
 }
 
@@ -28,7 +35,7 @@ pub struct Notice {
     pub order_id: i64,
     pub recipient: Recipient,
     pub recipient_id: i64,
-    pub kind: &'static str,
+    pub kind: NotificationKind,
     pub message: String,
 }
 
@@ -59,7 +66,7 @@ mod tests {
 
     #[test]
     fn recipients_parse_case_insensitively() {
-        assert_eq!(Recipient::parse("seller"), Some(Recipient::Seller));
-        assert_eq!(Recipient::parse("nobody"), None);
+        assert_eq!(Recipient::parse_loosely("seller"), Some(Recipient::Seller));
+        assert_eq!(Recipient::parse_loosely("nobody"), None);
     }
 }

@@ -1,12 +1,11 @@
 //! The notifications events cause.
 
-use contracts::{DeliveryChanged, Envelope, Event, Notified};
+use contracts::{CancelReason, DeliveryChanged, Envelope, Event, Notified};
+use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError};
-use sqlx::PgConnection;
 
-use crate::SERVICE;
 use crate::db::{self, Notification};
-use crate::domain::{Notice, Recipient, won};
+use crate::domain::{Notice, NotificationKind, Recipient, won};
 
 pub struct Handler;
 
@@ -23,25 +22,15 @@ impl EventHandler for Handler {
         )
     }
 
-    async fn handle(
-        &self,
-        conn: &mut PgConnection,
-        envelope: &Envelope,
-    ) -> Result<(), HandlerError> {
-        self.handle_batch(conn, &[envelope]).await
-    }
-
-    async fn handle_batch(
-        &self,
-        conn: &mut PgConnection,
-        envelopes: &[&Envelope],
-    ) -> Result<(), HandlerError> {
-        let all: Vec<Notice> = envelopes.iter().flat_map(|e| notices(&e.event)).collect();
-        notify_all(conn, &all).await
+    /// Every event's notices are stored and announced together, in two statements whatever
+    /// their number.
+    async fn apply(&self, work: &mut UnitOfWork, batch: &[&Envelope]) -> Result<(), HandlerError> {
+        let all: Vec<Notice> = batch.iter().flat_map(|e| notices(&e.event)).collect();
+        notify_all(work, &all).await
     }
 }
 
-fn customer(order_id: i64, customer_id: i64, kind: &'static str, message: String) -> Notice {
+fn customer(order_id: i64, customer_id: i64, kind: NotificationKind, message: String) -> Notice {
     Notice {
         order_id,
         recipient: Recipient::Customer,
@@ -51,7 +40,7 @@ fn customer(order_id: i64, customer_id: i64, kind: &'static str, message: String
     }
 }
 
-fn seller(order_id: i64, seller_id: i64, kind: &'static str, message: String) -> Notice {
+fn seller(order_id: i64, seller_id: i64, kind: NotificationKind, message: String) -> Notice {
     Notice {
         order_id,
         recipient: Recipient::Seller,
@@ -61,7 +50,7 @@ fn seller(order_id: i64, seller_id: i64, kind: &'static str, message: String) ->
     }
 }
 
-fn delivery_notice(d: &DeliveryChanged, kind: &'static str, what: &str) -> Notice {
+fn delivery_notice(d: &DeliveryChanged, kind: NotificationKind, what: &str) -> Notice {
     customer(
         d.order_id,
         d.customer_id,
@@ -76,7 +65,7 @@ pub fn notices(event: &Event) -> Vec<Notice> {
         Event::OrderPlaced(o) => vec![customer(
             o.order_id,
             o.customer_id,
-            "ORDER_PLACED",
+            NotificationKind::OrderPlaced,
             format!(
                 "Your order #{} is confirmed: {} x {}, {} KRW, delivered to {}.",
                 o.order_id,
@@ -86,11 +75,11 @@ pub fn notices(event: &Event) -> Vec<Notice> {
                 o.address
             ),
         )],
-        Event::OrderCancelled(o) if o.reason == "OUT_OF_STOCK" => vec![
+        Event::OrderCancelled(o) if o.reason == CancelReason::OutOfStock => vec![
             customer(
                 o.order_id,
                 o.customer_id,
-                "ORDER_CANCELLED_OUT_OF_STOCK",
+                NotificationKind::OrderCancelledOutOfStock,
                 format!(
                     "Sorry, product #{} sold out before your order #{} could be filled; it was cancelled and your payment refunded.",
                     o.product_id, o.order_id
@@ -99,7 +88,7 @@ pub fn notices(event: &Event) -> Vec<Notice> {
             seller(
                 o.order_id,
                 o.seller_id,
-                "OUT_OF_STOCK",
+                NotificationKind::OutOfStock,
                 format!(
                     "Order #{} ({} x product #{}) was cancelled automatically: out of stock.",
                     o.order_id, o.qty, o.product_id
@@ -108,19 +97,27 @@ pub fn notices(event: &Event) -> Vec<Notice> {
         ],
         Event::DeliveryRequested(d) => vec![delivery_notice(
             d,
-            "DELIVERY_REQUESTED",
+            NotificationKind::DeliveryRequested,
             "has been requested",
         )],
-        Event::DeliveryStarted(d) => vec![delivery_notice(d, "DELIVERY_STARTED", "is on its way")],
+        Event::DeliveryStarted(d) => vec![delivery_notice(
+            d,
+            NotificationKind::DeliveryStarted,
+            "is on its way",
+        )],
         Event::DeliveryCompleted(d) => {
-            vec![delivery_notice(d, "DELIVERY_COMPLETED", "is complete")]
+            vec![delivery_notice(
+                d,
+                NotificationKind::DeliveryCompleted,
+                "is complete",
+            )]
         }
         Event::DeliveryCancelled(d) => vec![
-            delivery_notice(d, "DELIVERY_CANCELLED", "has been cancelled"),
+            delivery_notice(d, NotificationKind::DeliveryCancelled, "has been cancelled"),
             seller(
                 d.order_id,
                 d.seller_id,
-                "DELIVERY_CANCELLED",
+                NotificationKind::DeliveryCancelled,
                 format!("The delivery of order #{} has been cancelled.", d.order_id),
             ),
         ],
@@ -128,44 +125,37 @@ pub fn notices(event: &Event) -> Vec<Notice> {
     }
 }
 
-/// Stores the notice and announces it, once. Returns the stored notification.
-pub async fn notify(
-    conn: &mut PgConnection,
-    notice: &Notice,
-) -> Result<Notification, HandlerError> {
-    if let Some(created) = db::insert(conn, notice).await? {
-        platform::outbox::enqueue(conn, &announcement(&created)).await?;
+/// Stores the notice and announces it, once. Returns the stored notification (the first one,
+/// when it was stored before).
+pub async fn notify(work: &mut UnitOfWork, notice: &Notice) -> Result<Notification, HandlerError> {
+    if let Some(created) = db::insert(work, notice).await? {
+        work.publish(announcement(&created));
         return Ok(created);
     }
-    db::find(conn, notice.order_id, notice.recipient, notice.kind)
+    db::find(work, notice.order_id, notice.recipient, notice.kind)
         .await?
         .ok_or_else(|| HandlerError::Rejected("notification vanished after a conflict".into()))
 }
 
-/// Stores and announces the notices not stored yet, in two statements whatever their number.
-async fn notify_all(conn: &mut PgConnection, notices: &[Notice]) -> Result<(), HandlerError> {
+/// Stores and announces the notices not stored yet.
+async fn notify_all(work: &mut UnitOfWork, notices: &[Notice]) -> Result<(), HandlerError> {
     if notices.is_empty() {
         return Ok(());
     }
-    let created: Vec<Envelope> = db::insert_all(conn, notices)
-        .await?
-        .iter()
-        .map(announcement)
-        .collect();
-    platform::outbox::enqueue_many(conn, &created).await?;
+    let created = db::insert_all(work, notices).await?;
+    work.publish_all(created.iter().map(announcement));
     Ok(())
 }
 
 /// The event that says `created` was sent.
-fn announcement(created: &Notification) -> Envelope {
+fn announcement(created: &Notification) -> Event {
     let notified = Notified {
         notification_id: created.id,
         order_id: created.order_id,
-        kind: created.kind.clone(),
+        kind: created.kind.as_str().to_owned(),
     };
-    let event = match Recipient::parse(&created.recipient) {
-        Some(Recipient::Seller) => Event::SellerNotified(notified),
-        _ => Event::CustomerNotified(notified),
-    };
-    Envelope::new(SERVICE, event)
+    match created.recipient {
+        Recipient::Seller => Event::SellerNotified(notified),
+        Recipient::Customer => Event::CustomerNotified(notified),
+    }
 }

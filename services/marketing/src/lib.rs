@@ -5,6 +5,7 @@
 //! called by order) and told when a delivery is cancelled. Each notification is stored once per
 //! order, recipient and kind, and announced with `CustomerNotified` / `SellerNotified`.
 
+pub mod alerting;
 pub mod db;
 pub mod domain;
 pub mod events;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use contracts::{DeliveryChanged, Envelope, Event, OrderPlaced, Topic};
+use contracts::{DeliveryChanged, DeliveryStatus, Envelope, Event, OrderPlaced, Topic};
 use serde_json::json;
 use testkit::{Http, Running, TestEnv, assert_error, eventually};
 
@@ -32,21 +32,21 @@ async fn customers_hear_of_their_order_and_each_delivery_change_once() {
     );
     env.publish(&placed).await;
     env.publish(&placed).await;
-    let change = |status: &str| DeliveryChanged {
+    let change = |status: DeliveryStatus| DeliveryChanged {
         delivery_id: 1,
         order_id: 61,
         customer_id: 6,
         seller_id: 7,
-        status: status.into(),
+        status,
     };
     env.publish(&Envelope::new(
         "delivery",
-        Event::DeliveryRequested(change("REQUESTED")),
+        Event::DeliveryRequested(change(DeliveryStatus::Requested)),
     ))
     .await;
     env.publish(&Envelope::new(
         "delivery",
-        Event::DeliveryStarted(change("STARTED")),
+        Event::DeliveryStarted(change(DeliveryStatus::Started)),
     ))
     .await;
     let list = eventually(Duration::from_secs(10), || async {

@@ -2,22 +2,15 @@
 
 use std::time::Duration;
 
+use contracts::CancelReason;
+use contracts::calls::{SELLER_ALERT_PATH, SellerAlert};
 use platform::client::{CallError, ServiceClient};
-use serde::Serialize;
 
 #[derive(Clone)]
 pub struct SellerAlerts {
     client: ServiceClient,
     /// The breaker's cool-down: how long to tell the customer to wait.
     retry_after: Duration,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Alert<'a> {
-    order_id: i64,
-    seller_id: i64,
-    reason: &'a str,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,19 +38,14 @@ impl SellerAlerts {
         &self,
         order_id: i64,
         seller_id: i64,
-        reason: &str,
+        reason: CancelReason,
     ) -> Result<(), AlertError> {
-        let reply = self
-            .client
-            .post_json(
-                "/notifications/seller-alerts",
-                &Alert {
-                    order_id,
-                    seller_id,
-                    reason,
-                },
-            )
-            .await?;
+        let alert = SellerAlert {
+            order_id,
+            seller_id,
+            reason: Some(reason.as_str().to_owned()),
+        };
+        let reply = self.client.post_json(SELLER_ALERT_PATH, &alert).await?;
         if reply.status.is_success() {
             Ok(())
         } else {

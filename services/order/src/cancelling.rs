@@ -1,34 +1,93 @@
-//! Starting the compensation chain: `CANCEL_REQUESTED` and `OrderCancelled`, in one transaction.
+//! Cancelling an order: the start of the compensation chain, `CANCEL_REQUESTED` and
+//! `OrderCancelled` in one unit of work. A customer's cancellation first alerts the seller
+//! (synchronously, seed NFR 1.2); a stock shortage cancels without the alert.
 
-use contracts::{Envelope, Event, OrderCancelled};
-use sqlx::PgConnection;
+use contracts::{CancelReason, Event, OrderCancelled};
+use platform::client::CallError;
+use platform::{Store, UnitOfWork};
 
-use crate::SERVICE;
+use crate::alerts::{AlertError, SellerAlerts};
 use crate::db::{self, Order};
-use crate::domain::Status;
+use crate::domain::OrderStatus;
 
-pub const CUSTOMER_REQUEST: &str = "CUSTOMER_REQUEST";
-pub const OUT_OF_STOCK: &str = "OUT_OF_STOCK";
+/// Why a customer's cancellation was not accepted. Nothing changed in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no such order")]
+    NotFound,
+    /// Already being cancelled, or past the point of cancelling: the order as it stands.
+    #[error("order {} is {}", .0.id, .0.status)]
+    NotCancellable(Box<Order>),
+    /// The seller could not be alerted; the customer should try again shortly.
+    #[error("the seller could not be alerted: {0}")]
+    AlertFailed(AlertError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl CancelError {
+    /// Whether the alert failed because marketing's breaker is open (it is overloaded or
+    /// failing), rather than one call failing.
+    pub fn breaker_open(&self) -> bool {
+        matches!(
+            self,
+            CancelError::AlertFailed(AlertError::Call(CallError::Open(_)))
+        )
+    }
+}
+
+/// The customer's cancellation: accepted (the order `CANCEL_REQUESTED`) once the seller has
+/// been alerted.
+pub async fn by_customer(
+    store: &Store,
+    alerts: &SellerAlerts,
+    order_id: i64,
+) -> Result<Order, CancelError> {
+    let mut conn = store.read().await?;
+    let order = db::find(&mut conn, order_id)
+        .await?
+        .ok_or(CancelError::NotFound)?;
+    drop(conn);
+    if !order.status.customer_may_cancel() {
+        return Err(CancelError::NotCancellable(Box::new(order)));
+    }
+    if let Err(err) = alerts
+        .alert(order.id, order.seller_id, CancelReason::CustomerRequest)
+        .await
+    {
+        tracing::warn!(order_id, error = %err, "cancellation refused: seller alert failed");
+        return Err(CancelError::AlertFailed(err));
+    }
+    let mut work = store.begin().await?;
+    let Some(order) = request(&mut work, order_id, CancelReason::CustomerRequest).await? else {
+        // The order moved on while the seller was being alerted.
+        let current = db::find(&mut work, order_id)
+            .await?
+            .ok_or(CancelError::NotFound)?;
+        return Err(CancelError::NotCancellable(Box::new(current)));
+    };
+    work.commit().await?;
+    Ok(order)
+}
 
 /// Marks the order `CANCEL_REQUESTED` and publishes `OrderCancelled`; `None` (and nothing
 /// published) when its status does not allow it, a repeated request included.
 pub async fn request(
-    conn: &mut PgConnection,
+    work: &mut UnitOfWork,
     order_id: i64,
-    reason: &str,
+    reason: CancelReason,
 ) -> sqlx::Result<Option<Order>> {
-    let Some(order) = db::transition(conn, order_id, Status::CancelRequested, Some(reason)).await?
-    else {
+    let next = OrderStatus::CancelRequested;
+    let Some(order) = db::transition(work, order_id, next, Some(reason.into())).await? else {
         return Ok(None);
     };
-    let event = Event::OrderCancelled(OrderCancelled {
+    work.publish(Event::OrderCancelled(OrderCancelled {
         order_id: order.id,
         customer_id: order.customer_id,
         seller_id: order.seller_id,
         product_id: order.product_id,
         qty: order.qty,
-        reason: reason.to_owned(),
-    });
-    platform::outbox::enqueue(conn, &Envelope::new(SERVICE, event)).await?;
+        reason,
+    }));
     Ok(Some(order))
 }

@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use contracts::{Event, OrderPlaced};
+use platform::Store;
 use serde::Serialize;
 use sqlx::PgConnection;
+use sqlx::pool::PoolConnection;
 
-use contracts::Envelope;
-
-use crate::domain::{NewOrder, Status};
+use crate::domain::{NewOrder, OrderStatus, Reason};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReplicaProduct {
@@ -29,8 +30,8 @@ pub struct Order {
     pub qty: i32,
     pub amount: i64,
     pub address: String,
-    pub status: String,
-    pub reason: Option<String>,
+    pub status: OrderStatus,
+    pub reason: Option<Reason>,
     pub payment_id: Option<i64>,
     pub placed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -38,8 +39,18 @@ pub struct Order {
 }
 
 impl Order {
-    pub fn status(&self) -> Status {
-        Status::parse(&self.status).unwrap_or(Status::Pending)
+    /// The event that announces this order, placed.
+    pub fn placed(&self) -> Event {
+        Event::OrderPlaced(OrderPlaced {
+            order_id: self.id,
+            customer_id: self.customer_id,
+            seller_id: self.seller_id,
+            product_id: self.product_id,
+            product_name: self.product_name.clone(),
+            qty: self.qty,
+            amount: self.amount,
+            address: self.address.clone(),
+        })
     }
 }
 
@@ -83,7 +94,7 @@ pub async fn insert_pending(
 ) -> sqlx::Result<Order> {
     sqlx::query_as(&format!(
         "INSERT INTO orders (customer_id, seller_id, product_id, product_name, qty, amount, address, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING') RETURNING {COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
     ))
     .bind(new.customer_id)
     .bind(product.seller_id)
@@ -92,6 +103,7 @@ pub async fn insert_pending(
     .bind(new.qty)
     .bind(amount)
     .bind(&new.address)
+    .bind(OrderStatus::Pending)
     .fetch_one(conn)
     .await
 }
@@ -119,32 +131,31 @@ pub async fn by_customer(
     .await
 }
 
-/// Records the approved payment, in one statement: `PENDING` becomes `PLACED` (a delivery event
-/// may have moved the order further already; that stays), `placed_at` marks that `OrderPlaced`
-/// is out, and `announcement` goes into the outbox, unless the order is being cancelled (sold
-/// out before the payment's answer reached us: the customer is not told it is placed). `None`
-/// when the order is placed already, rejected or unknown.
+/// Records the approved payment of `pending`, in one statement: `PENDING` becomes `PLACED` (a
+/// delivery event may have moved the order further already; that stays), `placed_at` marks that
+/// `OrderPlaced` is out, and `OrderPlaced` is published, unless the order is being cancelled
+/// (sold out before the payment's answer reached us: the customer is not told it is placed).
+/// `None` when the order is placed already, rejected or unknown.
 pub async fn mark_placed(
-    conn: &mut PgConnection,
-    id: i64,
+    store: &Store,
+    conn: &mut PoolConnection<sqlx::Postgres>,
+    pending: &Order,
     payment_id: i64,
-    announcement: &Envelope,
 ) -> sqlx::Result<Option<Order>> {
-    let sql = format!(
-        "WITH placed AS (
-             UPDATE orders SET status = CASE WHEN status = 'PENDING' THEN 'PLACED' ELSE status END,
+    store
+        .statement(format!(
+            "UPDATE orders SET status = CASE WHEN status = $3 THEN $4 ELSE status END,
                  payment_id = $2, placed_at = now(), updated_at = now()
-             WHERE id = $1 AND placed_at IS NULL AND status <> 'REJECTED'
-             RETURNING {COLUMNS}
-         ), announced AS (
-             INSERT INTO {outbox} SELECT $3, $4, $5, $6, $7 FROM placed
-             WHERE placed.status NOT IN ('CANCEL_REQUESTED', 'CANCELLED')
-         )
-         SELECT {COLUMNS} FROM placed",
-        outbox = platform::outbox::COLUMNS,
-    );
-    let query = sqlx::query_as(&sql).bind(id).bind(payment_id);
-    platform::outbox::bind_row(query, announcement)
+             WHERE id = $1 AND placed_at IS NULL AND status <> $5
+             RETURNING {COLUMNS}"
+        ))
+        .bind(pending.id)
+        .bind(payment_id)
+        .bind(OrderStatus::Pending)
+        .bind(OrderStatus::Placed)
+        .bind(OrderStatus::Rejected)
+        .bind(vec![OrderStatus::CancelRequested, OrderStatus::Cancelled])
+        .publish_if(pending.placed(), "status <> ALL($6)")
         .fetch_optional(conn)
         .await
 }
@@ -153,15 +164,15 @@ pub async fn mark_placed(
 pub async fn transition(
     conn: &mut PgConnection,
     id: i64,
-    next: Status,
-    reason: Option<&str>,
+    next: OrderStatus,
+    reason: Option<Reason>,
 ) -> sqlx::Result<Option<Order>> {
     sqlx::query_as(&format!(
         "UPDATE orders SET status = $2, reason = COALESCE($3, reason), updated_at = now()
          WHERE id = $1 AND status = ANY($4) RETURNING {COLUMNS}"
     ))
     .bind(id)
-    .bind(next.as_str())
+    .bind(next)
     .bind(reason)
     .bind(next.reachable_from())
     .fetch_optional(conn)
@@ -173,13 +184,13 @@ pub async fn transition(
 pub async fn transition_all(
     conn: &mut PgConnection,
     ids: &[i64],
-    next: Status,
+    next: OrderStatus,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "UPDATE orders SET status = $2, updated_at = now() WHERE id = ANY($1) AND status = ANY($3)",
     )
     .bind(ids)
-    .bind(next.as_str())
+    .bind(next)
     .bind(next.reachable_from())
     .execute(conn)
     .await?
@@ -192,12 +203,13 @@ pub async fn pending_older_than(
     limit: i64,
 ) -> sqlx::Result<Vec<Order>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM orders WHERE status = 'PENDING'
+        "SELECT {COLUMNS} FROM orders WHERE status = $3
            AND created_at < now() - make_interval(secs => $1)
          ORDER BY created_at LIMIT $2"
     ))
     .bind(age.as_secs_f64())
     .bind(limit)
+    .bind(OrderStatus::Pending)
     .fetch_all(conn)
     .await
 }

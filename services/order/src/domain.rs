@@ -1,5 +1,6 @@
 //! The order and its status machine. No I/O.
 
+use contracts::{CancelReason, DeliveryStatus};
 use platform::ApiError;
 use platform::extract::{card_number, check};
 
@@ -8,74 +9,44 @@ pub const MAX_QTY: i64 = 100;
 pub const GUEST_CUSTOMER: i64 = 0;
 pub const DEFAULT_ADDRESS: &str = "pick-up at the store";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Pending,
-    Placed,
-    DeliveryRequested,
-    Shipping,
-    Delivered,
-    Rejected,
-    CancelRequested,
-    Cancelled,
+contracts::labels! {
+    /// Where an order is in its saga. `DELIVERED`, `REJECTED` and `CANCELLED` are terminal.
+    pub enum OrderStatus {
+        Pending = "PENDING",
+        Placed = "PLACED",
+        DeliveryRequested = "DELIVERY_REQUESTED",
+        Shipping = "SHIPPING",
+        Delivered = "DELIVERED",
+        Rejected = "REJECTED",
+        CancelRequested = "CANCEL_REQUESTED",
+        Cancelled = "CANCELLED",
+    }
 }
 
-impl Status {
-    pub const ALL: [Status; 8] = [
-        Status::Pending,
-        Status::Placed,
-        Status::DeliveryRequested,
-        Status::Shipping,
-        Status::Delivered,
-        Status::Rejected,
-        Status::CancelRequested,
-        Status::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "PENDING",
-            Status::Placed => "PLACED",
-            Status::DeliveryRequested => "DELIVERY_REQUESTED",
-            Status::Shipping => "SHIPPING",
-            Status::Delivered => "DELIVERED",
-            Status::Rejected => "REJECTED",
-            Status::CancelRequested => "CANCEL_REQUESTED",
-            Status::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
+impl OrderStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Status::Delivered | Status::Rejected | Status::Cancelled
+            OrderStatus::Delivered | OrderStatus::Rejected | OrderStatus::Cancelled
         )
     }
 
     /// Where an order may be for a move to `self`. The delivery path only moves forward, and may
     /// skip steps: events of other topics can overtake each other (a `DeliveryRequested` may
     /// arrive while the order is still `PENDING`, its payment answer in flight).
-    pub fn reachable_from(self) -> &'static [&'static str] {
+    pub fn reachable_from(self) -> &'static [OrderStatus] {
+        use OrderStatus::*;
         match self {
-            Status::Pending => &[],
-            Status::Placed => &["PENDING"],
-            Status::DeliveryRequested => &["PENDING", "PLACED"],
-            Status::Shipping => &["PENDING", "PLACED", "DELIVERY_REQUESTED"],
-            Status::Delivered => &["PENDING", "PLACED", "DELIVERY_REQUESTED", "SHIPPING"],
-            Status::Rejected => &["PENDING"],
+            Pending => &[],
+            Placed => &[Pending],
+            DeliveryRequested => &[Pending, Placed],
+            Shipping => &[Pending, Placed, DeliveryRequested],
+            Delivered => &[Pending, Placed, DeliveryRequested, Shipping],
+            Rejected => &[Pending],
             // PENDING only for a stock shortage that overtook the payment's answer; customers
             // cancel only what `customer_may_cancel` allows.
-            Status::CancelRequested => &["PENDING", "PLACED", "DELIVERY_REQUESTED", "SHIPPING"],
-            Status::Cancelled => &[
-                "PLACED",
-                "DELIVERY_REQUESTED",
-                "SHIPPING",
-                "CANCEL_REQUESTED",
-            ],
+            CancelRequested => &[Pending, Placed, DeliveryRequested, Shipping],
+            Cancelled => &[Placed, DeliveryRequested, Shipping, CancelRequested],
         }
     }
 
@@ -83,12 +54,48 @@ impl Status {
     pub fn customer_may_cancel(self) -> bool {
         matches!(
             self,
-            Status::Placed | Status::DeliveryRequested | Status::Shipping
+            OrderStatus::Placed | OrderStatus::DeliveryRequested | OrderStatus::Shipping
         )
     }
 
-    pub fn can_become(self, next: Status) -> bool {
-        next.reachable_from().contains(&self.as_str())
+    /// Whether the order is being, or has been, cancelled.
+    pub fn is_cancellation(self) -> bool {
+        matches!(self, OrderStatus::CancelRequested | OrderStatus::Cancelled)
+    }
+
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        next.reachable_from().contains(&self)
+    }
+
+    /// Where the order goes when its delivery reaches `delivery`.
+    pub fn following(delivery: DeliveryStatus) -> OrderStatus {
+        match delivery {
+            DeliveryStatus::Requested => OrderStatus::DeliveryRequested,
+            DeliveryStatus::Started => OrderStatus::Shipping,
+            DeliveryStatus::Completed => OrderStatus::Delivered,
+            DeliveryStatus::Cancelled => OrderStatus::Cancelled,
+        }
+    }
+}
+
+contracts::labels! {
+    /// Why an order was cancelled (the contract's [`CancelReason`]s) or rejected.
+    pub enum Reason {
+        CustomerRequest = "CUSTOMER_REQUEST",
+        OutOfStock = "OUT_OF_STOCK",
+        PaymentDeclined = "PAYMENT_DECLINED",
+        PaymentRefused = "PAYMENT_REFUSED",
+        PaymentUnavailable = "PAYMENT_UNAVAILABLE",
+        PaymentNotCompleted = "PAYMENT_NOT_COMPLETED",
+    }
+}
+
+impl From<CancelReason> for Reason {
+    fn from(reason: CancelReason) -> Self {
+        match reason {
+            CancelReason::CustomerRequest => Reason::CustomerRequest,
+            CancelReason::OutOfStock => Reason::OutOfStock,
+        }
     }
 }
 
@@ -140,26 +147,33 @@ mod tests {
 
     #[test]
     fn terminal_states_stick() {
-        for from in Status::ALL.into_iter().filter(|s| s.is_terminal()) {
-            for to in Status::ALL {
-                assert!(!from.can_become(to), "{from:?} -> {to:?}");
+        for from in OrderStatus::ALL.iter().filter(|s| s.is_terminal()) {
+            for to in OrderStatus::ALL {
+                assert!(!from.can_become(*to), "{from:?} -> {to:?}");
             }
         }
     }
 
     #[test]
     fn the_delivery_path_only_moves_forward() {
-        assert!(Status::Pending.can_become(Status::Placed));
-        assert!(Status::Placed.can_become(Status::DeliveryRequested));
-        assert!(Status::Pending.can_become(Status::DeliveryRequested));
-        assert!(Status::Shipping.can_become(Status::Delivered));
-        assert!(!Status::Shipping.can_become(Status::DeliveryRequested));
-        assert!(!Status::Placed.can_become(Status::Placed));
-        assert!(!Status::Pending.customer_may_cancel());
-        assert!(!Status::Delivered.customer_may_cancel());
-        assert!(!Status::CancelRequested.customer_may_cancel());
-        assert!(Status::Shipping.customer_may_cancel());
-        assert!(Status::Shipping.can_become(Status::CancelRequested));
+        assert!(OrderStatus::Pending.can_become(OrderStatus::Placed));
+        assert!(OrderStatus::Placed.can_become(OrderStatus::DeliveryRequested));
+        assert!(OrderStatus::Pending.can_become(OrderStatus::DeliveryRequested));
+        assert!(OrderStatus::Shipping.can_become(OrderStatus::Delivered));
+        assert!(!OrderStatus::Shipping.can_become(OrderStatus::DeliveryRequested));
+        assert!(!OrderStatus::Placed.can_become(OrderStatus::Placed));
+        assert!(!OrderStatus::Pending.customer_may_cancel());
+        assert!(!OrderStatus::Delivered.customer_may_cancel());
+        assert!(!OrderStatus::CancelRequested.customer_may_cancel());
+        assert!(OrderStatus::Shipping.customer_may_cancel());
+        assert!(OrderStatus::Shipping.can_become(OrderStatus::CancelRequested));
+    }
+
+    #[test]
+    fn a_cancellation_is_recorded_under_the_contract_s_spelling() {
+        for reason in CancelReason::ALL {
+            assert_eq!(Reason::from(*reason).as_str(), reason.as_str());
+        }
     }
 
     #[test]

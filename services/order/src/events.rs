@@ -1,10 +1,10 @@
-//! What order does with catalog and delivery events.
+//! What order does with catalog, stock and delivery events.
 
-use contracts::{DeliveryChanged, Envelope, Event};
+use contracts::{CancelReason, DeliveryChanged, DeliveryStatus, Envelope, Event, StockShortage};
+use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError, Run, runs};
-use sqlx::PgConnection;
 
-use crate::domain::Status;
+use crate::domain::OrderStatus;
 use crate::{cancelling, db};
 
 pub struct Handler;
@@ -23,46 +23,27 @@ impl EventHandler for Handler {
         )
     }
 
-    async fn handle(
-        &self,
-        conn: &mut PgConnection,
-        envelope: &Envelope,
-    ) -> Result<(), HandlerError> {
-        match &envelope.event {
-            Event::ProductRegistered(p) => {
-                db::upsert_product(conn, p.product_id, Some(p.seller_id), &p.name, p.price).await?;
-            }
-            Event::ProductUpdated(p) => {
-                db::upsert_product(conn, p.product_id, p.seller_id, &p.name, p.price).await?;
-            }
-            Event::DeliveryRequested(d) => {
-                follow(conn, d.order_id, Status::DeliveryRequested).await?
-            }
-            Event::DeliveryStarted(d) => follow(conn, d.order_id, Status::Shipping).await?,
-            Event::DeliveryCompleted(d) => follow(conn, d.order_id, Status::Delivered).await?,
-            Event::DeliveryCancelled(d) => follow(conn, d.order_id, Status::Cancelled).await?,
-            Event::StockShortage(s) => {
-                cancelling::request(conn, s.order_id, cancelling::OUT_OF_STOCK).await?;
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
     /// `DeliveryRequested`, one per order on the saga's path, moves a run of orders with one
     /// statement; everything else goes one by one.
-    async fn handle_batch(
-        &self,
-        conn: &mut PgConnection,
-        envelopes: &[&Envelope],
-    ) -> Result<(), HandlerError> {
-        for run in runs(envelopes, delivery_requested) {
+    async fn apply(&self, work: &mut UnitOfWork, batch: &[&Envelope]) -> Result<(), HandlerError> {
+        for run in runs(batch, delivery_requested) {
             match run {
-                Run::Together(requested) => {
-                    let ids: Vec<i64> = requested.iter().map(|d| d.order_id).collect();
-                    db::transition_all(conn, &ids, Status::DeliveryRequested).await?;
-                }
-                Run::Alone(envelope) => self.handle(conn, envelope).await?,
+                Run::Together(requested) => on_deliveries_requested(work, &requested).await?,
+                Run::Alone(envelope) => match &envelope.event {
+                    Event::ProductRegistered(p) => {
+                        db::upsert_product(work, p.product_id, Some(p.seller_id), &p.name, p.price)
+                            .await?;
+                    }
+                    Event::ProductUpdated(p) => {
+                        db::upsert_product(work, p.product_id, p.seller_id, &p.name, p.price)
+                            .await?;
+                    }
+                    Event::DeliveryStarted(d)
+                    | Event::DeliveryCompleted(d)
+                    | Event::DeliveryCancelled(d) => on_delivery_changed(work, d).await?,
+                    Event::StockShortage(shortage) => on_stock_shortage(work, shortage).await?,
+                    _ => {}
+                },
             }
         }
         Ok(())
@@ -76,15 +57,39 @@ fn delivery_requested(event: &Event) -> Option<&DeliveryChanged> {
     }
 }
 
+async fn on_deliveries_requested(
+    work: &mut UnitOfWork,
+    requested: &[&DeliveryChanged],
+) -> sqlx::Result<()> {
+    let ids: Vec<i64> = requested.iter().map(|d| d.order_id).collect();
+    db::transition_all(
+        work,
+        &ids,
+        OrderStatus::following(DeliveryStatus::Requested),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The order follows its delivery. A move its status does not allow (a late event, a terminal
 /// order) is ignored: the event is recorded as processed and changes nothing.
-async fn follow(conn: &mut PgConnection, order_id: i64, next: Status) -> sqlx::Result<()> {
-    if db::transition(conn, order_id, next, None).await?.is_none() {
-        tracing::debug!(
-            order_id,
-            next = next.as_str(),
-            "delivery event ignored by the order's status"
-        );
+async fn on_delivery_changed(
+    work: &mut UnitOfWork,
+    delivery: &DeliveryChanged,
+) -> sqlx::Result<()> {
+    let next = OrderStatus::following(delivery.status);
+    if db::transition(work, delivery.order_id, next, None)
+        .await?
+        .is_none()
+    {
+        tracing::debug!(%next, "delivery event ignored by the order's status");
     }
+    Ok(())
+}
+
+/// Sold out after the payment: the order is cancelled, the same chain as a customer's
+/// cancellation without the seller alert (marketing tells the seller from `OrderCancelled`).
+async fn on_stock_shortage(work: &mut UnitOfWork, shortage: &StockShortage) -> sqlx::Result<()> {
+    cancelling::request(work, shortage.order_id, CancelReason::OutOfStock).await?;
     Ok(())
 }

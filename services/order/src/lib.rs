@@ -63,12 +63,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         settings.marketing.cooldown,
     );
     let state = http::AppState {
-        pool: service.pool.clone(),
+        store: service.store.clone(),
         payments: payments.clone(),
         alerts,
     };
     let recovery = recovery::Recovery {
-        pool: service.pool.clone(),
+        store: service.store.clone(),
         payments,
         older_than: settings.recover_after,
     };

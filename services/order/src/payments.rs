@@ -1,34 +1,15 @@
 //! The synchronous call to payment, and what its answers mean for the order.
 
+use contracts::PaymentStatus;
+use contracts::calls::{CHARGE_PATH, ChargeRequest, Charged};
 use platform::client::{CallError, ServiceClient};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::db::Order;
 
 #[derive(Clone)]
 pub struct Payments {
     client: ServiceClient,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ChargeRequest<'a> {
-    order_id: i64,
-    customer_id: i64,
-    seller_id: i64,
-    product_id: i64,
-    qty: i32,
-    amount: i64,
-    address: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    card_number: Option<&'a str>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentView {
-    pub id: i64,
-    pub status: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,14 +47,14 @@ impl Payments {
             customer_id: order.customer_id,
             seller_id: order.seller_id,
             product_id: order.product_id,
-            qty: order.qty,
+            qty: i64::from(order.qty),
             amount: order.amount,
-            address: &order.address,
-            card_number,
+            address: order.address.clone(),
+            card_number: card_number.map(str::to_owned),
         };
-        match self.client.post_json("/payments", &request).await {
-            Ok(reply) if reply.status.is_success() => match reply.json::<PaymentView>() {
-                Ok(payment) if payment.status == "APPROVED" => Outcome::Approved {
+        match self.client.post_json(CHARGE_PATH, &request).await {
+            Ok(reply) if reply.status.is_success() => match reply.json::<Charged>() {
+                Ok(payment) if payment.status == PaymentStatus::Approved => Outcome::Approved {
                     payment_id: payment.id,
                 },
                 Ok(payment) => Outcome::Declined {
@@ -102,10 +83,10 @@ impl Payments {
     }
 
     /// The order's payment, if payment has one.
-    pub async fn lookup(&self, order_id: i64) -> Result<Option<PaymentView>, CallError> {
+    pub async fn lookup(&self, order_id: i64) -> Result<Option<Charged>, CallError> {
         let reply = self
             .client
-            .get(&format!("/payments?orderId={order_id}"))
+            .get(&format!("{CHARGE_PATH}?orderId={order_id}"))
             .await?;
         if !reply.status.is_success() {
             return Err(CallError::Failed(
@@ -113,7 +94,7 @@ impl Payments {
                 format!("answered {}", reply.status),
             ));
         }
-        let mut found: Vec<PaymentView> = reply
+        let mut found: Vec<Charged> = reply
             .json()
             .map_err(|e| CallError::Failed("payment".into(), e.to_string()))?;
         Ok(found.pop())

@@ -1,19 +1,16 @@
 //! Placing an order: the synchronous half of the saga.
 
 use axum::http::StatusCode;
-use contracts::{Envelope, Event, OrderPlaced};
-use platform::ApiError;
-use sqlx::PgPool;
+use platform::{ApiError, Store};
 
-use crate::SERVICE;
 use crate::db::{self, Order};
-use crate::domain::{NewOrder, Status};
+use crate::domain::{NewOrder, OrderStatus, Reason};
 use crate::payments::{Outcome, Payments};
 
 /// Stores the order, pays for it and answers with the placed order, or says why not. An order
 /// whose payment is not approved is never placed and publishes nothing.
-pub async fn place(pool: &PgPool, payments: &Payments, new: NewOrder) -> Result<Order, ApiError> {
-    let mut conn = pool.acquire().await?;
+pub async fn place(store: &Store, payments: &Payments, new: NewOrder) -> Result<Order, ApiError> {
+    let mut conn = store.read().await?;
     let product = db::product(&mut conn, new.product_id)
         .await?
         .ok_or_else(|| {
@@ -31,9 +28,9 @@ pub async fn place(pool: &PgPool, payments: &Payments, new: NewOrder) -> Result<
     drop(conn);
 
     match payments.charge(&order, new.card_number.as_deref()).await {
-        Outcome::Approved { payment_id } => Ok(confirm(pool, &order, payment_id).await?),
+        Outcome::Approved { payment_id } => Ok(confirm(store, &order, payment_id).await?),
         Outcome::Declined { message } => {
-            reject(pool, order.id, "PAYMENT_DECLINED").await?;
+            reject(store, order.id, Reason::PaymentDeclined).await?;
             Err(ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "payment_declined",
@@ -41,7 +38,7 @@ pub async fn place(pool: &PgPool, payments: &Payments, new: NewOrder) -> Result<
             ))
         }
         Outcome::Refused { message } => {
-            reject(pool, order.id, "PAYMENT_REFUSED").await?;
+            reject(store, order.id, Reason::PaymentRefused).await?;
             Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "payment_refused",
@@ -49,7 +46,7 @@ pub async fn place(pool: &PgPool, payments: &Payments, new: NewOrder) -> Result<
             ))
         }
         Outcome::Unavailable(err) => {
-            reject(pool, order.id, "PAYMENT_UNAVAILABLE").await?;
+            reject(store, order.id, Reason::PaymentUnavailable).await?;
             Err(ApiError::unavailable(
                 "payment_unavailable",
                 format!(
@@ -70,31 +67,11 @@ pub async fn place(pool: &PgPool, payments: &Payments, new: NewOrder) -> Result<
     }
 }
 
-/// Records the approved payment of `pending` and puts `OrderPlaced` in the outbox, once.
-pub async fn confirm(pool: &PgPool, pending: &Order, payment_id: i64) -> sqlx::Result<Order> {
-    let event = Event::OrderPlaced(OrderPlaced {
-        order_id: pending.id,
-        customer_id: pending.customer_id,
-        seller_id: pending.seller_id,
-        product_id: pending.product_id,
-        product_name: pending.product_name.clone(),
-        qty: pending.qty,
-        amount: pending.amount,
-        address: pending.address.clone(),
-    });
-    let mut conn = pool.acquire().await?;
-    match db::mark_placed(
-        &mut conn,
-        pending.id,
-        payment_id,
-        &Envelope::new(SERVICE, event),
-    )
-    .await?
-    {
-        Some(order) => {
-            platform::outbox::committed_alone();
-            Ok(order)
-        }
+/// Records the approved payment of `pending` and publishes `OrderPlaced`, once.
+pub async fn confirm(store: &Store, pending: &Order, payment_id: i64) -> sqlx::Result<Order> {
+    let mut conn = store.read().await?;
+    match db::mark_placed(store, &mut conn, pending, payment_id).await? {
+        Some(order) => Ok(order),
         // Placed by the recovery loop meanwhile, or rejected: the order as it stands.
         None => db::find(&mut conn, pending.id)
             .await?
@@ -102,8 +79,8 @@ pub async fn confirm(pool: &PgPool, pending: &Order, payment_id: i64) -> sqlx::R
     }
 }
 
-pub async fn reject(pool: &PgPool, order_id: i64, reason: &str) -> sqlx::Result<()> {
-    let mut conn = pool.acquire().await?;
-    db::transition(&mut conn, order_id, Status::Rejected, Some(reason)).await?;
+pub async fn reject(store: &Store, order_id: i64, reason: Reason) -> sqlx::Result<()> {
+    let mut conn = store.read().await?;
+    db::transition(&mut conn, order_id, OrderStatus::Rejected, Some(reason)).await?;
     Ok(())
 }

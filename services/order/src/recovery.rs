@@ -3,14 +3,16 @@
 
 use std::time::Duration;
 
+use contracts::PaymentStatus;
+use platform::Store;
 use platform::shutdown::CancellationToken;
-use sqlx::PgPool;
 
+use crate::domain::Reason;
 use crate::payments::Payments;
 use crate::{db, placing};
 
 pub struct Recovery {
-    pub pool: PgPool,
+    pub store: Store,
     pub payments: Payments,
     pub older_than: Duration,
 }
@@ -30,21 +32,21 @@ impl Recovery {
     }
 
     async fn sweep(&self) -> anyhow::Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.store.read().await?;
         let stale = db::pending_older_than(&mut conn, self.older_than, 100).await?;
         drop(conn);
         for order in stale {
             let order_id = order.id;
             match self.payments.lookup(order_id).await {
-                Ok(Some(payment)) if payment.status != "DECLINED" => {
-                    placing::confirm(&self.pool, &order, payment.id).await?;
+                Ok(Some(payment)) if payment.status != PaymentStatus::Declined => {
+                    placing::confirm(&self.store, &order, payment.id).await?;
                     tracing::info!(order_id, "recovered a pending order: placed");
                 }
                 Ok(Some(_)) => {
-                    placing::reject(&self.pool, order_id, "PAYMENT_DECLINED").await?;
+                    placing::reject(&self.store, order_id, Reason::PaymentDeclined).await?;
                 }
                 Ok(None) => {
-                    placing::reject(&self.pool, order_id, "PAYMENT_NOT_COMPLETED").await?;
+                    placing::reject(&self.store, order_id, Reason::PaymentNotCompleted).await?;
                     tracing::info!(order_id, "recovered a pending order: no payment, rejected");
                 }
                 Err(err) => {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use contracts::{DeliveryChanged, Envelope, Event, ProductRegistered, Topic};
+use contracts::{DeliveryChanged, DeliveryStatus, Envelope, Event, ProductRegistered, Topic};
 use platform::settings::ClientSettings;
 use serde_json::{Value, json};
 use testkit::{Http, Running, TestEnv, assert_error, eventually};
@@ -126,29 +126,32 @@ async fn the_order_follows_its_delivery_and_ignores_redelivery_and_late_events()
         .place(json!({"productId": 11, "qty": 1, "customerId": 8, "address": "Incheon"}))
         .await;
     let id = order["id"].as_i64().unwrap();
-    let change = |status: &str| DeliveryChanged {
+    let change = |status: DeliveryStatus| DeliveryChanged {
         delivery_id: 1,
         order_id: id,
         customer_id: 8,
         seller_id: 5,
-        status: status.into(),
+        status,
     };
     let status_of =
         || async { h.http.get(&format!("{}/orders/{id}", h.order.url)).await.1["status"].clone() };
 
-    let requested = Envelope::new("delivery", Event::DeliveryRequested(change("REQUESTED")));
+    let requested = Envelope::new(
+        "delivery",
+        Event::DeliveryRequested(change(DeliveryStatus::Requested)),
+    );
     h.env.publish(&requested).await;
     h.env.publish(&requested).await;
     h.env
         .publish(&Envelope::new(
             "delivery",
-            Event::DeliveryStarted(change("STARTED")),
+            Event::DeliveryStarted(change(DeliveryStatus::Started)),
         ))
         .await;
     h.env
         .publish(&Envelope::new(
             "delivery",
-            Event::DeliveryCompleted(change("COMPLETED")),
+            Event::DeliveryCompleted(change(DeliveryStatus::Completed)),
         ))
         .await;
     eventually(Duration::from_secs(10), || async {
@@ -160,7 +163,7 @@ async fn the_order_follows_its_delivery_and_ignores_redelivery_and_late_events()
     h.env
         .publish(&Envelope::new(
             "delivery",
-            Event::DeliveryStarted(change("STARTED")),
+            Event::DeliveryStarted(change(DeliveryStatus::Started)),
         ))
         .await;
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -1,5 +1,9 @@
+//! Queries. Each takes the caller's connection or unit of work; the caller owns the commit.
+
 use chrono::{DateTime, Utc};
-use contracts::Envelope;
+use contracts::PaymentStatus;
+use platform::Store;
+use platform::outbox::Statement;
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -17,7 +21,7 @@ pub struct Payment {
     pub amount: i64,
     pub address: String,
     pub card_last4: Option<String>,
-    pub status: String,
+    pub status: PaymentStatus,
     pub decline_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
@@ -33,35 +37,23 @@ pub async fn next_id(conn: &mut PgConnection) -> sqlx::Result<i64> {
         .await
 }
 
-/// Inserts the payment as `id` unless the order has one already (`None` then), and in the same
-/// statement puts `announcement` in the outbox when it did.
-pub async fn insert(
-    conn: &mut PgConnection,
+/// The statement that inserts the payment as `id` unless the order has one already (it returns
+/// no row then). The caller adds the event it publishes.
+pub fn insert<'s>(
+    store: &'s Store,
     id: i64,
     charge: &Charge,
-    status: &str,
-    decline_reason: Option<&str>,
-    announcement: Option<&Envelope>,
-) -> sqlx::Result<Option<Payment>> {
-    let sql = format!(
-        "WITH paid AS (
-             INSERT INTO payments (id, order_id, customer_id, seller_id, product_id, qty, amount,
+    status: PaymentStatus,
+    decline_reason: Option<&'static str>,
+) -> Statement<'s> {
+    store
+        .statement(format!(
+            "INSERT INTO payments (id, order_id, customer_id, seller_id, product_id, qty, amount,
                                    address, card_last4, status, decline_reason)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (order_id) DO NOTHING
-             RETURNING {COLUMNS}
-         ){announced}
-         SELECT {COLUMNS} FROM paid",
-        announced = if announcement.is_some() {
-            format!(
-                ", announced AS (INSERT INTO {} SELECT $12, $13, $14, $15, $16 FROM paid)",
-                platform::outbox::COLUMNS
-            )
-        } else {
-            String::new()
-        },
-    );
-    let query = sqlx::query_as(&sql)
+             RETURNING {COLUMNS}"
+        ))
         .bind(id)
         .bind(charge.order_id)
         .bind(charge.customer_id)
@@ -69,16 +61,10 @@ pub async fn insert(
         .bind(charge.product_id)
         .bind(charge.qty)
         .bind(charge.amount)
-        .bind(&charge.address)
+        .bind(charge.address.clone())
         .bind(charge.card_last4())
         .bind(status)
-        .bind(decline_reason);
-    match announcement {
-        Some(envelope) => platform::outbox::bind_row(query, envelope),
-        None => query,
-    }
-    .fetch_optional(conn)
-    .await
+        .bind(decline_reason)
 }
 
 pub async fn by_order(conn: &mut PgConnection, order_id: i64) -> sqlx::Result<Option<Payment>> {
@@ -100,10 +86,12 @@ pub async fn by_id(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Paym
 /// Cancels an approved payment; `None` when there is none to cancel.
 pub async fn cancel(conn: &mut PgConnection, order_id: i64) -> sqlx::Result<Option<Payment>> {
     sqlx::query_as(&format!(
-        "UPDATE payments SET status = 'CANCELLED', cancelled_at = now()
-         WHERE order_id = $1 AND status = 'APPROVED' RETURNING {COLUMNS}"
+        "UPDATE payments SET status = $2, cancelled_at = now()
+         WHERE order_id = $1 AND status = $3 RETURNING {COLUMNS}"
     ))
     .bind(order_id)
+    .bind(PaymentStatus::Cancelled)
+    .bind(PaymentStatus::Approved)
     .fetch_optional(conn)
     .await
 }

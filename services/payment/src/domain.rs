@@ -1,3 +1,7 @@
+//! A charge and its rules. No I/O.
+
+use contracts::PaymentStatus;
+use contracts::calls::ChargeRequest;
 use platform::ApiError;
 use platform::extract::{card_number, check};
 
@@ -17,35 +21,37 @@ pub struct Charge {
 }
 
 impl Charge {
-    #[allow(clippy::too_many_arguments)]
-    pub fn parse(
-        order_id: i64,
-        customer_id: i64,
-        seller_id: i64,
-        product_id: i64,
-        qty: i64,
-        amount: i64,
-        address: &str,
-        card: Option<&str>,
-    ) -> Result<Self, ApiError> {
-        check::positive("orderId", order_id)?;
-        check::range("customerId", customer_id, 0, i64::MAX)?;
-        check::positive("sellerId", seller_id)?;
-        check::positive("productId", product_id)?;
-        check::range("qty", qty, 1, 100)?;
-        check::range("amount", amount, 0, i64::MAX)?;
-        let address = check::text("address", address, 500)?;
-        let card = card.map(card_number).transpose()?;
+    pub fn parse(request: &ChargeRequest) -> Result<Self, ApiError> {
+        check::positive("orderId", request.order_id)?;
+        check::range("customerId", request.customer_id, 0, i64::MAX)?;
+        check::positive("sellerId", request.seller_id)?;
+        check::positive("productId", request.product_id)?;
+        check::range("qty", request.qty, 1, 100)?;
+        check::range("amount", request.amount, 0, i64::MAX)?;
+        let address = check::text("address", &request.address, 500)?;
+        let card = request
+            .card_number
+            .as_deref()
+            .map(card_number)
+            .transpose()?;
         Ok(Self {
-            order_id,
-            customer_id,
-            seller_id,
-            product_id,
-            qty: qty as i32,
-            amount,
+            order_id: request.order_id,
+            customer_id: request.customer_id,
+            seller_id: request.seller_id,
+            product_id: request.product_id,
+            qty: request.qty as i32,
+            amount: request.amount,
             address,
             card,
         })
+    }
+
+    /// What the charge comes to: declined for the test card, approved otherwise.
+    pub fn verdict(&self) -> PaymentStatus {
+        match self.decline_reason() {
+            Some(_) => PaymentStatus::Declined,
+            None => PaymentStatus::Approved,
+        }
     }
 
     /// Why the card is declined, if it is.
@@ -62,8 +68,31 @@ impl Charge {
 mod tests {
     use super::*;
 
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        order_id: i64,
+        customer_id: i64,
+        seller_id: i64,
+        product_id: i64,
+        qty: i64,
+        amount: i64,
+        address: &str,
+        card: Option<&str>,
+    ) -> ChargeRequest {
+        ChargeRequest {
+            order_id,
+            customer_id,
+            seller_id,
+            product_id,
+            qty,
+            amount,
+            address: address.into(),
+            card_number: card.map(Into::into),
+        }
+    }
+
     fn charge(card: Option<&str>) -> Result<Charge, ApiError> {
-        Charge::parse(1, 2, 3, 4, 1, 1000, "Seoul", card)
+        Charge::parse(&request(1, 2, 3, 4, 1, 1000, "Seoul", card))
     }
 
     #[test]
@@ -81,6 +110,11 @@ mod tests {
             None
         );
         assert_eq!(charge(None).unwrap().decline_reason(), None);
+        assert_eq!(charge(None).unwrap().verdict(), PaymentStatus::Approved);
+        assert_eq!(
+            charge(Some("4000000000000002")).unwrap().verdict(),
+            PaymentStatus::Declined
+        );
         assert_eq!(
             charge(Some("4242424242424242"))
                 .unwrap()
@@ -93,8 +127,8 @@ mod tests {
     #[test]
     fn malformed_cards_and_values_are_refused() {
         assert!(charge(Some("12ab")).is_err());
-        assert!(Charge::parse(1, 2, 3, 4, 0, 1000, "Seoul", None).is_err());
-        assert!(Charge::parse(0, 2, 3, 4, 1, 1000, "Seoul", None).is_err());
-        assert!(Charge::parse(1, 2, 3, 4, 1, -5, "Seoul", None).is_err());
+        assert!(Charge::parse(&request(1, 2, 3, 4, 0, 1000, "Seoul", None)).is_err());
+        assert!(Charge::parse(&request(0, 2, 3, 4, 1, 1000, "Seoul", None)).is_err());
+        assert!(Charge::parse(&request(1, 2, 3, 4, 1, -5, "Seoul", None)).is_err());
     }
 }

@@ -1,10 +1,10 @@
 //! What payment does when an order is cancelled.
 
 use contracts::{Envelope, Event, OrderCancelled, PaymentCancelled};
+use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError};
-use sqlx::PgConnection;
 
-use crate::{SERVICE, db};
+use crate::db;
 
 pub struct Handler;
 
@@ -13,32 +13,30 @@ impl EventHandler for Handler {
         matches!(event, Event::OrderCancelled(_))
     }
 
-    async fn handle(
-        &self,
-        conn: &mut PgConnection,
-        envelope: &Envelope,
-    ) -> Result<(), HandlerError> {
-        match &envelope.event {
-            Event::OrderCancelled(cancelled) => cancel_payment(conn, cancelled).await,
-            _ => Ok(()),
+    async fn apply(&self, work: &mut UnitOfWork, batch: &[&Envelope]) -> Result<(), HandlerError> {
+        for envelope in batch {
+            if let Event::OrderCancelled(cancelled) = &envelope.event {
+                on_order_cancelled(work, cancelled).await?;
+            }
         }
+        Ok(())
     }
 }
 
-async fn cancel_payment(
-    conn: &mut PgConnection,
+/// Cancels the order's approved payment (`PaymentCancelled`); nothing if there is none.
+async fn on_order_cancelled(
+    work: &mut UnitOfWork,
     order: &OrderCancelled,
 ) -> Result<(), HandlerError> {
-    let Some(payment) = db::cancel(conn, order.order_id).await? else {
+    let Some(payment) = db::cancel(work, order.order_id).await? else {
         return Ok(());
     };
-    let event = Event::PaymentCancelled(PaymentCancelled {
+    work.publish(Event::PaymentCancelled(PaymentCancelled {
         payment_id: payment.id,
         order_id: payment.order_id,
         product_id: payment.product_id,
         qty: payment.qty,
         amount: payment.amount,
-    });
-    platform::outbox::enqueue(conn, &Envelope::new(SERVICE, event)).await?;
+    }));
     Ok(())
 }

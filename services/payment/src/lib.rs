@@ -4,6 +4,7 @@
 //! There is no card network here: every card is approved except the documented declining test
 //! card [`domain::DECLINING_TEST_CARD`].
 
+pub mod charging;
 pub mod db;
 pub mod domain;
 pub mod events;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use contracts::{Envelope, Event, OrderCancelled, Topic};
+use contracts::{CancelReason, Envelope, Event, OrderCancelled, Topic};
 use serde_json::{Value, json};
 use testkit::{Http, Running, TestEnv, assert_error, eventually};
 
@@ -132,7 +132,7 @@ async fn a_cancelled_order_cancels_its_payment_once() {
             seller_id: 3,
             product_id: 4,
             qty: 2,
-            reason: "CUSTOMER_REQUEST".into(),
+            reason: CancelReason::CustomerRequest,
         }),
     );
     env.publish(&cancelled).await;

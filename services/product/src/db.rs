@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::domain::{NewProduct, ProductChanges};
+use crate::domain::{MovementOutcome, NewProduct, ProductChanges};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -137,7 +137,7 @@ pub async fn orders_with_movement(
 /// Records `(order, product, qty, outcome)` movements.
 pub async fn record_movements(
     conn: &mut PgConnection,
-    movements: &[(i64, i64, i32, &str)],
+    movements: &[(i64, i64, i32, MovementOutcome)],
 ) -> sqlx::Result<()> {
     if movements.is_empty() {
         return Ok(());
@@ -159,7 +159,7 @@ pub async fn record_movements(
 pub struct Movement {
     pub product_id: i64,
     pub qty: i32,
-    pub outcome: String,
+    pub outcome: MovementOutcome,
     pub restored: bool,
 }
 
@@ -178,7 +178,7 @@ pub async fn record_movement(
     order_id: i64,
     product_id: i64,
     qty: i32,
-    outcome: &str,
+    outcome: MovementOutcome,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO stock_movements (order_id, product_id, qty, outcome) VALUES ($1, $2, $3, $4)",

@@ -1,9 +1,21 @@
+//! Kits, their rules, and what an order did to the stock. No I/O.
+
 use platform::ApiError;
 use platform::extract::check;
 
 pub const MAX_NAME: usize = 200;
 pub const MAX_PRICE: i64 = 100_000_000;
 pub const MAX_STOCK: i64 = 1_000_000;
+
+contracts::labels! {
+    /// What taking an order's stock came to: taken, short (nothing taken), or void (the order
+    /// was cancelled before its stock was taken, so a late payment takes none).
+    pub enum MovementOutcome {
+        Decreased = "DECREASED",
+        Shortage = "SHORTAGE",
+        Void = "VOID",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProduct {

@@ -6,10 +6,11 @@ use contracts::{
     Envelope, Event, PaymentCancelled, PaymentCompleted, StockDecreased, StockRestored,
     StockShortage,
 };
+use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError, Run, runs};
-use sqlx::PgConnection;
 
-use crate::{SERVICE, db};
+use crate::db;
+use crate::domain::MovementOutcome;
 
 pub struct Handler;
 
@@ -21,25 +22,13 @@ impl EventHandler for Handler {
         )
     }
 
-    async fn handle(
-        &self,
-        conn: &mut PgConnection,
-        envelope: &Envelope,
-    ) -> Result<(), HandlerError> {
-        self.handle_batch(conn, &[envelope]).await
-    }
-
-    async fn handle_batch(
-        &self,
-        conn: &mut PgConnection,
-        envelopes: &[&Envelope],
-    ) -> Result<(), HandlerError> {
-        for run in runs(envelopes, Event::as_payment_completed) {
+    async fn apply(&self, work: &mut UnitOfWork, batch: &[&Envelope]) -> Result<(), HandlerError> {
+        for run in runs(batch, Event::as_payment_completed) {
             match run {
-                Run::Together(paid) => take_stock(conn, &paid).await?,
+                Run::Together(paid) => on_payments_completed(work, &paid).await?,
                 Run::Alone(envelope) => {
                     if let Event::PaymentCancelled(cancelled) = &envelope.event {
-                        give_back_stock(conn, cancelled).await?;
+                        on_payment_cancelled(work, cancelled).await?;
                     }
                 }
             }
@@ -48,20 +37,21 @@ impl EventHandler for Handler {
     }
 }
 
-/// Takes each order's quantity, in order, or reports a shortage; never lets stock go negative.
+/// Takes each paid order's quantity, in order, or reports a shortage; never lets stock go
+/// negative.
 /// An order is applied at most once whatever the event ids (the movement row is keyed by
 /// order). The stock of every product involved is locked and read once, and the outcome
 /// written back in three statements, however many orders.
-async fn take_stock(
-    conn: &mut PgConnection,
+async fn on_payments_completed(
+    work: &mut UnitOfWork,
     paid: &[&PaymentCompleted],
 ) -> Result<(), HandlerError> {
     let order_ids: Vec<i64> = paid.iter().map(|p| p.order_id).collect();
-    let mut settled: HashSet<i64> = db::orders_with_movement(conn, &order_ids).await?;
+    let mut settled: HashSet<i64> = db::orders_with_movement(work, &order_ids).await?;
     let mut product_ids: Vec<i64> = paid.iter().map(|p| p.product_id).collect();
     product_ids.sort_unstable();
     product_ids.dedup();
-    let mut stock = db::lock_stocks(conn, &product_ids).await?;
+    let mut stock = db::lock_stocks(work, &product_ids).await?;
     let mut changed = BTreeSet::new();
     let mut movements = Vec::with_capacity(paid.len());
     let mut events = Vec::with_capacity(paid.len());
@@ -74,7 +64,12 @@ async fn take_stock(
             let remaining = available - paid.qty;
             stock.insert(paid.product_id, remaining);
             changed.insert(paid.product_id);
-            movements.push((paid.order_id, paid.product_id, paid.qty, "DECREASED"));
+            movements.push((
+                paid.order_id,
+                paid.product_id,
+                paid.qty,
+                MovementOutcome::Decreased,
+            ));
             Event::StockDecreased(StockDecreased {
                 order_id: paid.order_id,
                 product_id: paid.product_id,
@@ -82,7 +77,7 @@ async fn take_stock(
                 remaining,
             })
         } else {
-            movements.push((paid.order_id, paid.product_id, 0, "SHORTAGE"));
+            movements.push((paid.order_id, paid.product_id, 0, MovementOutcome::Shortage));
             Event::StockShortage(StockShortage {
                 order_id: paid.order_id,
                 product_id: paid.product_id,
@@ -90,40 +85,40 @@ async fn take_stock(
                 available,
             })
         };
-        events.push(Envelope::new(SERVICE, event));
+        events.push(event);
     }
     let stocks: Vec<(i64, i32)> = changed.into_iter().map(|id| (id, stock[&id])).collect();
-    db::set_stocks(conn, &stocks).await?;
-    db::record_movements(conn, &movements).await?;
-    platform::outbox::enqueue_many(conn, &events).await?;
+    db::set_stocks(work, &stocks).await?;
+    db::record_movements(work, &movements).await?;
+    work.publish_all(events);
     Ok(())
 }
 
 /// Restores exactly what this order took, once; nothing if it took nothing.
-async fn give_back_stock(
-    conn: &mut PgConnection,
+async fn on_payment_cancelled(
+    work: &mut UnitOfWork,
     cancelled: &PaymentCancelled,
 ) -> Result<(), HandlerError> {
-    let Some(movement) = db::movement(conn, cancelled.order_id).await? else {
+    let Some(movement) = db::movement(work, cancelled.order_id).await? else {
         // Cancelled before the stock was taken: make sure a late PaymentCompleted takes none.
-        db::record_movement(conn, cancelled.order_id, cancelled.product_id, 0, "VOID").await?;
+        let void = MovementOutcome::Void;
+        db::record_movement(work, cancelled.order_id, cancelled.product_id, 0, void).await?;
         return Ok(());
     };
-    if movement.outcome != "DECREASED" || movement.restored {
+    if movement.outcome != MovementOutcome::Decreased || movement.restored {
         return Ok(());
     }
-    let stock = db::lock_stock(conn, movement.product_id)
+    let stock = db::lock_stock(work, movement.product_id)
         .await?
         .unwrap_or(0);
     let remaining = stock + movement.qty;
-    db::set_stock(conn, movement.product_id, remaining).await?;
-    db::mark_restored(conn, cancelled.order_id).await?;
-    let event = Event::StockRestored(StockRestored {
+    db::set_stock(work, movement.product_id, remaining).await?;
+    db::mark_restored(work, cancelled.order_id).await?;
+    work.publish(Event::StockRestored(StockRestored {
         order_id: cancelled.order_id,
         product_id: movement.product_id,
         qty: movement.qty,
         remaining,
-    });
-    platform::outbox::enqueue(conn, &Envelope::new(SERVICE, event)).await?;
+    }));
     Ok(())
 }

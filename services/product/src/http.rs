@@ -2,26 +2,24 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use contracts::{Envelope, Event, ProductRegistered, ProductUpdated};
 use platform::error::{ApiResult, ErrorBody};
 use platform::openapi::{OpenApiRouter, routes};
-use platform::{ApiError, Json, Path, Query};
+use platform::{ApiError, Json, Path, Query, Store};
 use serde::Deserialize;
-use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::SERVICE;
+use crate::cataloguing;
 use crate::db::{self, Product};
 use crate::domain::{NewProduct, ProductChanges};
 
-pub fn router(pool: PgPool) -> OpenApiRouter {
+pub fn router(store: Store) -> OpenApiRouter {
     platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
         .routes(routes!(list, register))
         .routes(routes!(read, edit))
-        .with_state(pool)
+        .with_state(store)
 }
 
-type State = axum::extract::State<PgPool>;
+type State = axum::extract::State<Store>;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -49,21 +47,11 @@ struct Register {
             headers(("Location" = String, description = "The new product's URL"))),
     ))]
 async fn register(
-    axum::extract::State(state): State,
+    axum::extract::State(store): State,
     Json(body): Json<Register>,
 ) -> ApiResult<impl IntoResponse> {
     let new = NewProduct::parse(body.seller_id, &body.name, body.price, body.stock)?;
-    let mut tx = state.begin().await?;
-    let product = db::insert(&mut tx, &new).await?;
-    let event = Event::ProductRegistered(ProductRegistered {
-        product_id: product.id,
-        seller_id: product.seller_id,
-        name: product.name.clone(),
-        price: product.price,
-        stock: product.stock,
-    });
-    platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
-    platform::outbox::commit(tx).await?;
+    let product = cataloguing::register(&store, &new).await?;
     let location = format!("/products/{}", product.id);
     Ok((
         StatusCode::CREATED,
@@ -102,25 +90,15 @@ struct Edit {
         (status = 404, description = "No such product (`not_found`)", body = ErrorBody),
     ))]
 async fn edit(
-    axum::extract::State(state): State,
+    axum::extract::State(store): State,
     Path(id): Path<i64>,
     Json(body): Json<Edit>,
 ) -> ApiResult<axum::Json<Product>> {
     let changes = ProductChanges::parse(body.name.as_deref(), body.price, body.stock)?;
-    let mut tx = state.begin().await?;
-    let product = db::update(&mut tx, id, &changes)
+    cataloguing::edit(&store, id, &changes)
         .await?
-        .ok_or_else(|| ApiError::not_found("product", id))?;
-    let event = Event::ProductUpdated(ProductUpdated {
-        product_id: product.id,
-        seller_id: Some(product.seller_id),
-        name: product.name.clone(),
-        price: product.price,
-        stock: product.stock,
-    });
-    platform::outbox::enqueue(&mut tx, &Envelope::new(SERVICE, event)).await?;
-    platform::outbox::commit(tx).await?;
-    Ok(axum::Json(product))
+        .map(axum::Json)
+        .ok_or_else(|| ApiError::not_found("product", id))
 }
 
 /// One product.
@@ -131,10 +109,10 @@ async fn edit(
         (status = 404, description = "No such product (`not_found`)", body = ErrorBody),
     ))]
 async fn read(
-    axum::extract::State(state): State,
+    axum::extract::State(store): State,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Product>> {
-    let mut conn = state.acquire().await?;
+    let mut conn = store.read().await?;
     db::find(&mut conn, id)
         .await?
         .map(axum::Json)
@@ -167,12 +145,12 @@ fn default_limit() -> i64 {
         (status = 422, description = "`limit` or `offset` out of range (`invalid_value`)", body = ErrorBody),
     ))]
 async fn list(
-    axum::extract::State(state): State,
+    axum::extract::State(store): State,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<axum::Json<Vec<Product>>> {
     platform::extract::check::range("limit", query.limit, 1, 500)?;
     platform::extract::check::range("offset", query.offset, 0, i64::MAX)?;
-    let mut conn = state.acquire().await?;
+    let mut conn = store.read().await?;
     Ok(axum::Json(
         db::list(&mut conn, query.seller_id, query.limit, query.offset).await?,
     ))

@@ -5,6 +5,7 @@
 //! `StockShortage` (stock never goes negative), `PaymentCancelled` gives back exactly what that
 //! order took, once.
 
+pub mod cataloguing;
 pub mod db;
 pub mod domain;
 pub mod events;

@@ -1,9 +1,11 @@
+//! Queries. Each takes the caller's connection or unit of work; the caller owns the commit.
+
 use std::collections::HashMap;
 
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::domain::SellerOrder;
+use crate::domain::{CancellationStep, SellerOrder, SellerOrderStatus};
 
 const COLUMNS: &str = "order_id, seller_id, customer_id, product_id, product_name, qty, amount, \
     placed_at, payment_status, delivery_status, stock_status, cancel_reason, cancel_requested_at, \
@@ -39,8 +41,8 @@ pub async fn load_for_update(
 struct Saved<'a> {
     #[serde(flatten)]
     view: &'a SellerOrder,
-    status: &'a str,
-    cancellation_status: Option<&'a str>,
+    status: SellerOrderStatus,
+    cancellation_status: Option<CancellationStep>,
 }
 
 /// Writes `views` back in one statement.
@@ -83,7 +85,7 @@ pub async fn save<'a>(
 pub async fn orders(
     conn: &mut PgConnection,
     seller_id: i64,
-    status: Option<&str>,
+    status: Option<SellerOrderStatus>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<SellerOrder>> {
@@ -102,7 +104,7 @@ pub async fn orders(
 pub async fn cancellations(
     conn: &mut PgConnection,
     seller_id: i64,
-    status: Option<&str>,
+    status: Option<CancellationStep>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<SellerOrder>> {

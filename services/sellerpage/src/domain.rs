@@ -1,6 +1,51 @@
+//! A seller's view of one order, folded from events in any order. No I/O.
+
 use chrono::{DateTime, Utc};
-use contracts::Event;
+use contracts::{CancelReason, DeliveryStatus, Event, PaymentStatus};
 use serde::Serialize;
+
+contracts::labels! {
+    /// What an order did to the stock, as the seller page has heard.
+    pub enum StockStatus {
+        Decreased = "DECREASED",
+        Shortage = "SHORTAGE",
+        Restored = "RESTORED",
+    }
+}
+
+impl StockStatus {
+    fn progress(self) -> u8 {
+        match self {
+            StockStatus::Decreased | StockStatus::Shortage => 1,
+            StockStatus::Restored => 2,
+        }
+    }
+}
+
+contracts::labels! {
+    /// The order's state as the seller sees it (the order service's states but `REJECTED`,
+    /// which the seller never hears of).
+    pub enum SellerOrderStatus {
+        Pending = "PENDING",
+        Placed = "PLACED",
+        DeliveryRequested = "DELIVERY_REQUESTED",
+        Shipping = "SHIPPING",
+        Delivered = "DELIVERED",
+        CancelRequested = "CANCEL_REQUESTED",
+        Cancelled = "CANCELLED",
+    }
+}
+
+contracts::labels! {
+    /// How far a cancellation has come: requested, payment cancelled, delivery cancelled, then
+    /// cancelled once the stock the order took is back.
+    pub enum CancellationStep {
+        Requested = "REQUESTED",
+        PaymentCancelled = "PAYMENT_CANCELLED",
+        DeliveryCancelled = "DELIVERY_CANCELLED",
+        Cancelled = "CANCELLED",
+    }
+}
 
 /// A seller's view of one order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -14,32 +59,20 @@ pub struct SellerOrder {
     pub qty: Option<i32>,
     pub amount: Option<i64>,
     pub placed_at: Option<DateTime<Utc>>,
-    pub payment_status: Option<String>,
-    pub delivery_status: Option<String>,
-    pub stock_status: Option<String>,
-    pub cancel_reason: Option<String>,
+    pub payment_status: Option<PaymentStatus>,
+    pub delivery_status: Option<DeliveryStatus>,
+    pub stock_status: Option<StockStatus>,
+    pub cancel_reason: Option<CancelReason>,
     pub cancel_requested_at: Option<DateTime<Utc>>,
     pub payment_cancelled_at: Option<DateTime<Utc>>,
     pub delivery_cancelled_at: Option<DateTime<Utc>>,
     pub stock_restored_at: Option<DateTime<Utc>>,
 }
 
-fn delivery_rank(status: Option<&str>) -> u8 {
-    match status {
-        None => 0,
-        Some("REQUESTED") => 1,
-        Some("STARTED") => 2,
-        Some("COMPLETED" | "CANCELLED") => 3,
-        Some(_) => 0,
-    }
-}
-
-fn stock_rank(status: Option<&str>) -> u8 {
-    match status {
-        None => 0,
-        Some("DECREASED" | "SHORTAGE") => 1,
-        Some("RESTORED") => 2,
-        Some(_) => 0,
+/// Sets `slot` to `status` unless it holds one as far along already.
+fn advance<T: Copy>(slot: &mut Option<T>, status: T, progress: fn(T) -> u8) {
+    if slot.is_none_or(|current| progress(status) > progress(current)) {
+        *slot = Some(status);
     }
 }
 
@@ -75,7 +108,7 @@ impl SellerOrder {
                 keep(&mut self.customer_id, e.customer_id);
                 keep(&mut self.product_id, e.product_id);
                 keep(&mut self.qty, e.qty);
-                keep(&mut self.cancel_reason, e.reason.clone());
+                keep(&mut self.cancel_reason, e.reason);
                 keep(&mut self.cancel_requested_at, at);
             }
             Event::PaymentCompleted(e) => {
@@ -84,10 +117,10 @@ impl SellerOrder {
                 keep(&mut self.product_id, e.product_id);
                 keep(&mut self.qty, e.qty);
                 keep(&mut self.amount, e.amount);
-                keep(&mut self.payment_status, "APPROVED".to_owned());
+                keep(&mut self.payment_status, PaymentStatus::Approved);
             }
             Event::PaymentCancelled(_) => {
-                self.payment_status = Some("CANCELLED".to_owned());
+                self.payment_status = Some(PaymentStatus::Cancelled);
                 keep(&mut self.payment_cancelled_at, at);
             }
             Event::DeliveryRequested(e)
@@ -96,23 +129,23 @@ impl SellerOrder {
             | Event::DeliveryCancelled(e) => {
                 self.seller_id = Some(e.seller_id);
                 keep(&mut self.customer_id, e.customer_id);
-                if delivery_rank(Some(&e.status)) > delivery_rank(self.delivery_status.as_deref()) {
-                    self.delivery_status = Some(e.status.clone());
-                }
-                if e.status == "CANCELLED" {
+                advance(
+                    &mut self.delivery_status,
+                    e.status,
+                    DeliveryStatus::progress,
+                );
+                if e.status == DeliveryStatus::Cancelled {
                     keep(&mut self.delivery_cancelled_at, at);
                 }
             }
             Event::StockDecreased(_) | Event::StockShortage(_) | Event::StockRestored(_) => {
-                let (status, restored) = match event {
-                    Event::StockDecreased(_) => ("DECREASED", false),
-                    Event::StockShortage(_) => ("SHORTAGE", false),
-                    _ => ("RESTORED", true),
+                let status = match event {
+                    Event::StockDecreased(_) => StockStatus::Decreased,
+                    Event::StockShortage(_) => StockStatus::Shortage,
+                    _ => StockStatus::Restored,
                 };
-                if stock_rank(Some(status)) > stock_rank(self.stock_status.as_deref()) {
-                    self.stock_status = Some(status.to_owned());
-                }
-                if restored {
+                advance(&mut self.stock_status, status, StockStatus::progress);
+                if status == StockStatus::Restored {
                     keep(&mut self.stock_restored_at, at);
                 }
             }
@@ -123,29 +156,30 @@ impl SellerOrder {
     /// Progress of the cancellation, if one was requested: `REQUESTED`, `PAYMENT_CANCELLED`,
     /// `DELIVERY_CANCELLED`, then `CANCELLED` once the stock the order took is back too (an
     /// order that took none, sold out say, has nothing to wait for).
-    pub fn cancellation_status(&self) -> Option<&'static str> {
+    pub fn cancellation_status(&self) -> Option<CancellationStep> {
         self.cancel_requested_at?;
-        let stock_pending = self.stock_status.as_deref() == Some("DECREASED");
+        let stock_pending = self.stock_status == Some(StockStatus::Decreased);
         Some(
             match (self.payment_cancelled_at, self.delivery_cancelled_at) {
-                (_, Some(_)) if !stock_pending => "CANCELLED",
-                (_, Some(_)) => "DELIVERY_CANCELLED",
-                (Some(_), None) => "PAYMENT_CANCELLED",
-                (None, None) => "REQUESTED",
+                (_, Some(_)) if !stock_pending => CancellationStep::Cancelled,
+                (_, Some(_)) => CancellationStep::DeliveryCancelled,
+                (Some(_), None) => CancellationStep::PaymentCancelled,
+                (None, None) => CancellationStep::Requested,
             },
         )
     }
 
     /// The order's overall status as the seller sees it.
-    pub fn status(&self) -> &'static str {
-        match (self.delivery_status.as_deref(), self.cancel_requested_at) {
-            (Some("CANCELLED"), _) => "CANCELLED",
-            (Some("COMPLETED"), _) => "DELIVERED",
-            (_, Some(_)) => "CANCEL_REQUESTED",
-            (Some("STARTED"), _) => "SHIPPING",
-            (Some("REQUESTED"), _) => "DELIVERY_REQUESTED",
-            _ if self.placed_at.is_some() || self.payment_status.is_some() => "PLACED",
-            _ => "PENDING",
+    pub fn status(&self) -> SellerOrderStatus {
+        use SellerOrderStatus::*;
+        match (self.delivery_status, self.cancel_requested_at) {
+            (Some(DeliveryStatus::Cancelled), _) => Cancelled,
+            (Some(DeliveryStatus::Completed), _) => Delivered,
+            (_, Some(_)) => CancelRequested,
+            (Some(DeliveryStatus::Started), _) => Shipping,
+            (Some(DeliveryStatus::Requested), _) => DeliveryRequested,
+            _ if self.placed_at.is_some() || self.payment_status.is_some() => Placed,
+            _ => Pending,
         }
     }
 }
@@ -156,12 +190,12 @@ mod tests {
     use contracts::*;
 
     fn events() -> Vec<Event> {
-        let d = |status: &str| DeliveryChanged {
+        let d = |status: DeliveryStatus| DeliveryChanged {
             delivery_id: 1,
             order_id: 5,
             customer_id: 2,
             seller_id: 3,
-            status: status.into(),
+            status,
         };
         vec![
             Event::OrderPlaced(OrderPlaced {
@@ -190,8 +224,8 @@ mod tests {
                 qty: 1,
                 remaining: 0,
             }),
-            Event::DeliveryRequested(d("REQUESTED")),
-            Event::DeliveryStarted(d("STARTED")),
+            Event::DeliveryRequested(d(DeliveryStatus::Requested)),
+            Event::DeliveryStarted(d(DeliveryStatus::Started)),
         ]
     }
 
@@ -207,9 +241,9 @@ mod tests {
             backward.apply(e, at);
         }
         assert_eq!(forward, backward);
-        assert_eq!(forward.status(), "SHIPPING");
+        assert_eq!(forward.status(), SellerOrderStatus::Shipping);
         assert_eq!(forward.seller_id, Some(3));
-        assert_eq!(forward.stock_status.as_deref(), Some("DECREASED"));
+        assert_eq!(forward.stock_status, Some(StockStatus::Decreased));
     }
 
     #[test]
@@ -219,7 +253,7 @@ mod tests {
         let evs = events();
         view.apply(&evs[4], at);
         view.apply(&evs[3], at);
-        assert_eq!(view.delivery_status.as_deref(), Some("STARTED"));
+        assert_eq!(view.delivery_status, Some(DeliveryStatus::Started));
     }
 
     #[test]
@@ -231,7 +265,7 @@ mod tests {
             seller_id: 3,
             product_id: 4,
             qty: 1,
-            reason: "CUSTOMER_REQUEST".into(),
+            reason: CancelReason::CustomerRequest,
         });
         let payment = Event::PaymentCancelled(PaymentCancelled {
             payment_id: 9,
@@ -245,7 +279,7 @@ mod tests {
             order_id: 5,
             customer_id: 2,
             seller_id: 3,
-            status: "CANCELLED".into(),
+            status: DeliveryStatus::Cancelled,
         });
         let restored = Event::StockRestored(StockRestored {
             order_id: 5,
@@ -260,24 +294,33 @@ mod tests {
         {
             view.apply(e, at);
         }
-        assert_eq!(view.cancellation_status(), Some("CANCELLED"));
-        assert_eq!(view.status(), "CANCELLED");
-        assert_eq!(view.stock_status.as_deref(), Some("RESTORED"));
-        assert_eq!(view.cancel_reason.as_deref(), Some("CUSTOMER_REQUEST"));
+        assert_eq!(
+            view.cancellation_status(),
+            Some(CancellationStep::Cancelled)
+        );
+        assert_eq!(view.status(), SellerOrderStatus::Cancelled);
+        assert_eq!(view.stock_status, Some(StockStatus::Restored));
+        assert_eq!(view.cancel_reason, Some(CancelReason::CustomerRequest));
         let mut partial = SellerOrder::new(5);
         partial.apply(&payment, at);
         assert_eq!(partial.cancellation_status(), None, "no request seen yet");
         partial.apply(&cancelled, at);
-        assert_eq!(partial.cancellation_status(), Some("PAYMENT_CANCELLED"));
+        assert_eq!(
+            partial.cancellation_status(),
+            Some(CancellationStep::PaymentCancelled)
+        );
         let mut waiting_for_stock = SellerOrder::new(5);
         for e in events().iter().chain([&cancelled, &payment, &delivery]) {
             waiting_for_stock.apply(e, at);
         }
         assert_eq!(
             waiting_for_stock.cancellation_status(),
-            Some("DELIVERY_CANCELLED")
+            Some(CancellationStep::DeliveryCancelled)
         );
         waiting_for_stock.apply(&restored, at);
-        assert_eq!(waiting_for_stock.cancellation_status(), Some("CANCELLED"));
+        assert_eq!(
+            waiting_for_stock.cancellation_status(),
+            Some(CancellationStep::Cancelled)
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Every order-scoped event updates that order's row.
 
 use contracts::{Envelope, Event};
+use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError};
-use sqlx::PgConnection;
 
 use crate::db;
 
@@ -16,32 +16,17 @@ impl EventHandler for Handler {
         ) && event.order_id().is_some()
     }
 
-    async fn handle(
-        &self,
-        conn: &mut PgConnection,
-        envelope: &Envelope,
-    ) -> Result<(), HandlerError> {
-        self.handle_batch(conn, &[envelope]).await
-    }
-
     /// Each order's row is read and written once per batch, however many of its events the
     /// batch holds; the events fold in any order (see [`crate::domain::SellerOrder::apply`]).
-    async fn handle_batch(
-        &self,
-        conn: &mut PgConnection,
-        envelopes: &[&Envelope],
-    ) -> Result<(), HandlerError> {
-        let mut order_ids: Vec<i64> = envelopes
-            .iter()
-            .filter_map(|e| e.event.order_id())
-            .collect();
+    async fn apply(&self, work: &mut UnitOfWork, batch: &[&Envelope]) -> Result<(), HandlerError> {
+        let mut order_ids: Vec<i64> = batch.iter().filter_map(|e| e.event.order_id()).collect();
         order_ids.sort_unstable();
         order_ids.dedup();
         if order_ids.is_empty() {
             return Ok(());
         }
-        let mut views = db::load_for_update(conn, &order_ids).await?;
-        for envelope in envelopes {
+        let mut views = db::load_for_update(work, &order_ids).await?;
+        for envelope in batch {
             let Some(order_id) = envelope.event.order_id() else {
                 continue;
             };
@@ -51,7 +36,7 @@ impl EventHandler for Handler {
             })?;
             view.apply(&envelope.event, envelope.occurred_at);
         }
-        db::save(conn, views.values()).await?;
+        db::save(work, views.values()).await?;
         Ok(())
     }
 }

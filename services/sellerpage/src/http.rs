@@ -4,38 +4,21 @@
 use platform::error::ApiResult;
 use platform::extract::check;
 use platform::openapi::{OpenApiRouter, routes};
-use platform::{ApiError, Path, Query};
+use platform::{ApiError, Path, Query, Store};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::db;
-use crate::domain::SellerOrder;
+use crate::domain::{CancellationStep, SellerOrder, SellerOrderStatus};
 
-pub fn router(pool: PgPool) -> OpenApiRouter {
+pub fn router(store: Store) -> OpenApiRouter {
     platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
         .routes(routes!(orders))
         .routes(routes!(cancellations))
-        .with_state(pool)
+        .with_state(store)
 }
 
-type State = axum::extract::State<PgPool>;
-
-const ORDER_STATUSES: [&str; 7] = [
-    "PENDING",
-    "PLACED",
-    "DELIVERY_REQUESTED",
-    "SHIPPING",
-    "DELIVERED",
-    "CANCEL_REQUESTED",
-    "CANCELLED",
-];
-const CANCELLATION_STATUSES: [&str; 4] = [
-    "REQUESTED",
-    "PAYMENT_CANCELLED",
-    "DELIVERY_CANCELLED",
-    "CANCELLED",
-];
+type State = axum::extract::State<Store>;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -74,37 +57,42 @@ fn default_limit() -> i64 {
 }
 
 impl Page {
-    /// Checks the page and returns `status` if it is one of `allowed`.
-    fn check(
-        &self,
-        seller_id: i64,
-        status: Option<String>,
-        allowed: &[&str],
-    ) -> Result<Option<String>, ApiError> {
+    fn check(&self, seller_id: i64) -> Result<(), ApiError> {
         check::positive("sellerId", seller_id)?;
         check::range("limit", self.limit, 1, 200)?;
         check::range("offset", self.offset, 0, i64::MAX)?;
-        match status {
-            None => Ok(None),
-            Some(status) if allowed.contains(&status.as_str()) => Ok(Some(status)),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "status {other} is not one of {}",
-                allowed.join(", ")
-            ))),
-        }
+        Ok(())
     }
+}
+
+/// `status` read as one of `T`'s labels (`400` naming them otherwise).
+fn status_filter<T: Copy + std::fmt::Display>(
+    status: Option<&str>,
+    all: &[T],
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    let Some(text) = status else {
+        return Ok(None);
+    };
+    parse(text).map(Some).ok_or_else(|| {
+        let allowed: Vec<String> = all.iter().map(ToString::to_string).collect();
+        ApiError::bad_request(format!(
+            "status {text} is not one of {}",
+            allowed.join(", ")
+        ))
+    })
 }
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Row {
     /// The order's state, derived from its events.
-    status: &'static str,
+    status: SellerOrderStatus,
     /// On cancellations: `REQUESTED`, `PAYMENT_CANCELLED`, `DELIVERY_CANCELLED` or `CANCELLED`
     /// (stock back).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    cancellation_status: Option<&'static str>,
+    cancellation_status: Option<CancellationStep>,
     #[serde(flatten)]
     order: SellerOrder,
 }
@@ -143,12 +131,20 @@ fn listing(seller_id: i64, page: &Page, rows: Vec<SellerOrder>) -> axum::Json<Li
         (status = 422, description = "`sellerId`, `limit` or `offset` out of range (`invalid_value`)", body = platform::error::ErrorBody),
     ))]
 async fn orders(
-    axum::extract::State(pool): State,
+    axum::extract::State(store): State,
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
     Query(filter): Query<OrderFilter>,
 ) -> ApiResult<axum::Json<Listing>> {
-    list(pool, seller_id, page, filter.status, false).await
+    page.check(seller_id)?;
+    let status = status_filter(
+        filter.status.as_deref(),
+        SellerOrderStatus::ALL,
+        SellerOrderStatus::parse,
+    )?;
+    let mut conn = store.read().await?;
+    let rows = db::orders(&mut conn, seller_id, status, page.limit, page.offset).await?;
+    Ok(listing(seller_id, &page, rows))
 }
 
 /// The seller's cancellation requests, newest first, each with its progress: requested, payment
@@ -160,46 +156,18 @@ async fn orders(
         (status = 422, description = "`sellerId`, `limit` or `offset` out of range (`invalid_value`)", body = platform::error::ErrorBody),
     ))]
 async fn cancellations(
-    axum::extract::State(pool): State,
+    axum::extract::State(store): State,
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
     Query(filter): Query<CancellationFilter>,
 ) -> ApiResult<axum::Json<Listing>> {
-    list(pool, seller_id, page, filter.status, true).await
-}
-
-async fn list(
-    pool: PgPool,
-    seller_id: i64,
-    page: Page,
-    status: Option<String>,
-    cancellations: bool,
-) -> ApiResult<axum::Json<Listing>> {
-    let allowed: &[&str] = if cancellations {
-        &CANCELLATION_STATUSES
-    } else {
-        &ORDER_STATUSES
-    };
-    let status = page.check(seller_id, status, allowed)?;
-    let mut conn = pool.acquire().await?;
-    let rows = if cancellations {
-        db::cancellations(
-            &mut conn,
-            seller_id,
-            status.as_deref(),
-            page.limit,
-            page.offset,
-        )
-        .await?
-    } else {
-        db::orders(
-            &mut conn,
-            seller_id,
-            status.as_deref(),
-            page.limit,
-            page.offset,
-        )
-        .await?
-    };
+    page.check(seller_id)?;
+    let status = status_filter(
+        filter.status.as_deref(),
+        CancellationStep::ALL,
+        CancellationStep::parse,
+    )?;
+    let mut conn = store.read().await?;
+    let rows = db::cancellations(&mut conn, seller_id, status, page.limit, page.offset).await?;
     Ok(listing(seller_id, &page, rows))
 }

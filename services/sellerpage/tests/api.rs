@@ -13,15 +13,18 @@ async fn spawn() -> (TestEnv, Running) {
 }
 
 fn order_events(order_id: i64) -> Vec<Envelope> {
-    let d = |status: &str| DeliveryChanged {
+    let d = |status: DeliveryStatus| DeliveryChanged {
         delivery_id: order_id,
         order_id,
         customer_id: 1,
         seller_id: 9,
-        status: status.into(),
+        status,
     };
     vec![
-        Envelope::new("delivery", Event::DeliveryStarted(d("STARTED"))),
+        Envelope::new(
+            "delivery",
+            Event::DeliveryStarted(d(DeliveryStatus::Started)),
+        ),
         Envelope::new(
             "product",
             Event::StockDecreased(StockDecreased {
@@ -31,7 +34,10 @@ fn order_events(order_id: i64) -> Vec<Envelope> {
                 remaining: 4,
             }),
         ),
-        Envelope::new("delivery", Event::DeliveryRequested(d("REQUESTED"))),
+        Envelope::new(
+            "delivery",
+            Event::DeliveryRequested(d(DeliveryStatus::Requested)),
+        ),
         Envelope::new(
             "order",
             Event::OrderPlaced(OrderPlaced {

@@ -5,11 +5,8 @@ use platform::error::{ApiResult, ErrorBody};
 use platform::{ApiError, Path};
 
 use super::AppState;
-use crate::alerts::AlertError;
-use crate::cancelling::{self, CUSTOMER_REQUEST};
-use crate::db::{self, Order};
-use crate::domain::Status;
-use platform::client::CallError;
+use crate::cancelling::{self, CancelError};
+use crate::db::Order;
 
 type State = axum::extract::State<AppState>;
 
@@ -43,44 +40,10 @@ pub async fn cancel(
     axum::extract::State(state): State,
     Path(id): Path<i64>,
 ) -> ApiResult<(StatusCode, axum::Json<Order>)> {
-    let mut conn = state.pool.acquire().await?;
-    let order = db::find(&mut conn, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("order", id))?;
-    drop(conn);
-    refuse_unless_cancellable(&order)?;
-
-    if let Err(err) = state
-        .alerts
-        .alert(order.id, order.seller_id, CUSTOMER_REQUEST)
-        .await
-    {
-        let why = match &err {
-            AlertError::Call(CallError::Open(_)) => "the notification service is overloaded",
-            _ => "the seller could not be notified just now",
-        };
-        tracing::warn!(order_id = id, error = %err, "cancellation refused: seller alert failed");
-        return Err(ApiError::unavailable(
-            "seller_alert_unavailable",
-            format!(
-                "{why}, so the cancellation was not accepted and nothing changed; please try \
-                 cancelling again in {} seconds",
-                state.alerts.retry_after_secs()
-            ),
-            state.alerts.retry_after_secs(),
-        ));
+    match cancelling::by_customer(&state.store, &state.alerts, id).await {
+        Ok(order) => Ok((StatusCode::ACCEPTED, axum::Json(order))),
+        Err(err) => Err(refusal(err, id, state.alerts.retry_after_secs())),
     }
-
-    let mut tx = state.pool.begin().await?;
-    let Some(order) = cancelling::request(&mut tx, id, CUSTOMER_REQUEST).await? else {
-        // The order moved on while the seller was being alerted.
-        let current = db::find(&mut tx, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("order", id))?;
-        return Err(not_cancellable(&current));
-    };
-    platform::outbox::commit(tx).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(order)))
 }
 
 /// The same cancellation as `POST /orders/{id}/cancel`.
@@ -91,26 +54,35 @@ pub async fn delete(state: State, id: Path<i64>) -> ApiResult<(StatusCode, axum:
     cancel(state, id).await
 }
 
-fn refuse_unless_cancellable(order: &Order) -> Result<(), ApiError> {
-    if order.status().customer_may_cancel() {
-        Ok(())
-    } else {
-        Err(not_cancellable(order))
-    }
-}
-
-fn not_cancellable(order: &Order) -> ApiError {
-    match order.status() {
-        Status::CancelRequested | Status::Cancelled => ApiError::conflict(
+fn refusal(err: CancelError, id: i64, retry_after_secs: u32) -> ApiError {
+    match err {
+        CancelError::NotFound => ApiError::not_found("order", id),
+        CancelError::NotCancellable(order) if order.status.is_cancellation() => ApiError::conflict(
             "already_cancelled",
             format!("order {} is already {}", order.id, order.status),
         ),
-        _ => ApiError::conflict(
+        CancelError::NotCancellable(order) => ApiError::conflict(
             "not_cancellable",
             format!(
                 "order {} is {} and can no longer be cancelled",
                 order.id, order.status
             ),
         ),
+        err @ CancelError::AlertFailed(_) => {
+            let why = if err.breaker_open() {
+                "the notification service is overloaded"
+            } else {
+                "the seller could not be notified just now"
+            };
+            ApiError::unavailable(
+                "seller_alert_unavailable",
+                format!(
+                    "{why}, so the cancellation was not accepted and nothing changed; please try \
+                     cancelling again in {retry_after_secs} seconds"
+                ),
+                retry_after_secs,
+            )
+        }
+        CancelError::Database(err) => err.into(),
     }
 }

@@ -3,15 +3,15 @@
 pub mod cancel;
 pub mod orders;
 
+use platform::Store;
 use platform::openapi::{OpenApiRouter, routes};
-use sqlx::PgPool;
 
 use crate::alerts::SellerAlerts;
 use crate::payments::Payments;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub pool: PgPool,
+    pub store: Store,
     pub payments: Payments,
     pub alerts: SellerAlerts,
 }

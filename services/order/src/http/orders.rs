@@ -61,7 +61,7 @@ pub async fn place(
         body.address.as_deref(),
         body.card_number.as_deref(),
     )?;
-    let order = placing::place(&state.pool, &state.payments, new).await?;
+    let order = placing::place(&state.store, &state.payments, new).await?;
     let location = format!("/orders/{}", order.id);
     Ok((
         StatusCode::CREATED,
@@ -81,7 +81,7 @@ pub async fn read(
     axum::extract::State(state): State,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Order>> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.store.read().await?;
     db::find(&mut conn, id)
         .await?
         .map(axum::Json)
@@ -121,7 +121,7 @@ pub async fn list(
     let customer_id = platform::extract::check::required("customerId", query.customer_id)?;
     check::range("limit", query.limit, 1, 200)?;
     check::range("offset", query.offset, 0, i64::MAX)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.store.read().await?;
     Ok(axum::Json(
         db::by_customer(&mut conn, customer_id, query.limit, query.offset).await?,
     ))
