@@ -152,6 +152,14 @@ const FORWARDED_RESPONSE: [HeaderName; 5] = [
 
 async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    if leaves_its_prefix(parts.uri.path()) {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            "the path has a dot-segment or an encoded separator",
+        )
+        .into_response();
+    }
     let prefix = parts
         .uri
         .path()
@@ -188,6 +196,22 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         Ok(response) => relay(response).await,
         Err(err) => upstream_error(name, &err).into_response(),
     }
+}
+
+/// Whether `path` has a segment that the upstream URL would resolve, so that a request could
+/// leave its prefix for another path of the service (`/orders/%2e%2e/metrics` is order's own
+/// `/metrics`): `.` or `..`, plain or percent-encoded, or an encoded `/` or `\`. No path of the
+/// API has one.
+fn leaves_its_prefix(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let lower = segment.to_ascii_lowercase();
+        let decoded = lower.replace("%2e", ".");
+        decoded == "."
+            || decoded == ".."
+            || lower.contains("%2f")
+            || lower.contains("%5c")
+            || segment.contains('\\')
+    })
 }
 
 async fn relay(response: reqwest::Response) -> Response {

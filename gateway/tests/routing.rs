@@ -86,3 +86,70 @@ async fn an_unreachable_upstream_is_a_fast_json_503_and_limits_hold() {
         "{metrics}"
     );
 }
+
+/// Sends `GET path` exactly as written: an HTTP client would resolve its dot-segments first.
+async fn get_as_written(base: &str, path: &str) -> (u16, serde_json::Value) {
+    send_as_written(base, "GET", path).await
+}
+
+async fn send_as_written(base: &str, method: &str, path: &str) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let json = serde_json::from_str(body).unwrap_or_else(|_| json!(body));
+    (status, json)
+}
+
+/// `/notifications/%2e%2e/metrics` would be marketing's own `/metrics` once the upstream URL
+/// resolves it: no path may leave the prefix it was routed by.
+#[tokio::test]
+async fn no_path_leaves_the_prefix_it_was_routed_by() {
+    let env = TestEnv::new().await;
+    let common = env.settings("marketing", "marketing");
+    let marketing = Running::start(marketing::build(common)).await;
+    let gateway = Running::start(gateway::build(settings(&marketing.url))).await;
+    for path in [
+        "/notifications/%2e%2e/metrics",
+        "/notifications/%2E%2E/health/ready",
+        "/notifications/../metrics",
+        "/notifications/.%2e/openapi.json",
+        "/notifications/%2e./metrics",
+        "/notifications/./",
+        "/notifications/%2e%2e%2fmetrics",
+        "/notifications/x%5c..%5cmetrics",
+    ] {
+        let answer = get_as_written(&gateway.url, path).await;
+        assert_error(&answer, 400, "invalid_path");
+    }
+    let (status, list) = get_as_written(&gateway.url, "/notifications?orderId=1").await;
+    assert_eq!(status, 200, "{list}");
+}
+
+/// Made-up methods are answered (405 from the service, through the gateway) and counted under
+/// one label: they cannot grow the metrics page of the gateway or of the service.
+#[tokio::test]
+async fn made_up_methods_do_not_grow_the_metrics() {
+    let env = TestEnv::new().await;
+    let common = env.settings("marketing", "marketing");
+    let marketing = Running::start(marketing::build(common)).await;
+    let gateway = Running::start(gateway::build(settings(&marketing.url))).await;
+    for i in 0..20 {
+        let method = format!("MADEUP{i}");
+        let answer = send_as_written(&gateway.url, &method, "/notifications").await;
+        assert_error(&answer, 405, "method_not_allowed");
+    }
+    // Gateway and marketing run in this process and share its metrics recorder.
+    let metrics = Http::default()
+        .get(&format!("{}/metrics", gateway.url))
+        .await
+        .1;
+    let metrics = metrics.as_str().unwrap();
+    assert!(!metrics.contains("MADEUP"), "{metrics}");
+    assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+}

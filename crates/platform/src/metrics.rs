@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
@@ -58,7 +59,7 @@ pub async fn scrape() -> String {
 
 pub async fn track_http(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -68,12 +69,49 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let elapsed = started.elapsed().as_secs_f64();
     if response.status().is_server_error() {
-        tracing::warn!(%method, %route, %status, elapsed, "request failed");
+        tracing::warn!(method, %route, %status, elapsed, "request failed");
     } else {
-        tracing::debug!(%method, %route, %status, elapsed, "request");
+        tracing::debug!(method, %route, %status, elapsed, "request");
     }
-    let labels = [("method", method), ("route", route), ("status", status)];
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", status),
+    ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed);
     response
+}
+
+/// The method as a label: the standard ones by name, any other as `OTHER`, so that made-up
+/// methods cannot create new series without end.
+fn method_label(method: &Method) -> &'static str {
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ]
+    .iter()
+    .find(|known| *known == method)
+    .map_or("OTHER", |known| known.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for made_up in ["FOOBAR", "get", "PROPFIND"] {
+            let method = Method::from_bytes(made_up.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "OTHER", "{made_up}");
+        }
+    }
 }
