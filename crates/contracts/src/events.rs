@@ -316,9 +316,18 @@ mod tests {
                 amount: 25_800,
             }),
             Event::DeliveryRequested(delivery.clone()),
-            Event::DeliveryStarted(delivery.clone()),
-            Event::DeliveryCompleted(delivery.clone()),
-            Event::DeliveryCancelled(delivery),
+            Event::DeliveryStarted(DeliveryChanged {
+                status: DeliveryStatus::Started,
+                ..delivery.clone()
+            }),
+            Event::DeliveryCompleted(DeliveryChanged {
+                status: DeliveryStatus::Completed,
+                ..delivery.clone()
+            }),
+            Event::DeliveryCancelled(DeliveryChanged {
+                status: DeliveryStatus::Cancelled,
+                ..delivery
+            }),
             Event::CustomerNotified(Notified {
                 notification_id: 11,
                 order_id: 42,
@@ -347,6 +356,60 @@ mod tests {
             assert_ne!(decoded.topic(), crate::Topic::DeadLetter);
             assert!(Event::is_known_type(event.event_type()));
         }
+    }
+
+    #[test]
+    fn every_sample_keeps_its_contract_and_broken_values_do_not() {
+        for event in samples() {
+            let envelope = Envelope::new("test", event);
+            assert_eq!(envelope.validate(), Ok(()), "{envelope:?}");
+        }
+        let paid = |qty: i32, amount: i64| {
+            Envelope::new(
+                "payment",
+                Event::PaymentCompleted(PaymentCompleted {
+                    payment_id: 5,
+                    order_id: 42,
+                    customer_id: 0,
+                    seller_id: 9,
+                    product_id: 1,
+                    qty,
+                    amount,
+                    address: "Seoul".into(),
+                }),
+            )
+        };
+        for (broken, reason) in [
+            (paid(-5, 100), "qty must be 1 to 100, not -5"),
+            (paid(0, 100), "qty must be 1 to 100, not 0"),
+            (paid(101, 100), "qty must be 1 to 100, not 101"),
+            (paid(1, -1), "amount must not be negative, not -1"),
+        ] {
+            assert_eq!(broken.validate().unwrap_err().to_string(), reason);
+        }
+        let mut newer = paid(1, 100);
+        newer.version = 2;
+        assert!(
+            newer
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("version 2")
+        );
+        let mut elsewhere = paid(1, 100);
+        elsewhere.order_id = Some(43);
+        assert!(elsewhere.validate().is_err());
+        let mislabelled = Event::DeliveryStarted(DeliveryChanged {
+            delivery_id: 3,
+            order_id: 42,
+            customer_id: 7,
+            seller_id: 9,
+            status: DeliveryStatus::Completed,
+        });
+        assert_eq!(
+            mislabelled.validate().unwrap_err().to_string(),
+            "a DeliveryStarted carries status COMPLETED"
+        );
     }
 
     #[test]

@@ -9,10 +9,12 @@ mod events;
 mod labels;
 mod statuses;
 mod topics;
+mod validation;
 
 pub use events::*;
 pub use statuses::{CancelReason, DeliveryStatus, PaymentStatus};
 pub use topics::{Topic, TopicNames};
+pub use validation::{MAX_QTY, Violation};
 
 /// What [`labels!`] expands to needs these; the crates using it need not name them.
 #[doc(hidden)]

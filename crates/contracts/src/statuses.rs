@@ -42,6 +42,18 @@ impl DeliveryStatus {
     }
 }
 
+/// The delivery status a `Delivery*` event announces; `None` for any other event.
+pub(crate) fn announced_by(event: &crate::Event) -> Option<DeliveryStatus> {
+    use crate::Event;
+    match event {
+        Event::DeliveryRequested(_) => Some(DeliveryStatus::Requested),
+        Event::DeliveryStarted(_) => Some(DeliveryStatus::Started),
+        Event::DeliveryCompleted(_) => Some(DeliveryStatus::Completed),
+        Event::DeliveryCancelled(_) => Some(DeliveryStatus::Cancelled),
+        _ => None,
+    }
+}
+
 crate::labels! {
     /// Why an order is cancelled (`OrderCancelled`): the customer asked, or the stock ran out
     /// after the payment.

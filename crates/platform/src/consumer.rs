@@ -5,9 +5,11 @@
 //! - **Effectively once.** The handler's effect and the `processed_events` row for the event id
 //!   commit together; a redelivered event finds its row and is skipped. The offset is stored only
 //!   after that commit, so a crash redelivers instead of losing.
-//! - **Poison messages do not block.** A message that cannot be decoded, or whose handler keeps
-//!   rejecting it, goes to the dead-letter topic (with the error in headers) after
-//!   `max_attempts` tries with backoff, and the loop moves on.
+//! - **Poison messages do not block, and are never applied.** A message that cannot be decoded
+//!   or that breaks its contract ([`Envelope::validate`]: values out of range, a version this
+//!   build does not read) goes to the dead-letter topic at once, with the reason in its headers;
+//!   one whose handler keeps rejecting it goes there after `max_attempts` tries with backoff.
+//!   Either way the loop moves on.
 //! - **Outages do not poison.** While the database is unreachable the same message is retried
 //!   with capped backoff for as long as it takes; it is never dead-lettered for that.
 //! - **Batches.** Messages already buffered are applied together, up to [`BATCH`] in one
@@ -148,11 +150,16 @@ impl<H: EventHandler> ConsumerLoop<H> {
                 .iter()
                 .map(|m| Envelope::from_json(m.payload().unwrap_or_default()).ok())
                 .collect();
-            if let Some(envelopes) = decoded {
-                let wanted: Vec<&Envelope> = envelopes
+            let wanted: Option<Vec<&Envelope>> = decoded.as_ref().and_then(|envelopes| {
+                envelopes
                     .iter()
                     .filter(|e| self.handler.wants(&e.event))
-                    .collect();
+                    .map(|e| e.validate().is_ok().then_some(e))
+                    .collect()
+            });
+            // Anything undecodable or invalid sends the batch one by one, where it is
+            // dead-lettered on its own.
+            if let Some(wanted) = wanted {
                 let mut delay = Duration::from_millis(100);
                 loop {
                     match self.apply(&wanted).await {
@@ -194,6 +201,9 @@ impl<H: EventHandler> ConsumerLoop<H> {
         };
         if !self.handler.wants(&envelope.event) {
             return Outcome::Done;
+        }
+        if let Err(violation) = envelope.validate() {
+            return Outcome::DeadLetter(format!("invalid event: {violation}"));
         }
         let mut attempt = 0u32;
         let mut delay = Duration::from_millis(100);

@@ -13,6 +13,7 @@ use platform::service::App;
 use platform::settings::CommonSettings;
 use platform::shutdown::CancellationToken;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Headers;
 use rdkafka::producer::FutureRecord;
 use rdkafka::{ClientConfig, Message};
 use serde_json::Value;
@@ -96,6 +97,39 @@ impl TestEnv {
     /// Reads `topic` from the beginning for `window` and returns every envelope found.
     pub async fn events(&self, topic: Topic, window: Duration) -> Vec<Envelope> {
         read_topic(&self.brokers, &self.topics.name(topic), window).await
+    }
+
+    /// Reads the dead-letter topic from the beginning for `window`: each message's payload and
+    /// its `dlq-error` header.
+    pub async fn dead_letters(&self, window: Duration) -> Vec<(String, String)> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", format!("dlq-reader-{}", uuid::Uuid::new_v4()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("reader");
+        consumer
+            .subscribe(&[&self.topics.name(Topic::DeadLetter)])
+            .expect("subscribe");
+        let mut found = Vec::new();
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {
+            let header = |key: &str| {
+                message
+                    .headers()?
+                    .iter()
+                    .find(|h| h.key == key)?
+                    .value
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            };
+            let payload = String::from_utf8_lossy(message.payload().unwrap_or_default());
+            found.push((
+                payload.into_owned(),
+                header("dlq-error").unwrap_or_default(),
+            ));
+        }
+        found
     }
 }
 

@@ -123,45 +123,14 @@ async fn a_poison_message_goes_to_the_dead_letter_topic_and_the_consumer_moves_o
     })
     .await
     .expect("the event after the poison message was handled");
-    let dlq = env.topics.name(Topic::DeadLetter);
-    let dead = eventually(Duration::from_secs(10), || {
-        first_dead_letter(&env.brokers, &dlq)
+    let dead = eventually(Duration::from_secs(10), || async {
+        env.dead_letters(Duration::from_secs(3))
+            .await
+            .into_iter()
+            .next()
     })
     .await
     .expect("the poison message is on the dead-letter topic");
     assert_eq!(dead.0, "{this is not an event");
     assert!(dead.1.contains("undecodable"), "{}", dead.1);
-}
-
-/// The first message on `topic`: payload and the `dlq-error` header.
-async fn first_dead_letter(brokers: &str, topic: &str) -> Option<(String, String)> {
-    use rdkafka::consumer::{Consumer, StreamConsumer};
-    use rdkafka::message::Headers;
-    use rdkafka::{ClientConfig, Message};
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("dlq-reader-{}", uuid_like()))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .ok()?;
-    consumer.subscribe(&[topic]).ok()?;
-    let message = tokio::time::timeout(Duration::from_secs(3), consumer.recv())
-        .await
-        .ok()?
-        .ok()?;
-    let payload = String::from_utf8_lossy(message.payload()?).into_owned();
-    let error = message
-        .headers()?
-        .iter()
-        .find(|h| h.key == "dlq-error")
-        .and_then(|h| h.value)
-        .map(|v| String::from_utf8_lossy(v).into_owned())?;
-    Some((payload, error))
-}
-
-fn uuid_like() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
 }

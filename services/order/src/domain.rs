@@ -4,7 +4,7 @@ use contracts::{CancelReason, DeliveryStatus};
 use platform::ApiError;
 use platform::extract::{card_number, check};
 
-pub const MAX_QTY: i64 = 100;
+pub use contracts::MAX_QTY;
 /// Customer of orders that name none (the seed's `siege` body is `{"productId":1,"qty":5}`).
 pub const GUEST_CUSTOMER: i64 = 0;
 pub const DEFAULT_ADDRESS: &str = "pick-up at the store";

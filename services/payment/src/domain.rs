@@ -26,7 +26,7 @@ impl Charge {
         check::range("customerId", request.customer_id, 0, i64::MAX)?;
         check::positive("sellerId", request.seller_id)?;
         check::positive("productId", request.product_id)?;
-        check::range("qty", request.qty, 1, 100)?;
+        check::range("qty", request.qty, 1, contracts::MAX_QTY)?;
         check::range("amount", request.amount, 0, i64::MAX)?;
         let address = check::text("address", &request.address, 500)?;
         let card = request

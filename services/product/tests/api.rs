@@ -317,3 +317,46 @@ async fn committed_events_are_published_without_waiting_for_the_poll() {
         2
     );
 }
+
+/// A `PaymentCompleted` with a negative quantity would raise the stock: it breaks its contract,
+/// so it is dead-lettered with the reason and never applied, and the events after it are.
+#[tokio::test]
+async fn an_event_that_breaks_its_contract_is_dead_lettered_not_applied() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let product_id = register(&http, &app.url, 5).await["id"].as_i64().unwrap();
+
+    env.publish(&paid(301, product_id, -5)).await;
+    env.publish(&paid(302, product_id, 2)).await;
+
+    let events = eventually(Duration::from_secs(15), || async {
+        let found = env
+            .events(Topic::Product, Duration::from_millis(1500))
+            .await;
+        let applied = found
+            .iter()
+            .any(|e| matches!(&e.event, Event::StockDecreased(d) if d.order_id == 302));
+        applied.then_some(found)
+    })
+    .await
+    .expect("the payment after the broken one was applied");
+    assert!(
+        !events.iter().any(|e| e.event.order_id() == Some(301)),
+        "{events:?}"
+    );
+    let (_, read) = http
+        .get(&format!("{}/products/{product_id}", app.url))
+        .await;
+    assert_eq!(read["stock"], 3);
+    let movements = "SELECT count(*) FROM stock_movements WHERE order_id = 301";
+    assert_eq!(count(&env, movements).await, 0);
+    let dead = eventually(Duration::from_secs(10), || async {
+        let found = env.dead_letters(Duration::from_secs(2)).await;
+        (!found.is_empty()).then_some(found)
+    })
+    .await
+    .expect("the broken payment is on the dead-letter topic");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].0.contains("\"orderId\":301"), "{}", dead[0].0);
+    assert_eq!(dead[0].1, "invalid event: qty must be 1 to 100, not -5");
+}
