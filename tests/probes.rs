@@ -1,16 +1,22 @@
 //! Probe and shutdown semantics on the real binaries, as Kubernetes relies on them: readiness
 //! follows the database and the broker (really stopped and restarted), liveness does not; on
 //! SIGTERM a service stops taking new requests, finishes those in flight, and exits in time.
+//! And a service whose consumer loop died (its handler panicked) is not ready: it answers, but no
+//! longer follows its events.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
+use contracts::{Envelope, Event, PaymentCompleted, Topic};
 use futures::future::join_all;
+use platform::UnitOfWork;
+use platform::consumer::{EventHandler, HandlerError};
+use platform::service::ServiceBuilder;
 use serde_json::json;
 use stack::Signal;
 use support::{WAIT, place_order, register_kit, start_stack, stop_stack};
-use testkit::{Http, eventually};
+use testkit::{Http, Running, TestEnv, eventually};
 
 /// Kubernetes' default terminationGracePeriodSeconds, which the manifests keep.
 const GRACE: Duration = Duration::from_secs(30);
@@ -138,4 +144,67 @@ async fn sigterm_drains_in_flight_requests_and_exits_in_time() {
         "order did not exit cleanly within its grace period"
     );
     stop_stack(stack).await;
+}
+
+struct PanicsOnPayments;
+
+impl EventHandler for PanicsOnPayments {
+    fn wants(&self, event: &Event) -> bool {
+        matches!(event, Event::PaymentCompleted(_))
+    }
+
+    async fn apply(&self, _: &mut UnitOfWork, _: &[&Envelope]) -> Result<(), HandlerError> {
+        panic!("a bug in the handler");
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_that_dies_turns_readiness_false() {
+    let env = TestEnv::new().await;
+    let settings = env.settings("delivery", "delivery");
+    let app = Running::start(async {
+        let mut service = ServiceBuilder::connect(settings, &delivery::MIGRATOR).await?;
+        service.consume(&[Topic::Payment], PanicsOnPayments)?;
+        service
+            .serve(platform::openapi::router("a service whose handler panics"))
+            .await
+    })
+    .await;
+    let http = Http::default();
+    let ready = format!("{}/health/ready", app.url);
+    let readiness = |wanted: u16| {
+        let (http, ready) = (http.clone(), ready.clone());
+        async move {
+            let (status, body) = http.get(&ready).await;
+            (status == wanted).then_some(body)
+        }
+    };
+    let before = eventually(Duration::from_secs(15), || readiness(200))
+        .await
+        .expect("ready before any event");
+    assert_eq!(before["checks"]["consumer"], "running", "{before}");
+
+    env.publish(&Envelope::new(
+        "payment",
+        Event::PaymentCompleted(PaymentCompleted {
+            payment_id: 1,
+            order_id: 901,
+            customer_id: 1,
+            seller_id: 1,
+            product_id: 1,
+            qty: 1,
+            amount: 1000,
+            address: "Seoul".into(),
+        }),
+    ))
+    .await;
+
+    let after = eventually(Duration::from_secs(20), || readiness(503))
+        .await
+        .expect("readiness turned false once the consumer died");
+    assert_eq!(after["status"], "not_ready", "{after}");
+    assert_eq!(after["checks"]["consumer"], "stopped", "{after}");
+    assert_eq!(after["checks"]["database"], "up", "{after}");
+    let (live, _) = http.get(&format!("{}/health/live", app.url)).await;
+    assert_eq!(live, 200, "the process itself still serves");
 }

@@ -29,6 +29,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::health::ConsumerStatus;
 use crate::shutdown::CancellationToken;
 use crate::unit_of_work::{Store, UnitOfWork};
 
@@ -80,6 +81,7 @@ pub const BATCH: usize = 200;
 
 pub(crate) struct ConsumerLoop<H> {
     pub consumer: StreamConsumer,
+    pub status: ConsumerStatus,
     pub store: Store,
     pub handler: H,
     pub producer: FutureProducer,
@@ -96,6 +98,7 @@ enum Outcome {
 
 impl<H: EventHandler> ConsumerLoop<H> {
     pub(crate) async fn run(self, subscribe: &[Topic], stop: CancellationToken) {
+        let _stopped_when_done = self.status.stopped_on_drop();
         let names: Vec<String> = subscribe.iter().map(|t| self.topics.name(*t)).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         if let Err(err) = self.consumer.subscribe(&refs) {

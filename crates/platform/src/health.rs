@@ -19,7 +19,31 @@ use crate::kafka::BrokerStatus;
 pub struct Health {
     pool: Option<PgPool>,
     broker: Option<BrokerStatus>,
+    consumer: Option<ConsumerStatus>,
     draining: Arc<AtomicBool>,
+}
+
+/// Whether a service's consumer loop has stopped. It runs for the life of the process; once it
+/// has ended (a panic, or a failure it cannot get past) the service no longer follows its
+/// events, so readiness stays false and the loss is visible instead of silent.
+#[derive(Clone, Default)]
+pub struct ConsumerStatus(Arc<AtomicBool>);
+
+impl ConsumerStatus {
+    pub fn stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Marks the loop stopped when dropped: held by the loop's task, so that a panic counts too.
+    pub(crate) fn stopped_on_drop(&self) -> impl Drop + Send + use<> {
+        struct MarkStopped(ConsumerStatus);
+        impl Drop for MarkStopped {
+            fn drop(&mut self) {
+                self.0.0.store(true, Ordering::Relaxed);
+            }
+        }
+        MarkStopped(self.clone())
+    }
 }
 
 impl Health {
@@ -27,8 +51,15 @@ impl Health {
         Self {
             pool,
             broker,
+            consumer: None,
             draining: Arc::default(),
         }
+    }
+
+    /// Readiness also requires `consumer` to be running.
+    pub fn with_consumer(mut self, consumer: ConsumerStatus) -> Self {
+        self.consumer = Some(consumer);
+        self
     }
 
     /// From now on readiness is false, so load balancers stop sending new requests.
@@ -65,12 +96,13 @@ pub struct Liveness {
 pub struct Readiness {
     /// `ready` or `not_ready`.
     status: &'static str,
-    /// Each dependency checked (`database`, `broker`: `up` or `down`) and `shutdown: draining`
-    /// once the process is stopping.
+    /// Each dependency checked (`database`, `broker`: `up` or `down`), the consumer
+    /// (`running` or `stopped`), and `shutdown: draining` once the process is stopping.
     checks: BTreeMap<&'static str, &'static str>,
 }
 
-/// Readiness: the database and broker are reachable and the process is not shutting down.
+/// Readiness: the database and broker are reachable, the consumer loop runs, and the process is
+/// not shutting down.
 /// Load balancers and Kubernetes send traffic only while this is 200.
 #[utoipa::path(get, path = "/health/ready", operation_id = "ready",
     responses(
@@ -83,14 +115,21 @@ pub async fn ready(State(health): State<Health>) -> (StatusCode, Json<Readiness>
         None => None,
     };
     let broker = health.broker.as_ref().map(BrokerStatus::is_up);
+    let consuming = health.consumer.as_ref().map(|c| !c.stopped());
     let draining = health.draining.load(Ordering::Relaxed);
-    let ready = !draining && database.unwrap_or(true) && broker.unwrap_or(true);
+    let ready = !draining
+        && database.unwrap_or(true)
+        && broker.unwrap_or(true)
+        && consuming.unwrap_or(true);
     let mut checks = BTreeMap::new();
     if let Some(up) = database {
         checks.insert("database", word(up));
     }
     if let Some(up) = broker {
         checks.insert("broker", word(up));
+    }
+    if let Some(running) = consuming {
+        checks.insert("consumer", if running { "running" } else { "stopped" });
     }
     if draining {
         checks.insert("shutdown", "draining");

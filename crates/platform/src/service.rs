@@ -23,7 +23,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::consumer::{ConsumerLoop, EventHandler};
-use crate::health::Health;
+use crate::health::{ConsumerStatus, Health};
 use crate::kafka::{self, BrokerStatus};
 use crate::openapi::{self, OpenApiRouter};
 use crate::outbox::Relay;
@@ -47,6 +47,7 @@ pub struct ServiceBuilder {
     pub producer: FutureProducer,
     pub topics: TopicNames,
     broker: BrokerStatus,
+    consumer: Option<ConsumerStatus>,
     tasks: Vec<Task>,
 }
 
@@ -77,6 +78,7 @@ impl ServiceBuilder {
             producer: producer.clone(),
             topics: topics.clone(),
             broker: BrokerStatus::default(),
+            consumer: None,
             tasks: Vec::new(),
             settings,
         };
@@ -99,7 +101,10 @@ impl ServiceBuilder {
         topics: &'static [Topic],
         handler: H,
     ) -> anyhow::Result<()> {
+        let status = ConsumerStatus::default();
+        self.consumer = Some(status.clone());
         let consumer = ConsumerLoop {
+            status,
             consumer: kafka::consumer(
                 &self.settings.kafka_brokers,
                 &self.settings.consumer_group,
@@ -129,7 +134,10 @@ impl ServiceBuilder {
     /// Binds the listener and wraps `routes` with the shared endpoints and middleware, and serves
     /// their OpenAPI document at `/openapi.json`.
     pub async fn serve(self, routes: OpenApiRouter) -> anyhow::Result<App> {
-        let health = Health::new(Some(self.store.pool().clone()), Some(self.broker.clone()));
+        let mut health = Health::new(Some(self.store.pool().clone()), Some(self.broker.clone()));
+        if let Some(consumer) = self.consumer {
+            health = health.with_consumer(consumer);
+        }
         let (routes, doc) = routes.split_for_parts();
         let doc = openapi::complete(doc, &self.settings.service);
         App::bind(
