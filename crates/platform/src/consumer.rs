@@ -9,7 +9,9 @@
 //!   or that breaks its contract ([`Envelope::validate`]: values out of range, a version this
 //!   build does not read) goes to the dead-letter topic at once, with the reason in its headers;
 //!   one whose handler keeps rejecting it goes there after `max_attempts` tries with backoff.
-//!   Either way the loop moves on.
+//!   Either way the loop moves on. If the dead-letter topic cannot be written
+//!   ([`DEAD_LETTER_ATTEMPTS`] tries), the loop stops loudly and readiness turns false, rather
+//!   than spin on that message.
 //! - **Outages do not poison.** While the database is unreachable the same message is retried
 //!   with capped backoff for as long as it takes; it is never dead-lettered for that.
 //! - **Batches.** Messages already buffered are applied together, up to [`BATCH`] in one
@@ -80,6 +82,11 @@ pub trait EventHandler: Send + Sync + 'static {
 
 /// Most messages applied in one transaction.
 pub const BATCH: usize = 200;
+
+/// Tries to put one message on the dead-letter topic before the consumer gives up and stops.
+/// Each try waits up to the producer's delivery timeout (30 s) while the broker is away, so
+/// this is minutes of outage, not a blip.
+pub const DEAD_LETTER_ATTEMPTS: u32 = 10;
 
 pub(crate) struct ConsumerLoop<H> {
     pub consumer: StreamConsumer,
@@ -285,8 +292,10 @@ impl<H: EventHandler> ConsumerLoop<H> {
         Ok(())
     }
 
-    /// Publishes the message to the dead-letter topic; retries until it is there or the loop
-    /// is stopped (returns false then, and the offset is not stored).
+    /// Publishes the message to the dead-letter topic, trying up to [`DEAD_LETTER_ATTEMPTS`]
+    /// times. False when the loop is stopped first, or when every try failed: the loop then
+    /// stops (readiness turns false) rather than spin on one message, and its offset is not
+    /// stored, so a restarted consumer meets it again.
     async fn dead_letter(
         &self,
         message: &BorrowedMessage<'_>,
@@ -304,7 +313,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
         let dlq = self.topics.name(Topic::DeadLetter);
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
-        loop {
+        for attempt in 1..=DEAD_LETTER_ATTEMPTS {
             let mut headers = OwnedHeaders::new();
             if let Some(original) = message.headers() {
                 for header in original.iter() {
@@ -344,7 +353,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
             match self.producer.send(record, Duration::from_secs(10)).await {
                 Ok(_) => return true,
                 Err((err, _)) => {
-                    tracing::warn!(error = %err, "consumer: dead-letter publish failed; retrying")
+                    tracing::warn!(error = %err, attempt, "consumer: dead-letter publish failed")
                 }
             }
             tokio::select! {
@@ -352,5 +361,14 @@ impl<H: EventHandler> ConsumerLoop<H> {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
+        tracing::error!(
+            topic = message.topic(),
+            partition = message.partition(),
+            offset = message.offset(),
+            attempts = DEAD_LETTER_ATTEMPTS,
+            "consumer: the dead-letter topic cannot be written; stopping this consumer (readiness \
+             turns false, the message stays unconsumed for the next start)"
+        );
+        false
     }
 }

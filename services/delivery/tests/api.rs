@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use contracts::{Envelope, Event, PaymentCompleted, Topic};
+use platform::consumer::DEAD_LETTER_ATTEMPTS;
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
 use testkit::{Http, Running, TestEnv, assert_error, eventually};
@@ -133,4 +134,49 @@ async fn a_poison_message_goes_to_the_dead_letter_topic_and_the_consumer_moves_o
     .expect("the poison message is on the dead-letter topic");
     assert_eq!(dead.0, "{this is not an event");
     assert!(dead.1.contains("undecodable"), "{}", dead.1);
+}
+
+/// A poison message whose dead letter the broker cannot take (here: with the dead-letter headers
+/// it is over the producer's 1,000,000-byte limit, so every try fails at once) is not spun on
+/// forever: after the bounded tries the consumer stops, loudly, and the service turns not ready.
+#[tokio::test]
+async fn a_dead_letter_that_cannot_be_written_stops_the_consumer_and_readiness() {
+    let (env, app) = spawn().await;
+    let http = Http::default();
+    let ready = format!("{}/health/ready", app.url);
+    let readiness = |wanted: u16| {
+        let (http, ready) = (http.clone(), ready.clone());
+        async move {
+            let (status, body) = http.get(&ready).await;
+            (status == wanted).then_some(body)
+        }
+    };
+    eventually(Duration::from_secs(15), || readiness(200))
+        .await
+        .expect("ready before the poison message");
+    let producer = platform::kafka::producer(&env.brokers).unwrap();
+    let topic = env.topics.name(Topic::Payment);
+    // librdkafka's limit counts payload, key, headers and 36 bytes of record overhead: 50 bytes
+    // under it as it is, about 170 over once the five dead-letter headers are added.
+    let poison = "x".repeat(1_000_000 - 36 - "601".len() - 50);
+    producer
+        .send(
+            FutureRecord::to(&topic).key("601").payload(&poison),
+            Duration::from_secs(5),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+
+    let stopped = eventually(
+        Duration::from_secs(u64::from(DEAD_LETTER_ATTEMPTS) + 20),
+        || readiness(503),
+    )
+    .await
+    .expect("the consumer stopped and readiness turned false");
+    assert_eq!(stopped["checks"]["consumer"], "stopped", "{stopped}");
+    assert!(
+        env.dead_letters(Duration::from_secs(2)).await.is_empty(),
+        "nothing could be dead-lettered"
+    );
 }
