@@ -16,19 +16,16 @@ use platform::service::ServiceBuilder;
 use serde_json::json;
 use stack::Signal;
 use support::{WAIT, place_order, register_kit, start_stack, stop_stack};
-use testkit::{Http, Running, TestEnv, eventually};
+use testkit::{Http, Running, TestEnv, eventually, readiness};
 
 /// Kubernetes' default terminationGracePeriodSeconds, which the manifests keep.
 const GRACE: Duration = Duration::from_secs(30);
 
 async fn wait_ready(http: &Http, url: &str, ready: bool) -> serde_json::Value {
     let want = if ready { 200 } else { 503 };
-    eventually(WAIT, || async {
-        let (status, body) = http.get(&format!("{url}/health/ready")).await;
-        (status == want).then_some(body)
-    })
-    .await
-    .unwrap_or_else(|| panic!("{url} readiness never became {want}"))
+    readiness(http, url, want, WAIT)
+        .await
+        .unwrap_or_else(|| panic!("{url} readiness never became {want}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,15 +168,7 @@ async fn a_consumer_that_dies_turns_readiness_false() {
     })
     .await;
     let http = Http::default();
-    let ready = format!("{}/health/ready", app.url);
-    let readiness = |wanted: u16| {
-        let (http, ready) = (http.clone(), ready.clone());
-        async move {
-            let (status, body) = http.get(&ready).await;
-            (status == wanted).then_some(body)
-        }
-    };
-    let before = eventually(Duration::from_secs(15), || readiness(200))
+    let before = readiness(&http, &app.url, 200, Duration::from_secs(15))
         .await
         .expect("ready before any event");
     assert_eq!(before["checks"]["consumer"], "running", "{before}");
@@ -199,7 +188,7 @@ async fn a_consumer_that_dies_turns_readiness_false() {
     ))
     .await;
 
-    let after = eventually(Duration::from_secs(20), || readiness(503))
+    let after = readiness(&http, &app.url, 503, Duration::from_secs(20))
         .await
         .expect("readiness turned false once the consumer died");
     assert_eq!(after["status"], "not_ready", "{after}");

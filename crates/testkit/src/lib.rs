@@ -279,6 +279,16 @@ pub fn assert_error(answer: &(u16, Value), status: u16, code: &str) {
 }
 
 /// Polls `check` until it returns `Some` or `within` elapses.
+/// Polls `{url}/health/ready` until it answers `status`, for up to `within`; its body then.
+pub async fn readiness(http: &Http, url: &str, status: u16, within: Duration) -> Option<Value> {
+    let ready = format!("{url}/health/ready");
+    eventually(within, || async {
+        let (answered, body) = http.get(&ready).await;
+        (answered == status).then_some(body)
+    })
+    .await
+}
+
 pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,

@@ -6,7 +6,7 @@ use contracts::{Envelope, Event, PaymentCompleted, Topic};
 use platform::consumer::DEAD_LETTER_ATTEMPTS;
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
-use testkit::{Http, Running, TestEnv, assert_error, eventually};
+use testkit::{Http, Running, TestEnv, assert_error, eventually, readiness};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
@@ -143,15 +143,7 @@ async fn a_poison_message_goes_to_the_dead_letter_topic_and_the_consumer_moves_o
 async fn a_dead_letter_that_cannot_be_written_stops_the_consumer_and_readiness() {
     let (env, app) = spawn().await;
     let http = Http::default();
-    let ready = format!("{}/health/ready", app.url);
-    let readiness = |wanted: u16| {
-        let (http, ready) = (http.clone(), ready.clone());
-        async move {
-            let (status, body) = http.get(&ready).await;
-            (status == wanted).then_some(body)
-        }
-    };
-    eventually(Duration::from_secs(15), || readiness(200))
+    readiness(&http, &app.url, 200, Duration::from_secs(15))
         .await
         .expect("ready before the poison message");
     let producer = platform::kafka::producer(&env.brokers).unwrap();
@@ -168,12 +160,10 @@ async fn a_dead_letter_that_cannot_be_written_stops_the_consumer_and_readiness()
         .map_err(|(e, _)| e)
         .unwrap();
 
-    let stopped = eventually(
-        Duration::from_secs(u64::from(DEAD_LETTER_ATTEMPTS) + 20),
-        || readiness(503),
-    )
-    .await
-    .expect("the consumer stopped and readiness turned false");
+    let within = Duration::from_secs(u64::from(DEAD_LETTER_ATTEMPTS) + 20);
+    let stopped = readiness(&http, &app.url, 503, within)
+        .await
+        .expect("the consumer stopped and readiness turned false");
     assert_eq!(stopped["checks"]["consumer"], "stopped", "{stopped}");
     assert!(
         env.dead_letters(Duration::from_secs(2)).await.is_empty(),
