@@ -61,7 +61,7 @@ pub fn insert<'s>(
         .bind(charge.product_id)
         .bind(charge.qty)
         .bind(charge.amount)
-        .bind(charge.address.clone())
+        .bind(charge.address.as_str())
         .bind(charge.card_last4())
         .bind(status)
         .bind(decline_reason)
