@@ -23,11 +23,14 @@ RUN cargo build --release --bins \
  && mkdir -p /app \
  && cp target/release/product target/release/order target/release/payment \
        target/release/delivery target/release/marketing target/release/sellerpage \
-       target/release/gateway target/release/probe /app/
+       target/release/gateway target/release/probe /app/ \
+ && mkdir -p /state/var/lib/mealkit
 
 # glibc and libgcc, nothing else: no shell, no package manager; runs as uid 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /app/ /app/
+# Where the gateway's dev issuer keeps its key (a volume in Compose, an emptyDir on kind).
+COPY --from=builder --chown=65532:65532 /state/var/lib/mealkit /var/lib/mealkit
 ENV PORT=8080 LOG_FORMAT=json
 EXPOSE 8080
 USER 65532:65532

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use stack::Signal;
-use support::{WAIT, get, place_order, register_kit, start_stack, stop_stack, wait_field};
+use support::{WAIT, get, place_order, register_kit, sign_in, start_stack, stop_stack, wait_field};
 use testkit::{Http, assert_error, eventually};
 
 const ENV: [(&str, &str); 3] = [
@@ -33,7 +33,7 @@ async fn snapshot(
 }
 
 /// Waits for the whole compensation chain of one order.
-async fn assert_chain_completed(http: &Http, g: &str, order_id: i64) {
+async fn assert_chain_completed(http: &Http, seller: &Http, g: &str, order_id: i64) {
     let order = wait_field(
         http,
         format!("{g}/orders/{order_id}"),
@@ -47,12 +47,12 @@ async fn assert_chain_completed(http: &Http, g: &str, order_id: i64) {
     let deliveries = get(http, format!("{g}/deliveries?orderId={order_id}")).await;
     assert_eq!(deliveries[0]["status"], "CANCELLED");
     eventually(WAIT, || async {
-        let seller = get(
-            http,
+        let alerts = get(
+            seller,
             format!("{g}/notifications?orderId={order_id}&recipient=SELLER"),
         )
         .await;
-        let kinds: Vec<&str> = seller
+        let kinds: Vec<&str> = alerts
             .as_array()?
             .iter()
             .filter_map(|n| n["kind"].as_str())
@@ -67,8 +67,9 @@ async fn assert_chain_completed(http: &Http, g: &str, order_id: i64) {
 async fn cancellations_compensate_and_the_breaker_protects_them() {
     let mut stack = start_stack(&ENV).await;
     let g = stack.gateway_url.clone();
-    let http = Http::default();
-    let product = register_kit(&http, &g, 7, 10).await;
+    let http = sign_in(&g, "customer", 50).await;
+    let seller = sign_in(&g, "seller", 7).await;
+    let product = register_kit(&g, 7, 10).await;
     let mut orders = Vec::new();
     for _ in 0..4 {
         let (status, order) = place_order(
@@ -101,7 +102,7 @@ async fn cancellations_compensate_and_the_breaker_protects_them() {
         .await;
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(accepted["status"], "CANCEL_REQUESTED");
-    assert_chain_completed(&http, &g, orders[0]).await;
+    assert_chain_completed(&http, &seller, &g, orders[0]).await;
     eventually(WAIT, || async {
         (get(&http, format!("{g}/products/{product}")).await["stock"] == 4).then_some(())
     })
@@ -119,7 +120,8 @@ async fn cancellations_compensate_and_the_breaker_protects_them() {
     let delivery =
         get(&http, format!("{g}/deliveries?orderId={}", orders[3])).await[0]["id"].clone();
     assert_eq!(
-        http.post(&format!("{g}/deliveries/{delivery}/start"), json!({}))
+        seller
+            .post(&format!("{g}/deliveries/{delivery}/start"), json!({}))
             .await
             .0,
         200
@@ -193,7 +195,7 @@ async fn cancellations_compensate_and_the_breaker_protects_them() {
     .await
     .expect("cancel accepted once marketing is back");
     assert_eq!(accepted.0, 202, "{}", accepted.1);
-    assert_chain_completed(&http, &g, orders[1]).await;
+    assert_chain_completed(&http, &seller, &g, orders[1]).await;
 
     // Marketing frozen: cancels time out until the breaker opens, then fail fast.
     let before = snapshot(&http, &g, orders[2], product).await;
@@ -236,7 +238,7 @@ async fn cancellations_compensate_and_the_breaker_protects_them() {
     .await
     .expect("cancel accepted after the cool-down");
     assert_eq!(accepted.0, 202, "{}", accepted.1);
-    assert_chain_completed(&http, &g, orders[2]).await;
+    assert_chain_completed(&http, &seller, &g, orders[2]).await;
     eventually(WAIT, || async {
         (get(&http, format!("{g}/products/{product}")).await["stock"] == 8).then_some(())
     })
@@ -250,7 +252,7 @@ async fn cancellations_compensate_and_the_breaker_protects_them() {
     // The read model is eventually consistent: it answers all along, and catches up with the
     // last events (the broker is up) while the services that sent them are down.
     let page = eventually(WAIT, || async {
-        let page = get(&http, format!("{g}/sellers/7/cancellations")).await;
+        let page = get(&seller, format!("{g}/sellers/7/cancellations")).await;
         let items = page["items"].as_array()?;
         (items.len() == 3 && items.iter().all(|i| i["cancellationStatus"] == "CANCELLED"))
             .then_some(page)
@@ -277,19 +279,19 @@ async fn cancellations_compensate_and_the_breaker_protects_them() {
         }
     }
     let filtered = get(
-        &http,
+        &seller,
         format!("{g}/sellers/7/cancellations?status=REQUESTED"),
     )
     .await;
     assert!(filtered["items"].as_array().unwrap().is_empty());
     let paged = get(
-        &http,
+        &seller,
         format!("{g}/sellers/7/cancellations?limit=1&offset=1"),
     )
     .await;
     assert_eq!(paged["items"][0]["orderId"], orders[1]);
     assert_error(
-        &http
+        &seller
             .get(&format!("{g}/sellers/7/cancellations?status=LOST"))
             .await,
         400,
@@ -302,6 +304,7 @@ async fn cancellations_compensate_and_the_breaker_protects_them() {
 async fn reqwest_retry_after(g: &str, order_id: i64) -> Option<String> {
     let response = reqwest::Client::new()
         .post(format!("{g}/orders/{order_id}/cancel"))
+        .bearer_auth(support::token(g, "customer", 50).await)
         .send()
         .await
         .ok()?;

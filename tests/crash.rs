@@ -17,7 +17,7 @@ use rdkafka::producer::FutureRecord;
 use serde_json::json;
 use sqlx::PgPool;
 use stack::Stack;
-use support::{place_order, register_kit, start_stack, stop_stack};
+use support::{place_order, register_kit, sign_in, start_stack, stop_stack};
 use testkit::{Http, eventually};
 use tokio::sync::Mutex;
 
@@ -31,22 +31,25 @@ struct Traffic {
     cancels_accepted: Vec<i64>,
 }
 
-/// Orders at a steady pace; every fourth accepted order is then cancelled.
+/// Orders at a steady pace, each as one of `customers` (signed in before the faults begin; a
+/// restarted gateway keeps its signing key, so their tokens stay valid); every fourth accepted
+/// order is then cancelled by its customer.
 async fn stream(
     g: String,
     products: Vec<i64>,
+    customers: Vec<Http>,
     stop: Arc<AtomicBool>,
     traffic: Arc<Mutex<Traffic>>,
 ) {
-    let http = Http::default();
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         let product = products[(n as usize) % products.len()];
+        let http = &customers[(n as usize) % customers.len()];
         let answer = http
             .try_post(
                 &format!("{g}/orders"),
-                json!({"productId": product, "qty": 1 + n % 3, "customerId": 1 + n % 50}),
+                json!({"productId": product, "qty": 1 + n % 3}),
             )
             .await;
         let mut t = traffic.lock().await;
@@ -174,10 +177,14 @@ async fn the_system_survives_crashes_and_restarts_under_load() {
     ])
     .await;
     let g = stack.gateway_url.clone();
-    let http = Http::default();
+    let http = sign_in(&g, "customer", 1).await;
     let mut products = Vec::new();
     for seller in 1..=3 {
-        products.push(register_kit(&http, &g, seller, INITIAL_STOCK).await);
+        products.push(register_kit(&g, seller, INITIAL_STOCK).await);
+    }
+    let mut customers = Vec::new();
+    for id in 1..=50 {
+        customers.push(sign_in(&g, "customer", id).await);
     }
     for product in &products {
         let (status, body) = place_order(&http, &g, json!({"productId": product, "qty": 1})).await;
@@ -201,6 +208,7 @@ async fn the_system_survives_crashes_and_restarts_under_load() {
     let load = tokio::spawn(stream(
         g.clone(),
         products.clone(),
+        customers,
         stop.clone(),
         traffic.clone(),
     ));

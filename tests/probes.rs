@@ -15,7 +15,7 @@ use platform::consumer::{EventHandler, HandlerError};
 use platform::service::ServiceBuilder;
 use serde_json::json;
 use stack::Signal;
-use support::{WAIT, place_order, register_kit, start_stack, stop_stack};
+use support::{WAIT, place_order, register_kit, sign_in, start_stack, stop_stack};
 use testkit::{Http, Running, TestEnv, eventually, readiness};
 
 /// Kubernetes' default terminationGracePeriodSeconds, which the manifests keep.
@@ -31,10 +31,10 @@ async fn wait_ready(http: &Http, url: &str, ready: bool) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_the_database_and_the_broker_and_liveness_does_not() {
     let mut stack = start_stack(&[]).await;
-    let http = Http::default();
     let delivery = stack.service_url("delivery");
     let g = stack.gateway_url.clone();
-    let product = register_kit(&http, &g, 3, 5).await;
+    let http = sign_in(&g, "customer", 1).await;
+    let product = register_kit(&g, 3, 5).await;
     // Steady state first: one saga through, so every consumer group holds its partitions. (A
     // tansu broker restarted while a group is still forming can leave that group stalled: see
     // the README's known limitations.)
@@ -86,9 +86,9 @@ async fn readiness_follows_the_database_and_the_broker_and_liveness_does_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_requests_and_exits_in_time() {
     let mut stack = start_stack(&[("PAYMENT_TIMEOUT_MS", "10000")]).await;
-    let http = Http::default();
     let g = stack.gateway_url.clone();
-    let product = register_kit(&http, &g, 3, 100).await;
+    let http = sign_in(&g, "customer", 1).await;
+    let product = register_kit(&g, 3, 100).await;
     let (status, _) = place_order(&http, &g, json!({"productId": product, "qty": 1})).await;
     assert_eq!(status, 201);
 

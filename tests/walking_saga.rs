@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use contracts::{Event, Topic, TopicNames};
 use serde_json::json;
-use testkit::{Http, assert_error, eventually};
+use testkit::{assert_error, eventually};
 
 mod support;
-use support::{get, start_stack, stop_stack};
+use support::{get, sign_in, start_stack, stop_stack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_walks_its_saga_end_to_end() {
@@ -19,11 +19,13 @@ async fn an_order_walks_its_saga_end_to_end() {
     ])
     .await;
     let g = stack.gateway_url.clone();
-    let http = Http::default();
     let wait = Duration::from_secs(10);
+    // Everyone signs in through the gateway's dev issuer.
+    let seller = sign_in(&g, "seller", 7).await;
+    let http = sign_in(&g, "customer", 42).await;
 
     // 1. A seller registers a meal kit.
-    let (status, product) = http
+    let (status, product) = seller
         .post(
             &format!("{g}/products"),
             json!({"sellerId": 7, "name": "Bibimbap kit", "price": 12900, "stock": 10}),
@@ -92,7 +94,7 @@ async fn an_order_walks_its_saga_end_to_end() {
     .await
     .expect("order follows its delivery");
     eventually(wait, || async {
-        let page = get(&http, format!("{g}/sellers/7/orders")).await;
+        let page = get(&seller, format!("{g}/sellers/7/orders")).await;
         page["items"]
             .as_array()
             .unwrap()
@@ -109,7 +111,7 @@ async fn an_order_walks_its_saga_end_to_end() {
 
     // 4. The seller ships, the customer confirms.
     let delivery_id = delivery["id"].as_i64().unwrap();
-    let (status, body) = http
+    let (status, body) = seller
         .post(&format!("{g}/deliveries/{delivery_id}/start"), json!({}))
         .await;
     assert_eq!(status, 200, "{body}");
@@ -118,7 +120,7 @@ async fn an_order_walks_its_saga_end_to_end() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_error(
-        &http
+        &seller
             .post(&format!("{g}/deliveries/{delivery_id}/start"), json!({}))
             .await,
         409,
@@ -167,11 +169,12 @@ async fn an_order_walks_its_saga_end_to_end() {
     assert_eq!(status, 201, "{body}");
 
     // 5. The declining test card: a 4xx, no order placed, nothing published.
-    let declined = http
+    let customer43 = sign_in(&g, "customer", 43).await;
+    let declined = customer43
         .post(&format!("{g}/orders"), json!({"productId": product_id, "qty": 1, "customerId": 43, "cardNumber": "4000 0000 0000 0002"}))
         .await;
     assert_error(&declined, 402, "payment_declined");
-    let orders = get(&http, format!("{g}/orders?customerId=43")).await;
+    let orders = get(&customer43, format!("{g}/orders?customerId=43")).await;
     let rejected = orders.as_array().unwrap();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0]["status"], "REJECTED");
@@ -203,21 +206,25 @@ async fn an_order_walks_its_saga_end_to_end() {
                 && e.order_id == Some(declined_id))
     );
     assert!(
-        get(&http, format!("{g}/deliveries?orderId={declined_id}"))
+        get(&customer43, format!("{g}/deliveries?orderId={declined_id}"))
             .await
             .as_array()
             .unwrap()
             .is_empty()
     );
     assert!(
-        get(&http, format!("{g}/notifications?orderId={declined_id}"))
-            .await
-            .as_array()
-            .unwrap()
-            .is_empty()
+        get(
+            &customer43,
+            format!("{g}/notifications?orderId={declined_id}")
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty()
     );
 
     // Bad input through the gateway: the right 4xx, JSON, nothing stored.
+    let http = sign_in(&g, "customer", 44).await;
     assert_error(
         &http
             .post_raw(&format!("{g}/orders"), "application/json", "{not json")
@@ -286,6 +293,7 @@ async fn an_order_walks_its_saga_end_to_end() {
 
     // 6a. Payment stopped: 503, quickly, and no order left placed.
     stack.stop_service("payment").await;
+    let http = sign_in(&g, "customer", 45).await;
     for attempt in 0..5 {
         let started = Instant::now();
         let answer = http
@@ -318,6 +326,7 @@ async fn an_order_walks_its_saga_end_to_end() {
 
     // 6b. Product stopped: orders are still accepted (order validates against its replica).
     stack.stop_service("product").await;
+    let http = sign_in(&g, "customer", 46).await;
     let accepted = eventually(wait, || async {
         let (status, body) = http
             .post(

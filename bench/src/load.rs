@@ -19,12 +19,19 @@ pub struct Siege {
 /// unread in their sockets, and it never exited (nor on SIGTERM), which held CI until its limit.
 const SIEGE_GRACE: Duration = Duration::from_secs(30);
 
-/// `siege -c{users} -t{secs}S --content-type application/json 'URL POST BODY'`, as in the seed.
+/// `siege -c{users} -t{secs}S --content-type application/json -H 'Authorization: Bearer T'
+/// 'URL POST BODY'`, the seed's command signed in as the README shows.
 /// A run that hangs past its time is killed and run once more; if that one hangs too, the report
 /// says so instead of a figure.
-pub async fn siege(url: &str, body: &str, users: u32, duration: Duration) -> anyhow::Result<Siege> {
+pub async fn siege(
+    url: &str,
+    body: &str,
+    token: &str,
+    users: u32,
+    duration: Duration,
+) -> anyhow::Result<Siege> {
     for attempt in 1..=2 {
-        match siege_once(url, body, users, duration).await? {
+        match siege_once(url, body, token, users, duration).await? {
             Some(siege) => return Ok(siege),
             None => eprintln!(
                 "==> siege did not exit {}s after its time (siege 4.0's deadlock); killed it{}",
@@ -51,6 +58,7 @@ pub async fn siege(url: &str, body: &str, users: u32, duration: Duration) -> any
 async fn siege_once(
     url: &str,
     body: &str,
+    token: &str,
     users: u32,
     duration: Duration,
 ) -> anyhow::Result<Option<Siege>> {
@@ -58,6 +66,8 @@ async fn siege_once(
         .arg(format!("-c{users}"))
         .arg(format!("-t{}S", duration.as_secs()))
         .args(["--content-type", "application/json", "--no-parser", "-q"])
+        .arg("-H")
+        .arg(format!("Authorization: Bearer {token}"))
         .arg(format!("{url} POST {body}"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -129,6 +139,7 @@ pub enum Shape {
 pub async fn oha(
     url: &str,
     body: Option<&str>,
+    token: &str,
     shape: Shape,
     duration: Duration,
 ) -> anyhow::Result<Percentiles> {
@@ -142,6 +153,9 @@ pub async fn oha(
         Shape::Concurrency(c) => command.arg("-c").arg(c.to_string()),
         Shape::Rate(q) => command.args(["-c", "100", "-q"]).arg(q.to_string()),
     };
+    command
+        .arg("-H")
+        .arg(format!("Authorization: Bearer {token}"));
     if let Some(body) = body {
         command.args([
             "-m",

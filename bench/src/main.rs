@@ -107,6 +107,9 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         .collect();
 
     let product = register(&g).await?;
+    // Every order is sent signed in, as the README's siege command: one customer's token (the
+    // dev issuer's), verified at the gateway and again by order.
+    let token = dev_token(&g, "customer", 1).await?;
     let body = format!("{{\"productId\": {product}, \"qty\": 1}}");
     let orders_url = format!("{g}/orders");
     let pool = PgPool::connect(&stack.database_url).await?;
@@ -139,7 +142,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         plan.phase.as_secs()
     );
     let started = Utc::now();
-    let siege = load::siege(&orders_url, &body, plan.siege_users, plan.phase).await?;
+    let siege = load::siege(&orders_url, &body, &token, plan.siege_users, plan.phase).await?;
     saga_by_load.push(PhaseSagas {
         load: format!("siege -c{}", plan.siege_users),
         saga: settle(&pool, started).await?,
@@ -149,8 +152,14 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         plan.phase.as_secs()
     );
     let started = Utc::now();
-    let fixed_concurrency =
-        load::oha(&orders_url, Some(&body), Shape::Concurrency(50), plan.phase).await?;
+    let fixed_concurrency = load::oha(
+        &orders_url,
+        Some(&body),
+        &token,
+        Shape::Concurrency(50),
+        plan.phase,
+    )
+    .await?;
     saga_by_load.push(PhaseSagas {
         load: "fixed concurrency 50".into(),
         saga: settle(&pool, started).await?,
@@ -165,6 +174,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     let fixed_rate = load::oha(
         &orders_url,
         Some(&body),
+        &token,
         Shape::Rate(fixed_rate_target),
         plan.phase,
     )
@@ -195,7 +205,14 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     for _ in 0..PROBES {
         eprintln!("==> oha: fixed rate {rate}/s for {}s", plan.probe.as_secs());
         let started = Utc::now();
-        let orders = load::oha(&orders_url, Some(&body), Shape::Rate(rate), plan.probe).await?;
+        let orders = load::oha(
+            &orders_url,
+            Some(&body),
+            &token,
+            Shape::Rate(rate),
+            plan.probe,
+        )
+        .await?;
         let saga = settle(&pool, started).await?;
         let sustained = saga.never_completed == 0
             && saga.max_ms <= SAGA_TARGET_MS
@@ -220,10 +237,13 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     let gateway_pass_through = load::oha(
         &format!("{g}/orders?customerId=1&limit=0"),
         None,
+        &token,
         Shape::Concurrency(50),
         plan.phase,
     )
     .await?;
+
+    let token_verification_us = verification_cost(&g, &token).await?;
 
     let report = Report {
         date: Utc::now().format("%Y-%m-%dT%H%M%SZ").to_string(),
@@ -245,6 +265,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         cpu_seconds,
         peak_rss_mib,
         postgres_insert_commits_per_s,
+        token_verification_us,
         gateway_pass_through,
     };
     report::write(&report, root)?;
@@ -277,10 +298,41 @@ async fn settle(pool: &PgPool, since: DateTime<Utc>) -> anyhow::Result<SagaCompl
 }
 
 /// Registers a kit with plenty of stock; returns once order's replica knows it.
+/// Microseconds of one token verification with the services' verifier, its keys fetched once
+/// from the stack's issuer and cached (as in every service).
+async fn verification_cost(g: &str, token: &str) -> anyhow::Result<f64> {
+    let verifier = platform::auth::Verifier::new(platform::auth::AuthSettings::for_dev_issuer(g))?;
+    verifier.verify(token).await?;
+    const ROUNDS: u32 = 20_000;
+    let started = std::time::Instant::now();
+    for _ in 0..ROUNDS {
+        verifier.verify(token).await?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(ROUNDS))
+}
+
+/// A token from the stack's dev issuer (`POST /auth/dev/token`).
+async fn dev_token(g: &str, role: &str, id: i64) -> anyhow::Result<String> {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{g}/auth/dev/token"))
+        .json(&serde_json::json!({"role": role, "id": id}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    answer["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no token from the dev issuer: {answer}"))
+}
+
 async fn register(g: &str) -> anyhow::Result<i64> {
+    let seller = dev_token(g, "seller", 1).await?;
+    let customer = dev_token(g, "customer", 1).await?;
     let http = reqwest::Client::new();
     let product: serde_json::Value = http
         .post(format!("{g}/products"))
+        .bearer_auth(&seller)
         .json(&serde_json::json!({"sellerId": 1, "name": "Bench kit", "price": 1000, "stock": 1_000_000}))
         .send()
         .await?
@@ -292,6 +344,7 @@ async fn register(g: &str) -> anyhow::Result<i64> {
     for _ in 0..200 {
         let answer: serde_json::Value = http
             .post(format!("{g}/orders"))
+            .bearer_auth(&customer)
             .json(&serde_json::json!({"productId": id, "qty": 1}))
             .send()
             .await?

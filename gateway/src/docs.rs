@@ -116,11 +116,22 @@ fn merge(doc: &mut Value, prefix: &str, part: Value) {
             }
             let mut item = item.clone();
             if let Value::Object(operations) = &mut item {
+                // The calls between services are never routed, so never shown.
+                operations.retain(|method, _| !contracts::calls::is_internal(method, path));
+                if operations.is_empty() {
+                    continue;
+                }
                 for operation in operations.values_mut() {
                     add_gateway_errors(operation);
                 }
             }
             object(doc, &["paths"]).insert(path.clone(), item);
+        }
+    }
+    if let Some(Value::Object(schemes)) = part.pointer("/components/securitySchemes") {
+        let into = object(doc, &["components", "securitySchemes"]);
+        for (name, scheme) in schemes {
+            into.entry(name.clone()).or_insert_with(|| scheme.clone());
         }
     }
     if let Some(Value::Object(schemas)) = part.pointer("/components/schemas") {
@@ -227,5 +238,32 @@ mod tests {
         assert!(unavailable.starts_with("payment down; the service is unreachable"));
         assert!(post["503"]["headers"]["Retry-After"].is_object());
         assert!(doc["components"]["schemas"]["Order"].is_object());
+    }
+
+    #[test]
+    fn calls_between_services_are_left_out() {
+        let mut doc = json!({"paths": {}});
+        let part = json!({
+            "paths": {
+                "/payments": {"get": {"responses": {}}, "post": {"responses": {}}},
+                "/payments/{id}": {"get": {"responses": {}}}
+            },
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
+        });
+        merge(&mut doc, "payments", part);
+        assert!(doc["paths"]["/payments"]["get"].is_object());
+        assert!(doc["paths"]["/payments"].get("post").is_none());
+        let mut alerts = json!({"paths": {}});
+        let part = json!({"paths": {
+            "/notifications/seller-alerts": {"post": {"responses": {}}},
+            "/notifications": {"get": {"responses": {}}}
+        }});
+        merge(&mut alerts, "notifications", part);
+        let paths = alerts["paths"].as_object().unwrap();
+        assert_eq!(paths.keys().collect::<Vec<_>>(), ["/notifications"]);
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
     }
 }

@@ -1,10 +1,17 @@
 //! The gateway: one entry point for every public path (the README's HTTP API section).
 //!
 //! Routes by the first path segment, forwards method, path, query, body and the headers that
-//! matter, and answers JSON errors of its own when an upstream cannot: `503` (unreachable, with
+//! matter (the bearer token included), and answers JSON errors of its own when an upstream cannot: `503` (unreachable, with
 //! `Retry-After`), `504` (no answer in time), `502` (a broken answer). It never hangs: every
 //! upstream call has a deadline. Request ids are set (or kept) and passed upstream.
 //! `/openapi.json` combines the services' documents; `/docs` shows it (see [`docs`]).
+//!
+//! Identity at the edge: every routed call but the public catalog (`GET /products...`) needs a
+//! valid bearer token (`401` here, before any service is bothered); the calls between services
+//! (`POST /payments`, `/notifications/seller-alerts`) are never routed (`404`). Each service
+//! verifies the token again and decides ownership itself: the gateway is not the only guard.
+//! With `AUTH_DEV_ISSUER=true` the gateway also serves the dev issuer
+//! ([`platform::auth::dev`]).
 
 pub mod docs;
 
@@ -16,6 +23,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use platform::ApiError;
+use platform::auth::dev::{DevIssuer, DevIssuerSettings};
+use platform::auth::{AuthSettings, Verifier};
 use platform::health::Health;
 use platform::service::{App, MAX_BODY_BYTES};
 use platform::settings::{self, SettingsError};
@@ -71,6 +80,10 @@ pub struct Settings {
     pub upstreams: Vec<(String, String)>,
     /// `UPSTREAM_TIMEOUT_MS`: longer than any service's own synchronous call.
     pub timeout: Duration,
+    /// `AUTH_*`: how tokens are verified.
+    pub auth: AuthSettings,
+    /// `AUTH_DEV_*`: the dev issuer, off unless `AUTH_DEV_ISSUER=true`.
+    pub dev_issuer: DevIssuerSettings,
 }
 
 impl Settings {
@@ -85,6 +98,8 @@ impl Settings {
                 })
                 .collect(),
             timeout: settings::millis("UPSTREAM_TIMEOUT_MS", 10_000)?,
+            auth: AuthSettings::from_env()?,
+            dev_issuer: DevIssuerSettings::from_env()?,
         })
     }
 }
@@ -93,6 +108,7 @@ impl Settings {
 struct Proxy {
     http: reqwest::Client,
     upstreams: Vec<(String, String)>,
+    verifier: Verifier,
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
@@ -102,7 +118,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true)
         .build()?;
+    let verifier = Verifier::new(settings.auth.clone())?;
     let proxy = Proxy {
+        verifier: verifier.clone(),
         http: http.clone(),
         upstreams: settings
             .upstreams
@@ -121,21 +139,31 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             .route(&format!("/{prefix}"), axum::routing::any(forward))
             .route(&format!("/{prefix}/{{*rest}}"), axum::routing::any(forward));
     }
-    let routes = routes
+    let mut routes = routes
         .with_state(proxy)
         .merge(docs::routes(http, documented));
+    if settings.dev_issuer.enabled {
+        let issuer = DevIssuer::load_or_create(&settings.dev_issuer, &settings.auth)?;
+        tracing::warn!(
+            issuer = %settings.auth.issuer,
+            "the dev issuer is on: anyone can get a token for any customer, seller, courier or admin"
+        );
+        routes = routes.merge(issuer.routes());
+    }
     App::bind(
         &settings.bind_addr,
         settings.port,
         routes,
         Health::default(),
+        verifier,
         Vec::new(),
     )
     .await
 }
 
 /// Request headers passed upstream; hop-by-hop ones are not.
-const FORWARDED_REQUEST: [HeaderName; 5] = [
+const FORWARDED_REQUEST: [HeaderName; 6] = [
+    header::AUTHORIZATION,
     header::CONTENT_TYPE,
     header::ACCEPT,
     HeaderName::from_static("x-request-id"),
@@ -171,6 +199,18 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
             .into_response();
     };
+    if contracts::calls::is_internal(parts.method.as_str(), parts.uri.path()) {
+        return not_routed(parts.uri.path());
+    }
+    if !is_public(&parts.method, prefix) {
+        let verified = match platform::auth::bearer(&parts.headers) {
+            Ok(token) => proxy.verifier.verify(token).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = verified {
+            return ApiError::from(err).into_response();
+        }
+    }
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -193,9 +233,34 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         }
     }
     match upstream.send().await {
-        Ok(response) => relay(response).await,
+        Ok(response) => relay(response, parts.uri.path()).await,
         Err(err) => upstream_error(name, &err).into_response(),
     }
+}
+
+/// The answer to a call between services sent to the gateway: `/payments` is a public path for
+/// reading, so a charge there is a method it does not allow; the seller alert is no path at all.
+fn not_routed(path: &str) -> Response {
+    if path.trim_end_matches('/') == contracts::calls::CHARGE_PATH {
+        let mut response = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not accept that method",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, axum::http::HeaderValue::from_static("GET"));
+        response
+    } else {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response()
+    }
+}
+
+/// The public catalog: reading kits needs no token.
+fn is_public(method: &axum::http::Method, prefix: &str) -> bool {
+    prefix == "products"
+        && (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
 }
 
 /// Whether `path` has a segment that the upstream URL would resolve, so that a request could
@@ -214,12 +279,23 @@ fn leaves_its_prefix(path: &str) -> bool {
     })
 }
 
-async fn relay(response: reqwest::Response) -> Response {
+async fn relay(response: reqwest::Response, path: &str) -> Response {
     let status = response.status();
     let mut headers = HeaderMap::new();
     for name in &FORWARDED_RESPONSE {
         if let Some(value) = response.headers().get(name) {
             headers.insert(name, value.clone());
+        }
+    }
+    // A service's `Allow` names its internal methods too (`POST /payments`); not here.
+    if let Some(allow) = headers.get(header::ALLOW).and_then(|v| v.to_str().ok()) {
+        let public: Vec<&str> = allow
+            .split(',')
+            .map(str::trim)
+            .filter(|method| !contracts::calls::is_internal(method, path))
+            .collect();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&public.join(",")) {
+            headers.insert(header::ALLOW, value);
         }
     }
     match response.bytes().await {

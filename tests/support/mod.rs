@@ -74,14 +74,63 @@ pub async fn stop_stack(mut stack: Stack) {
     let _ = std::fs::remove_dir_all(&stack.options.data_dir);
 }
 
+/// Signs in through the gateway's dev issuer (`POST /auth/dev/token`, the README's way): a
+/// client that sends the token with every request.
+pub async fn sign_in(g: &str, role: &str, id: i64) -> Http {
+    let (status, body) = Http::default()
+        .post(
+            &format!("{g}/auth/dev/token"),
+            json!({"role": role, "id": id}),
+        )
+        .await;
+    assert_eq!(status, 200, "signing in as {role} {id}: {body}");
+    assert_eq!(body["tokenType"], "Bearer");
+    Http::bearer(body["accessToken"].as_str().expect("an access token"))
+}
+
+/// A token of the service role, granted as the order service gets its own (client
+/// credentials at the dev issuer).
+pub async fn service_token(stack: &Stack) -> String {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/auth/dev/oauth2/token", stack.gateway_url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "order"),
+            ("client_secret", stack.service_client_secret()),
+        ])
+        .send()
+        .await
+        .expect("the token endpoint answers")
+        .json()
+        .await
+        .expect("a JSON token answer");
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no service token: {answer}"))
+        .to_owned()
+}
+
+/// The token inside a client made by [`sign_in`]: signs in again and returns the raw token.
+pub async fn token(g: &str, role: &str, id: i64) -> String {
+    let (status, body) = Http::default()
+        .post(
+            &format!("{g}/auth/dev/token"),
+            json!({"role": role, "id": id}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["accessToken"].as_str().unwrap().to_owned()
+}
+
 pub async fn get(http: &Http, url: String) -> Value {
     let (status, body) = http.get(&url).await;
     assert_eq!(status, 200, "GET {url}: {body}");
     body
 }
 
-/// Registers a kit; returns its id.
-pub async fn register_kit(http: &Http, g: &str, seller_id: i64, stock: i64) -> i64 {
+/// Registers a kit as seller `seller_id`; returns its id.
+pub async fn register_kit(g: &str, seller_id: i64, stock: i64) -> i64 {
+    let http = sign_in(g, "seller", seller_id).await;
     let (status, product) = http
         .post(
             &format!("{g}/products"),

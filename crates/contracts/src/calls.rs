@@ -10,6 +10,16 @@ use crate::PaymentStatus;
 /// `orderId` is the idempotency key: a repeated call answers what the first one decided.
 pub const CHARGE_PATH: &str = "/payments";
 
+/// Whether a request is one of the calls between services (`POST /payments`,
+/// `/notifications/seller-alerts`): those are for the service role only, and the gateway never
+/// routes them.
+pub fn is_internal(method: &str, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    (method.eq_ignore_ascii_case("POST") && path == CHARGE_PATH)
+        || path == SELLER_ALERT_PATH
+        || path.starts_with(&format!("{SELLER_ALERT_PATH}/"))
+}
+
 /// The body of [`CHARGE_PATH`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -17,6 +17,7 @@ use failsafe::{Config, Instrument, StateMachine, backoff};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::auth::credential::ServiceCredential;
 use crate::settings::ClientSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,10 +85,17 @@ pub struct ServiceClient {
     timeout: Duration,
     http: reqwest::Client,
     breaker: Breaker,
+    credential: ServiceCredential,
 }
 
 impl ServiceClient {
-    pub fn new(dependency: &str, settings: &ClientSettings) -> anyhow::Result<Self> {
+    /// A client of `dependency` that presents `credential`'s token on every call (the callee's
+    /// internal endpoints admit only the service role).
+    pub fn new(
+        dependency: &str,
+        settings: &ClientSettings,
+        credential: ServiceCredential,
+    ) -> anyhow::Result<Self> {
         crate::metrics::install();
         let breaker = Config::new()
             .failure_policy(consecutive_failures(
@@ -110,6 +118,7 @@ impl ServiceClient {
             timeout: settings.timeout,
             http,
             breaker,
+            credential,
         })
     }
 
@@ -128,6 +137,13 @@ impl ServiceClient {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<Reply, CallError> {
+        // Without a token the call certainly is not made: not the dependency's failure, so the
+        // breaker never hears of it.
+        let token = self.credential.token().await.map_err(|e| {
+            tracing::warn!(error = %e, "no service token");
+            CallError::Unreachable(self.dependency.clone(), e)
+        })?;
+        let request = request.bearer_auth(token);
         if !self.breaker.is_call_permitted() {
             return Err(CallError::Open(self.dependency.clone()));
         }

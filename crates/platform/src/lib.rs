@@ -7,6 +7,7 @@
 //! commit, serves its router with the shared health, metrics and error handling, and shuts all
 //! of that down in order when the shutdown future resolves.
 
+pub mod auth;
 pub mod client;
 pub mod consumer;
 pub mod db;
@@ -23,6 +24,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod unit_of_work;
 
+pub use auth::{Caller, Party, Role, ServiceCaller};
 pub use error::ApiError;
 pub use extract::{Json, Path, Query};
 pub use unit_of_work::{Store, UnitOfWork};

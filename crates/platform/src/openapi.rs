@@ -8,7 +8,9 @@
 //!   parameter that does not parse, `400`/`413`/`415`/`422` for a JSON body, `503` with
 //!   `Retry-After` when the database is unreachable, and the opaque `500`;
 //! - a tag per service and operation ids prefixed with the service, unique in the gateway's
-//!   combined document.
+//!   combined document;
+//! - the bearer scheme: every operation needs a token (`401` without one) unless its handler
+//!   says `security(())` (the public catalog), so `/docs` can "Authorize".
 //!
 //! Every error body is [`ErrorBody`]: `{"error": "<machine_code>", "message": "..."}`.
 
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, RefOr, Type};
 
 pub use utoipa::openapi::OpenApi as Document;
@@ -67,8 +70,23 @@ pub fn complete(mut doc: Document, service: &str) -> Document {
                 operation.operation_id = Some(format!("{service}.{id}"));
             }
             add_shared_errors(operation);
+            require_bearer(operation);
         }
     }
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A token of the configured issuer; locally `POST /auth/dev/token`",
+                    ))
+                    .build(),
+            ),
+        );
     let mut shared = Shared::openapi();
     for (_, item) in shared.paths.paths.iter_mut() {
         for operation in operations(item) {
@@ -160,6 +178,25 @@ pub fn add_response(operation: &mut Operation, status: &str, response: Response)
                 .insert(status.to_owned(), RefOr::T(response));
         }
     }
+}
+
+/// The security scheme's name in every document.
+pub const BEARER: &str = "bearer";
+
+/// An operation that does not declare itself public needs the bearer token.
+fn require_bearer(operation: &mut Operation) {
+    if operation.security.is_some() {
+        return;
+    }
+    operation.security = Some(vec![SecurityRequirement::new::<_, _, &str>(BEARER, [])]);
+    add_response(
+        operation,
+        "401",
+        error_response(
+            "no token, or a token that is forged, expired or for another issuer or audience (`unauthenticated`, `invalid_token`)",
+            false,
+        ),
+    );
 }
 
 fn add_shared_errors(operation: &mut Operation) {

@@ -22,12 +22,15 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Verifier;
+use crate::auth::credential::ServiceCredential;
+use crate::client::ServiceClient;
 use crate::consumer::{ConsumerLoop, EventHandler};
 use crate::health::{ConsumerStatus, Health};
 use crate::kafka::{self, BrokerStatus};
 use crate::openapi::{self, OpenApiRouter};
 use crate::outbox::Relay;
-use crate::settings::CommonSettings;
+use crate::settings::{ClientSettings, CommonSettings};
 use crate::shutdown::CancellationToken;
 use crate::unit_of_work::Store;
 use crate::{ApiError, db};
@@ -49,6 +52,8 @@ pub struct ServiceBuilder {
     broker: BrokerStatus,
     consumer: Option<ConsumerStatus>,
     tasks: Vec<Task>,
+    verifier: Verifier,
+    credential: ServiceCredential,
 }
 
 impl ServiceBuilder {
@@ -73,7 +78,11 @@ impl ServiceBuilder {
         let producer = kafka::producer(&settings.kafka_brokers)?;
         let topics = TopicNames::new(settings.topic_prefix.clone());
         let store = Store::new(pool.clone(), &settings.service);
+        let verifier = Verifier::new(settings.auth.clone())?;
+        let credential = ServiceCredential::new(settings.credential.clone())?;
         let mut builder = Self {
+            verifier,
+            credential,
             store: store.clone(),
             producer: producer.clone(),
             topics: topics.clone(),
@@ -122,6 +131,15 @@ impl ServiceBuilder {
         Ok(())
     }
 
+    /// A breaker-wrapped client of `dependency` that presents this service's credential.
+    pub fn client(
+        &self,
+        dependency: &str,
+        settings: &ClientSettings,
+    ) -> anyhow::Result<ServiceClient> {
+        ServiceClient::new(dependency, settings, self.credential.clone())
+    }
+
     /// Schedules a background loop; it must return soon after `stop` is cancelled.
     pub fn spawn<F, Fut>(&mut self, task: F)
     where
@@ -145,6 +163,7 @@ impl ServiceBuilder {
             self.settings.port,
             routes.merge(openapi::route(&doc)),
             health,
+            self.verifier,
             self.tasks,
         )
         .await
@@ -160,19 +179,21 @@ pub struct App {
 }
 
 impl App {
-    /// Binds `addr:port` and adds health, metrics, JSON 404/405, body limit and request ids
-    /// around `routes`. Used directly by the gateway, which has no database.
+    /// Binds `addr:port` and adds health, metrics, JSON 404/405, body limit, request ids and
+    /// the token `verifier` (which the [`Caller`](crate::Caller) extractor uses) around
+    /// `routes`. Used directly by the gateway, which has no database.
     pub async fn bind(
         addr: &str,
         port: u16,
         routes: Router,
         health: Health,
+        verifier: Verifier,
         tasks: Vec<Task>,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind((addr, port))
             .await
             .map_err(|e| anyhow::anyhow!("binding {addr}:{port}: {e}"))?;
-        let router = wrap(routes, &health);
+        let router = wrap(routes, &health).layer(axum::Extension(verifier));
         Ok(Self {
             listener,
             router,
@@ -255,6 +276,7 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         request_id,
         method = %request.method(),
         path = request.uri().path(),
+        caller = tracing::field::Empty,
     )
 }
 

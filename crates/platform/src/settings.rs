@@ -7,6 +7,9 @@ use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::auth::AuthSettings;
+use crate::auth::credential::CredentialSettings;
+
 thread_local! {
     static RECORDING: RefCell<Option<BTreeSet<String>>> = const { RefCell::new(None) };
 }
@@ -108,6 +111,10 @@ pub struct CommonSettings {
     pub outbox_poll: Duration,
     /// `STARTUP_TIMEOUT_MS`: how long to wait for the database at startup.
     pub startup_timeout: Duration,
+    /// `AUTH_*`: how callers' tokens are verified.
+    pub auth: AuthSettings,
+    /// `SERVICE_*`: the token this service presents to the others it calls.
+    pub credential: CredentialSettings,
 }
 
 impl CommonSettings {
@@ -134,16 +141,21 @@ impl CommonSettings {
             consumer_max_attempts: var("CONSUMER_MAX_ATTEMPTS", 5)?,
             outbox_poll: millis("OUTBOX_POLL_MS", 500)?,
             startup_timeout: millis("STARTUP_TIMEOUT_MS", 60_000)?,
+            auth: AuthSettings::from_env()?,
+            credential: CredentialSettings::from_env(service)?,
         })
     }
 
-    /// Settings for an in-process test instance: port 0, the given database and broker.
+    /// Settings for an in-process test instance: port 0, the given database and broker, tokens
+    /// of `auth`'s issuer, and `credential` for the calls it makes.
     pub fn for_test(
         service: &str,
         schema: &str,
         database_url: &str,
         kafka_brokers: &str,
         topic_prefix: &str,
+        auth: AuthSettings,
+        credential: CredentialSettings,
     ) -> Self {
         Self {
             service: service.to_owned(),
@@ -160,6 +172,8 @@ impl CommonSettings {
             consumer_max_attempts: 3,
             outbox_poll: Duration::from_millis(200),
             startup_timeout: Duration::from_secs(20),
+            auth,
+            credential,
         }
     }
 }

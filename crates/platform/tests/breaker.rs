@@ -7,9 +7,13 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
+use platform::auth::AuthSettings;
+use platform::auth::credential::{CredentialSettings, ServiceCredential};
+use platform::auth::dev::{DevIssuer, DevIssuerSettings};
 use platform::client::{CallError, ServiceClient};
 use platform::settings::ClientSettings;
 
+const SECRET: &str = "breaker-test-secret";
 const FAST: u8 = 0;
 const SLOW: u8 = 1;
 const FAILING: u8 = 2;
@@ -45,6 +49,18 @@ async fn dependency() -> Dependency {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    // The token the client presents comes from a real issuer beside the dependency.
+    let issuer = DevIssuer::ephemeral(
+        &DevIssuerSettings {
+            enabled: true,
+            key_file: Default::default(),
+            token_ttl: Duration::from_secs(600),
+            clients: [("breaker-test".to_owned(), SECRET.to_owned())].into(),
+        },
+        &AuthSettings::for_dev_issuer(&url),
+    )
+    .unwrap();
+    let app = app.merge(issuer.routes());
     tokio::spawn(async move { axum::serve(listener, app).await });
     Dependency { url, mode, hits }
 }
@@ -56,7 +72,14 @@ fn client(url: &str) -> ServiceClient {
         failure_threshold: 3,
         cooldown: Duration::from_millis(600),
     };
-    ServiceClient::new("breaker-test", &settings).unwrap()
+    let credential = ServiceCredential::new(CredentialSettings {
+        token_url: format!("{url}/auth/dev/oauth2/token"),
+        client_id: "breaker-test".into(),
+        client_secret: SECRET.into(),
+        scope: String::new(),
+    })
+    .unwrap();
+    ServiceClient::new("breaker-test", &settings, credential).unwrap()
 }
 
 async fn call(client: &ServiceClient) -> Result<StatusCode, CallError> {

@@ -27,9 +27,20 @@ async fn every_line_written_while_serving_a_request_names_it() {
             "done"
         }),
     );
-    let app = App::bind("127.0.0.1", 0, routes, Health::default(), Vec::new())
-        .await
-        .unwrap();
+    let verifier = platform::auth::Verifier::new(platform::auth::AuthSettings::for_dev_issuer(
+        "http://127.0.0.1:9",
+    ))
+    .unwrap();
+    let app = App::bind(
+        "127.0.0.1",
+        0,
+        routes,
+        Health::default(),
+        verifier,
+        Vec::new(),
+    )
+    .await
+    .unwrap();
     let url = format!("http://{}/work", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {

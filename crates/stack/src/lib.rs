@@ -72,6 +72,9 @@ pub struct Stack {
     postgres: Option<postgres::Postgres>,
     broker: Option<Managed>,
     services: Vec<Managed>,
+    /// The order service's secret for its service token from the dev issuer: made up at each
+    /// start, known only to the gateway and order.
+    client_secret: String,
 }
 
 impl Stack {
@@ -87,6 +90,7 @@ impl Stack {
             postgres: None,
             broker: None,
             services: Vec::new(),
+            client_secret: platform::auth::dev::random_secret(),
             options,
         };
         match stack.bring_up().await {
@@ -180,20 +184,52 @@ impl Stack {
         format!("http://127.0.0.1:{port}")
     }
 
+    /// The order service's client secret at the dev issuer (tests that call an internal endpoint
+    /// as a service would).
+    pub fn service_client_secret(&self) -> &str {
+        &self.client_secret
+    }
+
+    /// The dev issuer's signing key: in the stack's data folder, kept across restarts.
+    pub fn dev_key_file(&self) -> PathBuf {
+        self.options.data_dir.join("auth").join("dev-issuer.key")
+    }
+
     /// The environment a service reads (the same names a ConfigMap sets).
     fn service_env(&self, name: &str, port: u16) -> Vec<(String, String)> {
+        let gateway = &self.gateway_url;
         let mut env = vec![
             ("PORT".to_owned(), port.to_string()),
             ("BIND_ADDR".to_owned(), "127.0.0.1".to_owned()),
             ("DATABASE_URL".to_owned(), self.database_url.clone()),
             ("KAFKA_BROKERS".to_owned(), self.kafka_brokers.clone()),
+            // Every service verifies tokens of the gateway's dev issuer.
+            ("AUTH_ISSUER".to_owned(), format!("{gateway}/auth/dev")),
+            (
+                "AUTH_JWKS_URL".to_owned(),
+                format!("{gateway}/.well-known/jwks.json"),
+            ),
         ];
         match name {
             "order" => {
                 env.push(("PAYMENT_URL".into(), self.url_of("payment")));
                 env.push(("MARKETING_URL".into(), self.url_of("marketing")));
+                env.push((
+                    "SERVICE_TOKEN_URL".into(),
+                    format!("{gateway}/auth/dev/oauth2/token"),
+                ));
+                env.push(("SERVICE_CLIENT_SECRET".into(), self.client_secret.clone()));
             }
             "gateway" => {
+                env.push(("AUTH_DEV_ISSUER".into(), "true".into()));
+                env.push((
+                    "AUTH_DEV_KEY_FILE".into(),
+                    self.dev_key_file().display().to_string(),
+                ));
+                env.push((
+                    "AUTH_DEV_CLIENTS".into(),
+                    format!("order:{}", self.client_secret),
+                ));
                 for (var, service) in [
                     ("PRODUCT_URL", "product"),
                     ("ORDER_URL", "order"),

@@ -87,6 +87,11 @@ async fn up(args: Args) -> anyhow::Result<()> {
     println!("  broker     {}", stack.kafka_brokers);
     println!("  logs       {}/<name>.log", logs.display());
     println!("  try        curl {}/products", stack.gateway_url);
+    println!(
+        "  sign in    curl -s -X POST {}/auth/dev/token -H 'content-type: application/json' \\\n\
+         \x20            -d '{{\"role\":\"customer\",\"id\":1}}'   (then -H \"Authorization: Bearer $T\")",
+        stack.gateway_url
+    );
     println!("Press Ctrl-C to stop (data is kept; `./dev up --wipe` starts afresh).");
 
     let mut reported = std::collections::HashSet::new();

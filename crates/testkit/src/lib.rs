@@ -9,6 +9,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use contracts::{Envelope, Topic, TopicNames};
+pub use platform::Role;
+use platform::auth::AuthSettings;
+use platform::auth::credential::CredentialSettings;
+use platform::auth::dev::{self, DevIssuer, DevIssuerSettings};
 use platform::service::App;
 use platform::settings::CommonSettings;
 use platform::shutdown::CancellationToken;
@@ -25,12 +29,18 @@ fn required(name: &str) -> String {
     })
 }
 
-/// One test's private database and topics.
+/// One test's private database, topics and token issuer.
 pub struct TestEnv {
     pub database_url: String,
     pub brokers: String,
     pub prefix: String,
     pub topics: TopicNames,
+    /// A dev issuer served over real HTTP on a free port: the services under test fetch its
+    /// keys and ask it for their service tokens exactly as they would from any issuer.
+    pub issuer: DevIssuer,
+    pub issuer_url: String,
+    /// The secret every service of this test presents for its service token.
+    client_secret: String,
 }
 
 impl TestEnv {
@@ -55,12 +65,46 @@ impl TestEnv {
         platform::kafka::ensure_topics(&brokers, &topics.all())
             .await
             .expect("creating the test topics");
+        let (issuer, issuer_url, client_secret) = serve_issuer().await;
         Self {
             database_url,
             brokers,
             prefix,
             topics,
+            issuer,
+            issuer_url,
+            client_secret,
         }
+    }
+
+    /// How the services of this test verify tokens.
+    pub fn auth(&self) -> AuthSettings {
+        AuthSettings::for_dev_issuer(&self.issuer_url)
+    }
+
+    /// What `service` presents to get its service token from this test's issuer.
+    pub fn credential(&self, service: &str) -> CredentialSettings {
+        CredentialSettings {
+            token_url: format!("{}/auth/dev/oauth2/token", self.issuer_url),
+            client_id: service.to_owned(),
+            client_secret: self.client_secret.clone(),
+            scope: String::new(),
+        }
+    }
+
+    /// A token of this test's issuer for `role` `id`.
+    pub fn token(&self, role: Role, id: i64) -> String {
+        self.issuer.token(role, id)
+    }
+
+    /// A client that sends `role` `id`'s token with every request.
+    pub fn http_as(&self, role: Role, id: i64) -> Http {
+        Http::bearer(&self.token(role, id))
+    }
+
+    /// A client with the service role's token (a service's internal calls).
+    pub fn http_as_service(&self) -> Http {
+        Http::bearer(&self.issuer.service_token("test"))
     }
 
     pub fn settings(&self, service: &str, schema: &str) -> CommonSettings {
@@ -70,6 +114,8 @@ impl TestEnv {
             &self.database_url,
             &self.brokers,
             &self.prefix,
+            self.auth(),
+            self.credential(service),
         )
     }
 
@@ -131,6 +177,40 @@ impl TestEnv {
         }
         found
     }
+}
+
+/// The names services of a test (and of the launcher's stacks) present as dev clients.
+const CLIENTS: [&str; 7] = [
+    "product",
+    "order",
+    "payment",
+    "delivery",
+    "marketing",
+    "sellerpage",
+    "test",
+];
+
+/// Serves a fresh dev issuer on a free port for as long as the test's runtime lives.
+async fn serve_issuer() -> (DevIssuer, String, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port for the issuer");
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let secret = dev::random_secret();
+    let settings = DevIssuerSettings {
+        enabled: true,
+        key_file: Default::default(),
+        token_ttl: Duration::from_secs(3600),
+        clients: CLIENTS
+            .iter()
+            .map(|client| ((*client).to_owned(), secret.clone()))
+            .collect(),
+    };
+    let issuer =
+        DevIssuer::ephemeral(&settings, &AuthSettings::for_dev_issuer(&url)).expect("a dev issuer");
+    let routes = issuer.routes();
+    tokio::spawn(async move { axum::serve(listener, routes).await });
+    (issuer, url, secret)
 }
 
 /// Reads the topic named `name` from the beginning for `window`; returns every payload as text.
@@ -200,6 +280,20 @@ impl Drop for Running {
 pub struct Http(reqwest::Client);
 
 impl Http {
+    /// A client that sends `Authorization: Bearer <token>` with every request.
+    pub fn bearer(token: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .expect("a token is header-safe");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        Self(
+            reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .expect("an HTTP client"),
+        )
+    }
+
     pub async fn post(&self, url: &str, body: Value) -> (u16, Value) {
         Self::read(self.0.post(url).json(&body).send().await).await
     }

@@ -3,11 +3,11 @@
 use contracts::DeliveryStatus;
 use platform::error::{ApiResult, ErrorBody};
 use platform::openapi::{OpenApiRouter, routes};
-use platform::{ApiError, Path, Query, Store};
+use platform::{ApiError, Caller, Path, Query, Store};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::advancing::{self, AdvanceError};
+use crate::advancing::{self, AdvanceError, owners};
 use crate::db::{self, Delivery};
 
 pub fn router(store: Store) -> OpenApiRouter {
@@ -26,11 +26,16 @@ type State = axum::extract::State<Store>;
     params(("id" = i64, Path, description = "The delivery's id")),
     responses(
         (status = 200, description = "Started", body = Delivery),
-        (status = 404, description = "No such delivery (`not_found`)", body = ErrorBody),
+        (status = 403, description = "Neither the order's seller nor a courier (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such delivery, or one the caller may not see (`not_found`)", body = ErrorBody),
         (status = 409, description = "Not `REQUESTED` (`invalid_state`)", body = ErrorBody),
     ))]
-async fn start(state: State, Path(id): Path<i64>) -> ApiResult<axum::Json<Delivery>> {
-    advance(state, id, DeliveryStatus::Started).await
+async fn start(
+    state: State,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Delivery>> {
+    advance(state, &caller, id, DeliveryStatus::Started).await
 }
 
 /// The customer received it: `STARTED` → `COMPLETED` (`DeliveryCompleted`).
@@ -38,19 +43,26 @@ async fn start(state: State, Path(id): Path<i64>) -> ApiResult<axum::Json<Delive
     params(("id" = i64, Path, description = "The delivery's id")),
     responses(
         (status = 200, description = "Completed", body = Delivery),
-        (status = 404, description = "No such delivery (`not_found`)", body = ErrorBody),
+        (status = 403, description = "Neither the order's customer nor a courier (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such delivery, or one the caller may not see (`not_found`)", body = ErrorBody),
         (status = 409, description = "Not `STARTED` (`invalid_state`)", body = ErrorBody),
     ))]
-async fn complete(state: State, Path(id): Path<i64>) -> ApiResult<axum::Json<Delivery>> {
-    advance(state, id, DeliveryStatus::Completed).await
+async fn complete(
+    state: State,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Delivery>> {
+    advance(state, &caller, id, DeliveryStatus::Completed).await
 }
 
 async fn advance(
     axum::extract::State(store): State,
+    caller: &Caller,
     id: i64,
     next: DeliveryStatus,
 ) -> ApiResult<axum::Json<Delivery>> {
-    match advancing::advance(&store, id, next).await {
+    match advancing::advance(&store, caller, id, next).await {
+        Err(AdvanceError::Forbidden(err)) => Err(err),
         Ok(delivery) => Ok(axum::Json(delivery)),
         Err(AdvanceError::NotFound) => Err(ApiError::not_found("delivery", id)),
         Err(AdvanceError::InvalidState { current, next }) => Err(ApiError::conflict(
@@ -76,6 +88,7 @@ struct ByOrder {
     responses((status = 200, description = "The order's delivery, if any", body = Vec<Delivery>)))]
 async fn by_order(
     axum::extract::State(store): State,
+    caller: Caller,
     Query(query): Query<ByOrder>,
 ) -> ApiResult<axum::Json<Vec<Delivery>>> {
     let order_id = platform::extract::check::required("orderId", query.order_id)?;
@@ -83,6 +96,7 @@ async fn by_order(
     Ok(axum::Json(
         db::by_order(&mut conn, order_id)
             .await?
+            .filter(|delivery| caller.is_one_of(&owners(delivery)))
             .into_iter()
             .collect(),
     ))
@@ -93,15 +107,16 @@ async fn by_order(
     params(("id" = i64, Path, description = "The delivery's id")),
     responses(
         (status = 200, description = "The delivery", body = Delivery),
-        (status = 404, description = "No such delivery (`not_found`)", body = ErrorBody),
+        (status = 404, description = "No such delivery, or someone else's (`not_found`)", body = ErrorBody),
     ))]
 async fn read(
     axum::extract::State(store): State,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Delivery>> {
     let mut conn = store.read().await?;
-    db::by_id(&mut conn, id)
-        .await?
+    let found = db::by_id(&mut conn, id).await?;
+    caller
+        .sees(found, owners, || ApiError::not_found("delivery", id))
         .map(axum::Json)
-        .ok_or_else(|| ApiError::not_found("delivery", id))
 }

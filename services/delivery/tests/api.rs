@@ -6,7 +6,7 @@ use contracts::{Envelope, Event, PaymentCompleted, Topic};
 use platform::consumer::DEAD_LETTER_ATTEMPTS;
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
-use testkit::{Http, Running, TestEnv, assert_error, eventually, readiness};
+use testkit::{Http, Role, Running, TestEnv, assert_error, eventually, readiness};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
@@ -41,7 +41,7 @@ async fn delivery_of(http: &Http, url: &str, order_id: i64) -> Option<serde_json
 #[tokio::test]
 async fn a_payment_requests_one_delivery_which_moves_forward_only() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Courier, 1);
     let event = paid(500);
     env.publish(&event).await;
     env.publish(&event).await;
@@ -59,14 +59,45 @@ async fn a_payment_requests_one_delivery_which_moves_forward_only() {
         409,
         "invalid_state",
     );
-    assert_eq!(http.post(&format!("{url}/start"), json!({})).await.0, 200);
+    // Who moves it: the order's seller ships (not its customer), the customer confirms (not its
+    // seller); other customers and sellers do not even find it.
+    let (customer, seller) = (env.http_as(Role::Customer, 2), env.http_as(Role::Seller, 3));
+    for stranger in [env.http_as(Role::Customer, 9), env.http_as(Role::Seller, 9)] {
+        assert_error(&stranger.get(&url).await, 404, "not_found");
+        assert_error(
+            &stranger.post(&format!("{url}/start"), json!({})).await,
+            404,
+            "not_found",
+        );
+        let (_, listed) = stranger
+            .get(&format!("{}/deliveries?orderId=500", app.url))
+            .await;
+        assert_eq!(listed, json!([]));
+    }
+    assert_error(&Http::default().get(&url).await, 401, "unauthenticated");
+    assert_error(
+        &customer.post(&format!("{url}/start"), json!({})).await,
+        403,
+        "forbidden",
+    );
+    assert_eq!(
+        customer.get(&url).await.1["status"],
+        "REQUESTED",
+        "nothing changed"
+    );
+    assert_eq!(seller.post(&format!("{url}/start"), json!({})).await.0, 200);
     assert_error(
         &http.post(&format!("{url}/start"), json!({})).await,
         409,
         "invalid_state",
     );
+    assert_error(
+        &seller.post(&format!("{url}/complete"), json!({})).await,
+        403,
+        "forbidden",
+    );
     assert_eq!(
-        http.post(&format!("{url}/complete"), json!({})).await.0,
+        customer.post(&format!("{url}/complete"), json!({})).await.0,
         200
     );
     assert_error(
@@ -105,7 +136,7 @@ async fn a_payment_requests_one_delivery_which_moves_forward_only() {
 #[tokio::test]
 async fn a_poison_message_goes_to_the_dead_letter_topic_and_the_consumer_moves_on() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Courier, 1);
     let producer = platform::kafka::producer(&env.brokers).unwrap();
     let topic = env.topics.name(Topic::Payment);
     producer
@@ -142,7 +173,7 @@ async fn a_poison_message_goes_to_the_dead_letter_topic_and_the_consumer_moves_o
 #[tokio::test]
 async fn a_dead_letter_that_cannot_be_written_stops_the_consumer_and_readiness() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Courier, 1);
     readiness(&http, &app.url, 200, Duration::from_secs(15))
         .await
         .expect("ready before the poison message");

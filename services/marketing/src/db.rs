@@ -84,19 +84,22 @@ pub async fn find(
     .await
 }
 
+/// The notifications of one recipient (newest first), of one order if `order_id` is given.
 pub async fn list(
     conn: &mut PgConnection,
+    recipient: Recipient,
+    recipient_id: i64,
     order_id: Option<i64>,
-    recipient: Option<Recipient>,
     limit: i64,
 ) -> sqlx::Result<Vec<Notification>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM notifications
-         WHERE ($1::BIGINT IS NULL OR order_id = $1) AND ($2::TEXT IS NULL OR recipient = $2)
-         ORDER BY id DESC LIMIT $3"
+         WHERE recipient = $1 AND recipient_id = $2 AND ($3::BIGINT IS NULL OR order_id = $3)
+         ORDER BY id DESC LIMIT $4"
     ))
-    .bind(order_id)
     .bind(recipient)
+    .bind(recipient_id)
+    .bind(order_id)
     .bind(limit)
     .fetch_all(conn)
     .await

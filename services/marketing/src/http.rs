@@ -6,7 +6,7 @@ use platform::consumer::HandlerError;
 use platform::error::ApiResult;
 use platform::extract::check;
 use platform::openapi::{OpenApiRouter, routes};
-use platform::{ApiError, Json, Query, Store};
+use platform::{ApiError, Caller, Json, Query, Role, ServiceCaller, Store};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -27,9 +27,13 @@ type State = axum::extract::State<Store>;
 /// Internal: called by the order service before it accepts a cancellation.
 #[utoipa::path(post, path = "/notifications/seller-alerts",
     request_body = SellerAlert,
-    responses((status = 201, description = "The seller's alert (the first one, if repeated)", body = Notification)))]
+    responses(
+        (status = 201, description = "The seller's alert (the first one, if repeated)", body = Notification),
+        (status = 403, description = "Not one of our services (`forbidden`)", body = platform::error::ErrorBody),
+    ))]
 async fn alert_seller(
     axum::extract::State(store): State,
+    _caller: ServiceCaller,
     Json(body): Json<SellerAlert>,
 ) -> ApiResult<(StatusCode, axum::Json<Notification>)> {
     let alert = Alert::parse(&body)?;
@@ -64,23 +68,40 @@ fn default_limit() -> i64 {
 #[utoipa::path(get, path = "/notifications",
     params(ListQuery),
     responses(
-        (status = 200, description = "Notifications", body = Vec<Notification>),
+        (status = 200, description = "The caller's own notifications", body = Vec<Notification>),
+        (status = 403, description = "Not a customer or seller, or `recipient` names the other kind (`forbidden`)", body = platform::error::ErrorBody),
         (status = 422, description = "`limit` out of range (`invalid_value`)", body = platform::error::ErrorBody),
     ))]
 async fn list(
     axum::extract::State(store): State,
+    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<axum::Json<Vec<Notification>>> {
     check::range("limit", query.limit, 1, 500)?;
-    let recipient = match query.recipient.as_deref() {
+    let asked = match query.recipient.as_deref() {
         None => None,
         Some(value) => Some(
             Recipient::parse_loosely(value)
                 .ok_or_else(|| ApiError::bad_request("recipient must be CUSTOMER or SELLER"))?,
         ),
     };
+    let own = match caller.role {
+        Role::Customer => Recipient::Customer,
+        Role::Seller => Recipient::Seller,
+        _ => {
+            return Err(platform::auth::forbidden(
+                "notifications are read by the customer or seller they were sent to",
+            ));
+        }
+    };
+    if asked.is_some_and(|asked| asked != own) {
+        return Err(platform::auth::forbidden(format!(
+            "you are signed in as a {} and read only your own notifications",
+            caller.role
+        )));
+    }
     let mut conn = store.read().await?;
     Ok(axum::Json(
-        db::list(&mut conn, query.order_id, recipient, query.limit).await?,
+        db::list(&mut conn, own, caller.id, query.order_id, query.limit).await?,
     ))
 }

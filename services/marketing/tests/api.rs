@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use contracts::{DeliveryChanged, DeliveryStatus, Envelope, Event, OrderPlaced, Topic};
 use serde_json::json;
-use testkit::{Http, Running, TestEnv, assert_error, eventually};
+use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
@@ -16,7 +16,7 @@ async fn spawn() -> (TestEnv, Running) {
 #[tokio::test]
 async fn customers_hear_of_their_order_and_each_delivery_change_once() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Customer, 6);
     let placed = Envelope::new(
         "order",
         Event::OrderPlaced(OrderPlaced {
@@ -72,6 +72,12 @@ async fn customers_hear_of_their_order_and_each_delivery_change_once() {
         .get(&format!("{}/notifications?orderId=61", app.url))
         .await;
     assert_eq!(all.as_array().unwrap().len(), 3);
+    // Each reads only their own: another customer sees none of them.
+    let (status, others) = env
+        .http_as(Role::Customer, 5)
+        .get(&format!("{}/notifications?orderId=61", app.url))
+        .await;
+    assert_eq!((status, others), (200, json!([])));
     let announced = eventually(Duration::from_secs(10), || async {
         let found = env
             .events(Topic::Marketing, Duration::from_millis(1500))
@@ -90,8 +96,25 @@ async fn customers_hear_of_their_order_and_each_delivery_change_once() {
 #[tokio::test]
 async fn the_seller_alert_is_synchronous_and_idempotent() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as_service();
     let url = format!("{}/notifications/seller-alerts", app.url);
+    // Only our services may alert: not anonymous callers, not a seller, not a customer.
+    let alert = json!({"orderId": 70, "sellerId": 7});
+    assert_error(
+        &Http::default().post(&url, alert.clone()).await,
+        401,
+        "unauthenticated",
+    );
+    assert_error(
+        &env.http_as(Role::Seller, 7).post(&url, alert.clone()).await,
+        403,
+        "forbidden",
+    );
+    assert_error(
+        &env.http_as(Role::Customer, 6).post(&url, alert).await,
+        403,
+        "forbidden",
+    );
     let (status, first) = http.post(&url, json!({"orderId": 70, "sellerId": 7})).await;
     assert_eq!(status, 201, "{first}");
     assert_eq!(first["recipient"], "SELLER");
@@ -113,13 +136,34 @@ async fn the_seller_alert_is_synchronous_and_idempotent() {
         400,
         "malformed_json",
     );
+    let seller = env.http_as(Role::Seller, 7);
     assert_error(
-        &http
+        &seller
             .get(&format!("{}/notifications?recipient=robot", app.url))
             .await,
         400,
         "bad_request",
     );
+    let (status, own) = seller.get(&format!("{}/notifications", app.url)).await;
+    assert_eq!(status, 200, "{own}");
+    assert_eq!(own[0]["id"], first["id"]);
+    assert_error(
+        &seller
+            .get(&format!("{}/notifications?recipient=CUSTOMER", app.url))
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_error(
+        &http.get(&format!("{}/notifications", app.url)).await,
+        403,
+        "forbidden",
+    );
+    let (_, none) = env
+        .http_as(Role::Seller, 8)
+        .get(&format!("{}/notifications", app.url))
+        .await;
+    assert_eq!(none, json!([]));
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications")
         .fetch_one(&env.pool("marketing"))
         .await

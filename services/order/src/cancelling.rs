@@ -4,7 +4,7 @@
 
 use contracts::{CancelReason, Event, OrderCancelled};
 use platform::client::CallError;
-use platform::{Store, UnitOfWork};
+use platform::{Caller, Party, Store, UnitOfWork};
 
 use crate::alerts::{AlertError, SellerAlerts};
 use crate::db::{self, Order};
@@ -41,11 +41,14 @@ impl CancelError {
 pub async fn by_customer(
     store: &Store,
     alerts: &SellerAlerts,
+    caller: &Caller,
     order_id: i64,
 ) -> Result<Order, CancelError> {
     let mut conn = store.read().await?;
-    let order = db::find(&mut conn, order_id)
-        .await?
+    let found = db::find(&mut conn, order_id).await?;
+    // Someone else's order is as unknown to the caller as a missing one.
+    let order = found
+        .filter(|order| caller.is_one_of(&[Party::Customer(order.customer_id), Party::Admins]))
         .ok_or(CancelError::NotFound)?;
     drop(conn);
     if !order.status.customer_may_cancel() {

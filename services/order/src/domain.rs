@@ -5,8 +5,6 @@ use platform::ApiError;
 use platform::extract::{card_number, check};
 
 pub use contracts::MAX_QTY;
-/// Customer of orders that name none (the seed's `siege` body is `{"productId":1,"qty":5}`).
-pub const GUEST_CUSTOMER: i64 = 0;
 pub const DEFAULT_ADDRESS: &str = "pick-up at the store";
 
 contracts::labels! {
@@ -113,19 +111,13 @@ impl NewOrder {
     pub fn parse(
         product_id: i64,
         qty: i64,
-        customer_id: Option<i64>,
+        customer_id: i64,
         address: Option<&str>,
         card: Option<&str>,
     ) -> Result<Self, ApiError> {
         check::positive("productId", product_id)?;
         check::range("qty", qty, 1, MAX_QTY)?;
-        let customer_id = match customer_id {
-            Some(id) => {
-                check::positive("customerId", id)?;
-                id
-            }
-            None => GUEST_CUSTOMER,
-        };
+        check::positive("customerId", customer_id)?;
         let address = match address {
             Some(address) => check::text("address", address, 500)?,
             None => DEFAULT_ADDRESS.to_owned(),
@@ -178,21 +170,21 @@ mod tests {
 
     #[test]
     fn the_seed_siege_body_is_a_valid_order() {
-        let order = NewOrder::parse(1, 5, None, None, None).unwrap();
-        assert_eq!(order.customer_id, GUEST_CUSTOMER);
+        let order = NewOrder::parse(1, 5, 7, None, None).unwrap();
+        assert_eq!(order.customer_id, 7);
         assert_eq!(order.address, DEFAULT_ADDRESS);
     }
 
     #[test]
     fn bad_values_are_refused() {
         for bad in [
-            NewOrder::parse(1, 0, None, None, None),
-            NewOrder::parse(1, -1, None, None, None),
-            NewOrder::parse(1, 101, None, None, None),
-            NewOrder::parse(0, 1, None, None, None),
-            NewOrder::parse(1, 1, Some(-4), None, None),
-            NewOrder::parse(1, 1, None, Some(" "), None),
-            NewOrder::parse(1, 1, None, None, Some("not a card")),
+            NewOrder::parse(1, 0, 7, None, None),
+            NewOrder::parse(1, -1, 7, None, None),
+            NewOrder::parse(1, 101, 7, None, None),
+            NewOrder::parse(0, 1, 7, None, None),
+            NewOrder::parse(1, 1, -4, None, None),
+            NewOrder::parse(1, 1, 7, Some(" "), None),
+            NewOrder::parse(1, 1, 7, None, Some("not a card")),
         ] {
             assert_eq!(bad.unwrap_err().status.as_u16(), 422);
         }

@@ -24,7 +24,6 @@ pub mod recovery;
 use std::time::Duration;
 
 use contracts::Topic;
-use platform::client::ServiceClient;
 use platform::service::{App, ServiceBuilder};
 use platform::settings::{self, ClientSettings, CommonSettings, SettingsError};
 use sqlx::migrate::Migrator;
@@ -57,9 +56,9 @@ impl Settings {
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let mut service = ServiceBuilder::connect(settings.common, &MIGRATOR).await?;
     service.consume(&[Topic::Product, Topic::Delivery], events::Handler)?;
-    let payments = payments::Payments::new(ServiceClient::new("payment", &settings.payment)?);
+    let payments = payments::Payments::new(service.client("payment", &settings.payment)?);
     let alerts = alerts::SellerAlerts::new(
-        ServiceClient::new("marketing", &settings.marketing)?,
+        service.client("marketing", &settings.marketing)?,
         settings.marketing.cooldown,
     );
     let state = http::AppState {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use contracts::{DeliveryChanged, DeliveryStatus, Envelope, Event, ProductRegistered, Topic};
 use platform::settings::ClientSettings;
 use serde_json::{Value, json};
-use testkit::{Http, Running, TestEnv, assert_error, eventually};
+use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
 
 struct Harness {
     env: TestEnv,
@@ -45,10 +45,10 @@ async fn spawn() -> Harness {
     ))
     .await;
     let harness = Harness {
+        http: env.http_as(Role::Customer, 8),
         env,
         order,
         payment: Some(payment),
-        http: Http::default(),
     };
     eventually(Duration::from_secs(15), || async {
         let mut conn = harness.env.pool("ordering").acquire().await.ok()?;
@@ -64,10 +64,13 @@ async fn spawn() -> Harness {
 }
 
 impl Harness {
+    /// Places `body` signed in as the customer it names (customer 8 if it names none).
     async fn place(&self, body: Value) -> (u16, Value) {
-        self.http
-            .post(&format!("{}/orders", self.order.url), body)
-            .await
+        let http = match body["customerId"].as_i64() {
+            Some(id) if id > 0 => self.env.http_as(Role::Customer, id),
+            _ => self.http.clone(),
+        };
+        http.post(&format!("{}/orders", self.order.url), body).await
     }
 
     async fn count(&self, schema: &str, sql: &str) -> i64 {
@@ -208,8 +211,8 @@ async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
         (json!({"productId": -11, "qty": 1}), 422, "invalid_value"),
         (
             json!({"productId": 11, "qty": 1, "customerId": 0}),
-            422,
-            "invalid_value",
+            403,
+            "forbidden",
         ),
         (
             json!({"productId": 11, "qty": 1, "address": ""}),
@@ -243,7 +246,14 @@ async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
     );
     assert_error(&h.http.get(&format!("{url}/x1")).await, 400, "invalid_path");
     assert_error(&h.http.get(&format!("{url}/5050")).await, 404, "not_found");
-    assert_error(&h.http.get(&url).await, 400, "bad_request");
+    let admin = h.env.http_as(Role::Admin, 1);
+    assert_error(&admin.get(&url).await, 400, "bad_request");
+    assert_error(
+        &h.http.get(&format!("{url}?customerId=9")).await,
+        403,
+        "forbidden",
+    );
+    assert_error(&Http::default().get(&url).await, 401, "unauthenticated");
     assert_error(
         &h.http.get(&format!("{url}?customerId=abc")).await,
         400,
@@ -289,21 +299,21 @@ async fn a_pending_order_left_by_a_crash_is_settled_by_asking_payment() {
     let paid: i64 = sqlx::query_scalar(insert).fetch_one(&pool).await.unwrap();
     let unpaid: i64 = sqlx::query_scalar(insert).fetch_one(&pool).await.unwrap();
     let (status, body) = h
-        .http
+        .env
+        .http_as_service()
         .post(
             &format!("{}/payments", h.payment.as_ref().unwrap().url),
             json!({"orderId": paid, "customerId": 4, "sellerId": 5, "productId": 11, "qty": 1, "amount": 8000, "address": "Daegu"}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    let customer = h.env.http_as(Role::Customer, 4);
     let settled = eventually(Duration::from_secs(15), || async {
-        let a = h
-            .http
+        let a = customer
             .get(&format!("{}/orders/{paid}", h.order.url))
             .await
             .1;
-        let b = h
-            .http
+        let b = customer
             .get(&format!("{}/orders/{unpaid}", h.order.url))
             .await
             .1;
@@ -321,4 +331,59 @@ async fn a_pending_order_left_by_a_crash_is_settled_by_asking_payment() {
         .await,
         1
     );
+}
+
+#[tokio::test]
+async fn an_order_is_its_customer_s_and_an_admin_s_only() {
+    let h = spawn().await;
+    let (status, order) = h
+        .place(json!({"productId": 11, "qty": 1, "address": "Incheon"}))
+        .await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["customerId"], 8, "the customer is the token's");
+    let id = order["id"].as_i64().unwrap();
+    let url = format!("{}/orders/{id}", h.order.url);
+    let other = h.env.http_as(Role::Customer, 9);
+    assert_error(&other.get(&url).await, 404, "not_found");
+    assert_error(&other.delete(&url).await, 404, "not_found");
+    assert_error(
+        &other.post(&format!("{url}/cancel"), json!({})).await,
+        404,
+        "not_found",
+    );
+    let (_, theirs) = other.get(&format!("{}/orders", h.order.url)).await;
+    assert_eq!(theirs, json!([]));
+    assert_error(&Http::default().get(&url).await, 401, "unauthenticated");
+    assert_error(
+        &Http::bearer("not.a.token").get(&url).await,
+        401,
+        "invalid_token",
+    );
+    // A seller cannot order, nor act for a customer.
+    assert_error(
+        &h.env
+            .http_as(Role::Seller, 5)
+            .post(
+                &format!("{}/orders", h.order.url),
+                json!({"productId": 11, "qty": 1}),
+            )
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_error(
+        &h.http
+            .post(
+                &format!("{}/orders", h.order.url),
+                json!({"productId": 11, "qty": 1, "customerId": 9}),
+            )
+            .await,
+        403,
+        "forbidden",
+    );
+    let (status, seen) = h.env.http_as(Role::Admin, 1).get(&url).await;
+    assert_eq!((status, seen["id"].as_i64()), (200, Some(id)));
+    let (status, own) = h.http.get(&url).await;
+    assert_eq!((status, own["status"].clone()), (200, json!("PLACED")));
+    assert_eq!(h.count("ordering", "SELECT count(*) FROM orders").await, 1);
 }

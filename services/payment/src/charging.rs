@@ -15,6 +15,8 @@ pub enum Charged {
     Earlier(Payment),
     /// Declined, now or earlier.
     Declined,
+    /// The order was charged before with other contents: this request is refused.
+    Conflicting(Payment),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,7 @@ pub async fn charge(store: &Store, charge: &Charge) -> Result<Charged, ChargeErr
         ),
     };
     Ok(match (payment.status, new) {
+        (_, false) if !charge.matches(&payment) => Charged::Conflicting(payment),
         (PaymentStatus::Declined, _) => Charged::Declined,
         (_, true) => Charged::Approved(payment),
         (_, false) => Charged::Earlier(payment),

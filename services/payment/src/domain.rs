@@ -59,6 +59,19 @@ impl Charge {
         (self.card.as_deref() == Some(DECLINING_TEST_CARD)).then_some("CARD_DECLINED")
     }
 
+    /// Whether `payment` was made for exactly this request (the same order id with other
+    /// contents is another request, never answered with the stored payment).
+    pub fn matches(&self, payment: &crate::db::Payment) -> bool {
+        self.order_id == payment.order_id
+            && self.customer_id == payment.customer_id
+            && self.seller_id == payment.seller_id
+            && self.product_id == payment.product_id
+            && self.qty == payment.qty
+            && self.amount == payment.amount
+            && self.address == payment.address
+            && self.card_last4() == payment.card_last4
+    }
+
     pub fn card_last4(&self) -> Option<String> {
         self.card.as_ref().map(|c| c[c.len() - 4..].to_owned())
     }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use contracts::{CancelReason, Envelope, Event, OrderCancelled, Topic};
 use serde_json::{Value, json};
-use testkit::{Http, Running, TestEnv, assert_error, eventually};
+use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
@@ -27,7 +27,7 @@ async fn count(env: &TestEnv, sql: &str) -> i64 {
 #[tokio::test]
 async fn a_charge_is_idempotent_per_order() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as_service();
     let url = format!("{}/payments", app.url);
     let (status, first) = http.post(&url, charge(77)).await;
     assert_eq!(status, 201, "{first}");
@@ -35,10 +35,50 @@ async fn a_charge_is_idempotent_per_order() {
     let (status, again) = http.post(&url, charge(77)).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["id"], first["id"]);
+    // The same order id with other contents is another request: refused, never answered with
+    // the stored payment (the pre-stored payment attack).
+    let mut other = charge(77);
+    other["amount"] = json!(0);
+    other["address"] = json!("the attacker's door");
+    assert_error(&http.post(&url, other).await, 409, "idempotency_conflict");
+    // Charging is for our services only.
+    assert_error(
+        &Http::default().post(&url, charge(79)).await,
+        401,
+        "unauthenticated",
+    );
+    for role in [Role::Customer, Role::Admin, Role::Seller] {
+        assert_error(
+            &env.http_as(role, 9).post(&url, charge(79)).await,
+            403,
+            "forbidden",
+        );
+    }
     let (_, by_order) = http.get(&format!("{url}?orderId=77")).await;
     assert_eq!(by_order.as_array().unwrap().len(), 1);
     let (status, _) = http.get(&format!("{url}/{}", first["id"])).await;
     assert_eq!(status, 200);
+    // A payment is its customer's: another customer neither reads nor finds it.
+    let (status, _) = env
+        .http_as(Role::Customer, first["customerId"].as_i64().unwrap())
+        .get(&format!("{url}/{}", first["id"]))
+        .await;
+    assert_eq!(status, 200);
+    let stranger = env.http_as(Role::Customer, 4242);
+    assert_error(
+        &stranger.get(&format!("{url}/{}", first["id"])).await,
+        404,
+        "not_found",
+    );
+    assert_eq!(
+        stranger.get(&format!("{url}?orderId=77")).await.1,
+        json!([])
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
+        .fetch_one(&env.pool("payment"))
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
     let events = eventually(Duration::from_secs(10), || async {
         let found = env
             .events(Topic::Payment, Duration::from_millis(1000))
@@ -56,7 +96,7 @@ async fn a_charge_is_idempotent_per_order() {
 #[tokio::test]
 async fn the_test_card_is_declined_and_publishes_nothing() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as_service();
     let mut body = charge(78);
     body["cardNumber"] = json!("4000 0000 0000 0002");
     assert_error(
@@ -85,7 +125,7 @@ async fn the_test_card_is_declined_and_publishes_nothing() {
 #[tokio::test]
 async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as_service();
     let url = format!("{}/payments", app.url);
     let mut cases = Vec::new();
     for (field, value, code) in [
@@ -120,7 +160,7 @@ async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
 #[tokio::test]
 async fn a_cancelled_order_cancels_its_payment_once() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as_service();
     let (_, payment) = http
         .post(&format!("{}/payments", app.url), charge(79))
         .await;

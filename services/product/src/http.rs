@@ -4,7 +4,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use platform::error::{ApiResult, ErrorBody};
 use platform::openapi::{OpenApiRouter, routes};
-use platform::{ApiError, Json, Path, Query, Store};
+use platform::{ApiError, Caller, Json, Party, Path, Query, Role, Store};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -24,8 +24,9 @@ type State = axum::extract::State<Store>;
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Register {
+    /// The signed-in seller's id; optional (a different one is refused with `403`).
     #[schema(minimum = 1)]
-    seller_id: i64,
+    seller_id: Option<i64>,
     /// Trimmed before it is stored.
     #[schema(
         max_length = 200,
@@ -45,12 +46,15 @@ struct Register {
     responses(
         (status = 201, description = "Registered", body = Product,
             headers(("Location" = String, description = "The new product's URL"))),
+        (status = 403, description = "Not a seller, or `sellerId` names another seller (`forbidden`)", body = ErrorBody),
     ))]
 async fn register(
     axum::extract::State(store): State,
+    caller: Caller,
     Json(body): Json<Register>,
 ) -> ApiResult<impl IntoResponse> {
-    let new = NewProduct::parse(body.seller_id, &body.name, body.price, body.stock)?;
+    let seller_id = caller.own_id(Role::Seller, body.seller_id)?;
+    let new = NewProduct::parse(seller_id, &body.name, body.price, body.stock)?;
     let product = cataloguing::register(&store, &new).await?;
     let location = format!("/products/{}", product.id);
     Ok((
@@ -87,14 +91,23 @@ struct Edit {
     request_body = Edit,
     responses(
         (status = 200, description = "The product as changed", body = Product),
+        (status = 403, description = "Not the kit's seller (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such product (`not_found`)", body = ErrorBody),
     ))]
 async fn edit(
     axum::extract::State(store): State,
+    caller: Caller,
     Path(id): Path<i64>,
     Json(body): Json<Edit>,
 ) -> ApiResult<axum::Json<Product>> {
     let changes = ProductChanges::parse(body.name.as_deref(), body.price, body.stock)?;
+    // A kit never changes hands, so checking its seller before the edit cannot go stale.
+    let mut conn = store.read().await?;
+    let product = db::find(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("product", id))?;
+    drop(conn);
+    caller.must_be(&[Party::Seller(product.seller_id)], "the kit's seller")?;
     cataloguing::edit(&store, id, &changes)
         .await?
         .map(axum::Json)
@@ -102,7 +115,7 @@ async fn edit(
 }
 
 /// One product.
-#[utoipa::path(get, path = "/products/{id}",
+#[utoipa::path(get, path = "/products/{id}", security(()),
     params(("id" = i64, Path, description = "The product's id")),
     responses(
         (status = 200, description = "The product", body = Product),
@@ -138,7 +151,7 @@ fn default_limit() -> i64 {
 }
 
 /// The catalog, oldest first.
-#[utoipa::path(get, path = "/products",
+#[utoipa::path(get, path = "/products", security(()),
     params(ListQuery),
     responses(
         (status = 200, description = "A page of products", body = Vec<Product>),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use contracts::{Envelope, Event, PaymentCancelled, PaymentCompleted, Topic};
 use serde_json::{Value, json};
-use testkit::{Http, Running, TestEnv, assert_error, eventually};
+use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
@@ -51,7 +51,7 @@ fn paid(order_id: i64, product_id: i64, qty: i32) -> Envelope {
 #[tokio::test]
 async fn a_registered_product_is_stored_readable_and_announced() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Seller, 3);
     let product = register(&http, &app.url, 10).await;
     let id = product["id"].as_i64().unwrap();
     let (status, read) = http.get(&format!("{}/products/{id}", app.url)).await;
@@ -59,6 +59,41 @@ async fn a_registered_product_is_stored_readable_and_announced() {
     assert_eq!(read["name"], "Kimchi stew kit");
     let (_, listed) = http.get(&format!("{}/products?sellerId=3", app.url)).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
+    // The catalog is public; changing a kit is its seller's alone.
+    let (status, _) = Http::default()
+        .get(&format!("{}/products/{id}", app.url))
+        .await;
+    assert_eq!(status, 200);
+    let cut = json!({"price": 0});
+    let url = format!("{}/products/{id}", app.url);
+    assert_error(
+        &Http::default().patch(&url, cut.clone()).await,
+        401,
+        "unauthenticated",
+    );
+    assert_error(
+        &env.http_as(Role::Seller, 4).patch(&url, cut.clone()).await,
+        403,
+        "forbidden",
+    );
+    assert_error(
+        &env.http_as(Role::Customer, 3)
+            .patch(&url, cut.clone())
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_error(
+        &env.http_as(Role::Customer, 3)
+            .post(
+                &format!("{}/products", app.url),
+                json!({"name": "x", "price": 1, "stock": 1}),
+            )
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_eq!(http.get(&url).await.1["price"], 9900, "nothing changed");
 
     let (status, edited) = http
         .patch(
@@ -88,14 +123,10 @@ async fn a_registered_product_is_stored_readable_and_announced() {
 #[tokio::test]
 async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Seller, 3);
     let url = format!("{}/products", app.url);
     let cases: Vec<(Value, u16, &str)> = vec![
-        (
-            json!({"name": "x", "price": 1, "stock": 1}),
-            422,
-            "invalid_body",
-        ),
+        (json!({"price": 1, "stock": 1}), 422, "invalid_body"),
         (
             json!({"sellerId": "three", "name": "x", "price": 1, "stock": 1}),
             422,
@@ -113,8 +144,8 @@ async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
         ),
         (
             json!({"sellerId": 0, "name": "x", "price": 1, "stock": 1}),
-            422,
-            "invalid_value",
+            403,
+            "forbidden",
         ),
         (
             json!({"sellerId": 3, "name": "   ", "price": 1, "stock": 1}),
@@ -208,7 +239,7 @@ async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
 #[tokio::test]
 async fn stock_follows_payments_exactly_once_and_never_goes_negative() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Seller, 3);
     let product_id = register(&http, &app.url, 5).await["id"].as_i64().unwrap();
     let stock = |http: Http, url: String| async move {
         http.get(&format!("{url}/products/{product_id}")).await.1["stock"]
@@ -289,7 +320,7 @@ async fn committed_events_are_published_without_waiting_for_the_poll() {
     let mut settings = env.settings("product", "product");
     settings.outbox_poll = Duration::from_secs(3600);
     let app = Running::start(product::build(settings)).await;
-    let http = Http::default();
+    let http = env.http_as(Role::Seller, 3);
     let unsent = "SELECT count(*) FROM outbox WHERE sent_at IS NULL";
 
     let product_id = register(&http, &app.url, 5).await["id"].as_i64().unwrap();
@@ -323,7 +354,7 @@ async fn committed_events_are_published_without_waiting_for_the_poll() {
 #[tokio::test]
 async fn an_event_that_breaks_its_contract_is_dead_lettered_not_applied() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Seller, 3);
     let product_id = register(&http, &app.url, 5).await["id"].as_i64().unwrap();
 
     env.publish(&paid(301, product_id, -5)).await;

@@ -4,7 +4,7 @@
 use platform::error::ApiResult;
 use platform::extract::check;
 use platform::openapi::{OpenApiRouter, routes};
-use platform::{ApiError, Path, Query, Store};
+use platform::{ApiError, Caller, Party, Path, Query, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -128,15 +128,21 @@ fn listing(seller_id: i64, page: &Page, rows: Vec<SellerOrder>) -> axum::Json<Li
     params(("sellerId" = i64, Path, minimum = 1, description = "The seller's id"), Page, OrderFilter),
     responses(
         (status = 200, description = "A page of the seller's orders", body = Listing),
+        (status = 403, description = "Another seller's page (`forbidden`): only that seller and admins see it", body = platform::error::ErrorBody),
         (status = 422, description = "`sellerId`, `limit` or `offset` out of range (`invalid_value`)", body = platform::error::ErrorBody),
     ))]
 async fn orders(
     axum::extract::State(store): State,
+    caller: Caller,
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
     Query(filter): Query<OrderFilter>,
 ) -> ApiResult<axum::Json<Listing>> {
     page.check(seller_id)?;
+    caller.must_be(
+        &[Party::Seller(seller_id), Party::Admins],
+        "that seller or an admin",
+    )?;
     let status = status_filter(
         filter.status.as_deref(),
         SellerOrderStatus::ALL,
@@ -153,15 +159,21 @@ async fn orders(
     params(("sellerId" = i64, Path, minimum = 1, description = "The seller's id"), Page, CancellationFilter),
     responses(
         (status = 200, description = "A page of the seller's cancellations", body = Listing),
+        (status = 403, description = "Another seller's page (`forbidden`): only that seller and admins see it", body = platform::error::ErrorBody),
         (status = 422, description = "`sellerId`, `limit` or `offset` out of range (`invalid_value`)", body = platform::error::ErrorBody),
     ))]
 async fn cancellations(
     axum::extract::State(store): State,
+    caller: Caller,
     Path(seller_id): Path<i64>,
     Query(page): Query<Page>,
     Query(filter): Query<CancellationFilter>,
 ) -> ApiResult<axum::Json<Listing>> {
     page.check(seller_id)?;
+    caller.must_be(
+        &[Party::Seller(seller_id), Party::Admins],
+        "that seller or an admin",
+    )?;
     let status = status_filter(
         filter.status.as_deref(),
         CancellationStep::ALL,

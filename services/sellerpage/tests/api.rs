@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use contracts::*;
-use testkit::{Http, Running, TestEnv, assert_error, eventually};
+use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
@@ -67,7 +67,7 @@ fn consumed(outcome: &str) -> u64 {
 #[tokio::test]
 async fn the_seller_sees_each_order_whatever_order_its_events_arrive_in() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Admin, 1);
     let redelivered = order_events(801);
     for event in redelivered.iter().chain(&redelivered) {
         env.publish(event).await;
@@ -125,12 +125,33 @@ async fn the_seller_sees_each_order_whatever_order_its_events_arrive_in() {
         422,
         "invalid_value",
     );
+    // The page is that seller's (and an admin's): another seller or a customer is refused.
+    let url = format!("{}/sellers/9/orders", app.url);
+    assert_eq!(env.http_as(Role::Seller, 9).get(&url).await.0, 200);
+    assert_error(
+        &env.http_as(Role::Seller, 8).get(&url).await,
+        403,
+        "forbidden",
+    );
+    assert_error(
+        &env.http_as(Role::Customer, 9).get(&url).await,
+        403,
+        "forbidden",
+    );
+    assert_error(
+        &env.http_as(Role::Seller, 8)
+            .get(&format!("{}/sellers/9/cancellations", app.url))
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_error(&Http::default().get(&url).await, 401, "unauthenticated");
 }
 
 #[tokio::test]
 async fn readiness_is_false_while_the_database_is_gone_and_liveness_stays_true() {
     let (env, app) = spawn().await;
-    let http = Http::default();
+    let http = env.http_as(Role::Admin, 1);
     eventually(Duration::from_secs(10), || async {
         (http.get(&format!("{}/health/ready", app.url)).await.0 == 200).then_some(())
     })

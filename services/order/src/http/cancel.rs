@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use platform::error::{ApiResult, ErrorBody};
-use platform::{ApiError, Path};
+use platform::{ApiError, Caller, Path};
 
 use super::AppState;
 use crate::cancelling::{self, CancelError};
@@ -17,7 +17,7 @@ enum Answers {
     /// Accepted: the order is `CANCEL_REQUESTED`; refund, delivery and stock follow.
     #[response(status = 202)]
     Accepted(#[to_schema] Order),
-    /// No such order (`not_found`).
+    /// No such order, or someone else's (`not_found`).
     #[response(status = 404)]
     NotFound(ErrorBody),
     /// Already being cancelled (`already_cancelled`) or past the point of cancelling
@@ -38,9 +38,10 @@ enum Answers {
     responses(Answers))]
 pub async fn cancel(
     axum::extract::State(state): State,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<(StatusCode, axum::Json<Order>)> {
-    match cancelling::by_customer(&state.store, &state.alerts, id).await {
+    match cancelling::by_customer(&state.store, &state.alerts, &caller, id).await {
         Ok(order) => Ok((StatusCode::ACCEPTED, axum::Json(order))),
         Err(err) => Err(refusal(err, id, state.alerts.retry_after_secs())),
     }
@@ -50,8 +51,12 @@ pub async fn cancel(
 #[utoipa::path(delete, path = "/orders/{id}",
     params(("id" = i64, Path, description = "The order's id")),
     responses(Answers))]
-pub async fn delete(state: State, id: Path<i64>) -> ApiResult<(StatusCode, axum::Json<Order>)> {
-    cancel(state, id).await
+pub async fn delete(
+    state: State,
+    caller: Caller,
+    id: Path<i64>,
+) -> ApiResult<(StatusCode, axum::Json<Order>)> {
+    cancel(state, caller, id).await
 }
 
 fn refusal(err: CancelError, id: i64, retry_after_secs: u32) -> ApiError {

@@ -4,7 +4,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use platform::error::{ApiResult, ErrorBody};
 use platform::extract::check;
-use platform::{ApiError, Json, Path, Query};
+use platform::{ApiError, Caller, Json, Party, Path, Query, Role};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -24,7 +24,7 @@ pub struct PlaceOrder {
     product_id: i64,
     #[schema(minimum = 1, maximum = 100)]
     qty: i64,
-    /// A guest (`0`) when absent or null.
+    /// The signed-in customer's id; optional (a different one is refused with `403`).
     #[schema(minimum = 1)]
     customer_id: Option<i64>,
     /// `pick-up at the store` when absent or null.
@@ -46,18 +46,21 @@ pub struct PlaceOrder {
         (status = 201, description = "Placed and paid", body = Order,
             headers(("Location" = String, description = "The new order's URL"))),
         (status = 402, description = "The card was declined (`payment_declined`); nothing was placed", body = ErrorBody),
+        (status = 403, description = "Not a customer, or `customerId` names another customer (`forbidden`)", body = ErrorBody),
         (status = 422, description = "The product is not in the catalog (`unknown_product`), or payment refused the order (`payment_refused`)", body = ErrorBody),
         (status = 503, description = "Payment is unavailable (`payment_unavailable`, nothing placed) or did not answer in time (`payment_uncertain`, settled within seconds)", body = ErrorBody,
             headers(("Retry-After" = i64, description = "Seconds to wait before trying again"))),
     ))]
 pub async fn place(
     axum::extract::State(state): State,
+    caller: Caller,
     Json(body): Json<PlaceOrder>,
 ) -> ApiResult<impl IntoResponse> {
+    let customer_id = caller.own_id(Role::Customer, body.customer_id)?;
     let new = NewOrder::parse(
         body.product_id,
         body.qty,
-        body.customer_id,
+        customer_id,
         body.address.as_deref(),
         body.card_number.as_deref(),
     )?;
@@ -70,30 +73,35 @@ pub async fn place(
     ))
 }
 
-/// One order.
+/// One order (its customer's, or any for an admin).
 #[utoipa::path(get, path = "/orders/{id}",
     params(("id" = i64, Path, description = "The order's id")),
     responses(
         (status = 200, description = "The order", body = Order),
-        (status = 404, description = "No such order (`not_found`)", body = ErrorBody),
+        (status = 404, description = "No such order, or someone else's (`not_found`)", body = ErrorBody),
     ))]
 pub async fn read(
     axum::extract::State(state): State,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Order>> {
     let mut conn = state.store.read().await?;
-    db::find(&mut conn, id)
-        .await?
+    let found = db::find(&mut conn, id).await?;
+    caller
+        .sees(
+            found,
+            |order| [Party::Customer(order.customer_id), Party::Admins],
+            || ApiError::not_found("order", id),
+        )
         .map(axum::Json)
-        .ok_or_else(|| ApiError::not_found("order", id))
 }
 
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Required: whose orders.
-    #[param(required = true, nullable = false)]
+    /// Whose orders: a customer's own (the default; another's is `403`); required for an admin.
+    #[param(minimum = 1)]
     customer_id: Option<i64>,
     #[serde(default = "default_limit")]
     #[param(minimum = 1, maximum = 200, default = 50)]
@@ -112,13 +120,19 @@ fn default_limit() -> i64 {
     params(ListQuery),
     responses(
         (status = 200, description = "A page of the customer's orders", body = Vec<Order>),
+        (status = 403, description = "Another customer's orders, or a caller who is neither a customer nor an admin (`forbidden`)", body = ErrorBody),
         (status = 422, description = "`limit` or `offset` out of range (`invalid_value`)", body = ErrorBody),
     ))]
 pub async fn list(
     axum::extract::State(state): State,
+    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<axum::Json<Vec<Order>>> {
-    let customer_id = platform::extract::check::required("customerId", query.customer_id)?;
+    let customer_id = if caller.is_admin() {
+        check::required("customerId", query.customer_id)?
+    } else {
+        caller.own_id(Role::Customer, query.customer_id)?
+    };
     check::range("limit", query.limit, 1, 200)?;
     check::range("offset", query.offset, 0, i64::MAX)?;
     let mut conn = state.store.read().await?;
