@@ -15,7 +15,6 @@ use support::{
     WAIT, get, place_order, register_kit, service_token, sign_in, start_stack, stop_stack,
 };
 
-use platform::Role;
 use platform::auth::AuthSettings;
 use platform::auth::dev::{DevIssuer, DevIssuerSettings};
 
@@ -44,68 +43,6 @@ async fn fingerprint(pool: &PgPool, brokers: &str) -> Vec<String> {
         found.push(format!("{topic}: {}", events.len()));
     }
     found
-}
-
-/// Tokens that must prove nothing: each named by what is wrong with it.
-fn forged(stack_issuer: &DevIssuer, auth: &AuthSettings) -> Vec<(&'static str, String)> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let claims = |iss: &str, aud: &str, exp: u64| {
-        json!({"iss": iss, "aud": aud, "sub": "customer:42", "role": "customer", "id": 42,
-               "iat": now, "exp": exp})
-    };
-    let good = stack_issuer.token(Role::Customer, 42);
-    let (head, rest) = good.split_once('.').unwrap();
-    let (body, signature) = rest.split_once('.').unwrap();
-    // The same claims, another signature: one flipped character.
-    let flipped = if signature.starts_with('A') { "B" } else { "A" };
-    let bad_signature = format!("{head}.{body}.{flipped}{}", &signature[1..]);
-    // Another key that claims to be the issuer.
-    let impostor = DevIssuer::ephemeral(&issuer_settings(), auth).unwrap();
-    let b64 = |v: &Value| base64_url_encode(&serde_json::to_vec(v).unwrap());
-    let unsigned = format!(
-        "{}.{}.",
-        b64(&json!({"alg": "none", "typ": "JWT"})),
-        b64(&claims(&auth.issuer, &auth.audience, now + 600))
-    );
-    vec![
-        ("bad signature", bad_signature),
-        ("another key", impostor.token(Role::Customer, 42)),
-        ("alg none", unsigned),
-        (
-            "expired",
-            stack_issuer.sign(&claims(&auth.issuer, &auth.audience, now - 3600)),
-        ),
-        (
-            "wrong issuer",
-            stack_issuer.sign(&claims(
-                "https://elsewhere.example",
-                &auth.audience,
-                now + 600,
-            )),
-        ),
-        (
-            "wrong audience",
-            stack_issuer.sign(&claims(&auth.issuer, "someone-else", now + 600)),
-        ),
-    ]
-}
-
-fn base64_url_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 fn issuer_settings() -> DevIssuerSettings {
@@ -169,6 +106,51 @@ async fn everyone_sees_and_changes_only_what_is_theirs() {
         jwks["keys"][0].get("d").is_none(),
         "the private key stays private"
     );
+    // The service role only through the client-credentials grant, only with the right secret.
+    let grant = |form: Vec<(&'static str, String)>| {
+        let url = format!("{g}/auth/dev/oauth2/token");
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let secret = stack.service_client_secret().to_owned();
+    let form = |grant_type: &str, client: &str, secret: &str| {
+        vec![
+            ("grant_type", grant_type.to_owned()),
+            ("client_id", client.to_owned()),
+            ("client_secret", secret.to_owned()),
+        ]
+    };
+    assert_error(
+        &grant(form("client_credentials", "order", "wrong-secret-0123456")).await,
+        401,
+        "invalid_client",
+    );
+    assert_error(
+        &grant(form("client_credentials", "payment", &secret)).await,
+        401,
+        "invalid_client",
+    );
+    assert_error(
+        &grant(form("password", "order", &secret)).await,
+        400,
+        "unsupported_grant_type",
+    );
+    assert_error(
+        &grant(vec![("client_id", "order".to_owned())]).await,
+        400,
+        "invalid_request",
+    );
+    let (status, granted) = grant(form("client_credentials", "order", &secret)).await;
+    assert_eq!(status, 200, "{granted}");
+    assert_eq!(granted["token_type"], "Bearer");
 
     // A kit each for sellers 7 and 8; customer 42 orders 7's kit.
     let kit = register_kit(&g, 7, 100).await;
@@ -226,7 +208,7 @@ async fn everyone_sees_and_changes_only_what_is_theirs() {
         &AuthSettings::for_dev_issuer(&g),
     )
     .unwrap();
-    let forgeries = forged(&issuer, &AuthSettings::for_dev_issuer(&g));
+    let forgeries = testkit::forged_tokens(&issuer, &AuthSettings::for_dev_issuer(&g));
 
     let order_url = format!("{g}/orders/{order_id}");
     let delivery_url = format!("{g}/deliveries/{delivery_id}");

@@ -7,6 +7,7 @@
 mod load;
 mod proc;
 mod report;
+mod shop;
 mod statements;
 
 use std::collections::BTreeMap;
@@ -106,10 +107,10 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         .map(|(n, u)| (n, u.rss_mib))
         .collect();
 
-    let product = register(&g).await?;
+    let product = shop::register(&g).await?;
     // Every order is sent signed in, as the README's siege command: one customer's token (the
     // dev issuer's), verified at the gateway and again by order.
-    let token = dev_token(&g, "customer", 1).await?;
+    let token = shop::dev_token(&g, "customer", 1).await?;
     let body = format!("{{\"productId\": {product}, \"qty\": 1}}");
     let orders_url = format!("{g}/orders");
     let pool = PgPool::connect(&stack.database_url).await?;
@@ -243,7 +244,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     )
     .await?;
 
-    let token_verification_us = verification_cost(&g, &token).await?;
+    let token_verification_us = shop::verification_cost(&g, &token).await?;
 
     let report = Report {
         date: Utc::now().format("%Y-%m-%dT%H%M%SZ").to_string(),
@@ -295,67 +296,6 @@ async fn settle(pool: &PgPool, since: DateTime<Utc>) -> anyhow::Result<SagaCompl
         }
     }
     Ok(graced)
-}
-
-/// Registers a kit with plenty of stock; returns once order's replica knows it.
-/// Microseconds of one token verification with the services' verifier, its keys fetched once
-/// from the stack's issuer and cached (as in every service).
-async fn verification_cost(g: &str, token: &str) -> anyhow::Result<f64> {
-    let verifier = platform::auth::Verifier::new(platform::auth::AuthSettings::for_dev_issuer(g))?;
-    verifier.verify(token).await?;
-    const ROUNDS: u32 = 20_000;
-    let started = std::time::Instant::now();
-    for _ in 0..ROUNDS {
-        verifier.verify(token).await?;
-    }
-    Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(ROUNDS))
-}
-
-/// A token from the stack's dev issuer (`POST /auth/dev/token`).
-async fn dev_token(g: &str, role: &str, id: i64) -> anyhow::Result<String> {
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("{g}/auth/dev/token"))
-        .json(&serde_json::json!({"role": role, "id": id}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    answer["accessToken"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no token from the dev issuer: {answer}"))
-}
-
-async fn register(g: &str) -> anyhow::Result<i64> {
-    let seller = dev_token(g, "seller", 1).await?;
-    let customer = dev_token(g, "customer", 1).await?;
-    let http = reqwest::Client::new();
-    let product: serde_json::Value = http
-        .post(format!("{g}/products"))
-        .bearer_auth(&seller)
-        .json(&serde_json::json!({"sellerId": 1, "name": "Bench kit", "price": 1000, "stock": 1_000_000}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let id = product["id"]
-        .as_i64()
-        .ok_or_else(|| anyhow::anyhow!("registering: {product}"))?;
-    for _ in 0..200 {
-        let answer: serde_json::Value = http
-            .post(format!("{g}/orders"))
-            .bearer_auth(&customer)
-            .json(&serde_json::json!({"productId": id, "qty": 1}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        if answer["error"] != "unknown_product" {
-            return Ok(id);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    anyhow::bail!("order never learned product {id}")
 }
 
 /// For every order accepted since `since`: the time until its delivery is requested, its stock

@@ -69,6 +69,22 @@ async fn requests_reach_their_service_with_a_request_id() {
         401,
         "invalid_token",
     );
+    // This gateway's dev issuer is off: its endpoints do not exist.
+    let token_request = json!({"role": "admin", "id": 1});
+    assert_error(
+        &Http::default()
+            .post(&format!("{}/auth/dev/token", gateway.url), token_request)
+            .await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &Http::default()
+            .get(&format!("{}/.well-known/jwks.json", gateway.url))
+            .await,
+        404,
+        "not_found",
+    );
 
     let client = reqwest::Client::new();
     let token = env.token(Role::Seller, 6);

@@ -77,15 +77,7 @@ pub async fn stop_stack(mut stack: Stack) {
 /// Signs in through the gateway's dev issuer (`POST /auth/dev/token`, the README's way): a
 /// client that sends the token with every request.
 pub async fn sign_in(g: &str, role: &str, id: i64) -> Http {
-    let (status, body) = Http::default()
-        .post(
-            &format!("{g}/auth/dev/token"),
-            json!({"role": role, "id": id}),
-        )
-        .await;
-    assert_eq!(status, 200, "signing in as {role} {id}: {body}");
-    assert_eq!(body["tokenType"], "Bearer");
-    Http::bearer(body["accessToken"].as_str().expect("an access token"))
+    Http::bearer(&token(g, role, id).await)
 }
 
 /// A token of the service role, granted as the order service gets its own (client

@@ -16,8 +16,9 @@ pub const CHARGE_PATH: &str = "/payments";
 pub fn is_internal(method: &str, path: &str) -> bool {
     let path = path.trim_end_matches('/');
     (method.eq_ignore_ascii_case("POST") && path == CHARGE_PATH)
-        || path == SELLER_ALERT_PATH
-        || path.starts_with(&format!("{SELLER_ALERT_PATH}/"))
+        || path
+            .strip_prefix(SELLER_ALERT_PATH)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// The body of [`CHARGE_PATH`].
@@ -77,4 +78,21 @@ pub struct SellerAlert {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_internal;
+
+    #[test]
+    fn the_calls_between_services_are_recognised_and_nothing_else() {
+        assert!(is_internal("POST", "/payments"));
+        assert!(is_internal("post", "/payments/"));
+        assert!(!is_internal("GET", "/payments"));
+        assert!(!is_internal("POST", "/payments/5"));
+        assert!(is_internal("GET", "/notifications/seller-alerts"));
+        assert!(is_internal("POST", "/notifications/seller-alerts/x"));
+        assert!(!is_internal("GET", "/notifications/seller-alertsx"));
+        assert!(!is_internal("GET", "/notifications"));
+    }
 }

@@ -5,6 +5,10 @@
 //! database of its own and a topic prefix of its own, so tests run in parallel without seeing
 //! each other's rows or events.
 
+mod identity;
+
+pub use identity::forged_tokens;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -12,7 +16,7 @@ use contracts::{Envelope, Topic, TopicNames};
 pub use platform::Role;
 use platform::auth::AuthSettings;
 use platform::auth::credential::CredentialSettings;
-use platform::auth::dev::{self, DevIssuer, DevIssuerSettings};
+use platform::auth::dev::DevIssuer;
 use platform::service::App;
 use platform::settings::CommonSettings;
 use platform::shutdown::CancellationToken;
@@ -65,7 +69,7 @@ impl TestEnv {
         platform::kafka::ensure_topics(&brokers, &topics.all())
             .await
             .expect("creating the test topics");
-        let (issuer, issuer_url, client_secret) = serve_issuer().await;
+        let (issuer, issuer_url, client_secret) = identity::serve_issuer().await;
         Self {
             database_url,
             brokers,
@@ -177,40 +181,6 @@ impl TestEnv {
         }
         found
     }
-}
-
-/// The names services of a test (and of the launcher's stacks) present as dev clients.
-const CLIENTS: [&str; 7] = [
-    "product",
-    "order",
-    "payment",
-    "delivery",
-    "marketing",
-    "sellerpage",
-    "test",
-];
-
-/// Serves a fresh dev issuer on a free port for as long as the test's runtime lives.
-async fn serve_issuer() -> (DevIssuer, String, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port for the issuer");
-    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let secret = dev::random_secret();
-    let settings = DevIssuerSettings {
-        enabled: true,
-        key_file: Default::default(),
-        token_ttl: Duration::from_secs(3600),
-        clients: CLIENTS
-            .iter()
-            .map(|client| ((*client).to_owned(), secret.clone()))
-            .collect(),
-    };
-    let issuer =
-        DevIssuer::ephemeral(&settings, &AuthSettings::for_dev_issuer(&url)).expect("a dev issuer");
-    let routes = issuer.routes();
-    tokio::spawn(async move { axum::serve(listener, routes).await });
-    (issuer, url, secret)
 }
 
 /// Reads the topic named `name` from the beginning for `window`; returns every payload as text.

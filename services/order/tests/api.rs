@@ -359,6 +359,12 @@ async fn an_order_is_its_customer_s_and_an_admin_s_only() {
         401,
         "invalid_token",
     );
+    // Order checks tokens itself, whatever is in front of it.
+    for (why, token) in testkit::forged_tokens(&h.env.issuer, &h.env.auth()) {
+        let answer = Http::bearer(&token).get(&url).await;
+        assert_eq!(answer.0, 401, "a token with {why}: {}", answer.1);
+        assert_eq!(answer.1["error"], "invalid_token", "{why}");
+    }
     // A seller cannot order, nor act for a customer.
     assert_error(
         &h.env

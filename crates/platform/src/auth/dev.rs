@@ -136,36 +136,28 @@ impl DevIssuer {
 
     /// A token for `role` and `id`, valid for the configured time.
     pub fn token(&self, role: Role, id: i64) -> String {
-        self.token_with(role, id, self.0.ttl)
-    }
-
-    fn token_with(&self, role: Role, id: i64, ttl: Duration) -> String {
-        let now = jsonwebtoken::get_current_timestamp();
-        let claims = json!({
-            "iss": self.0.issuer,
-            "aud": self.0.audience,
-            "sub": format!("{role}:{id}"),
-            "role": role,
-            "id": id,
-            "iat": now,
-            "exp": now + ttl.as_secs(),
-        });
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.0.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.0.key).expect("Ed25519 signing cannot fail")
+        self.issue(format!("{role}:{id}"), role, Some(id))
     }
 
     /// A token of the service role for `client_id` (what the client-credentials grant hands out).
     pub fn service_token(&self, client_id: &str) -> String {
+        self.issue(format!("service:{client_id}"), Role::Service, None)
+    }
+
+    fn issue(&self, subject: String, role: Role, id: Option<i64>) -> String {
         let now = jsonwebtoken::get_current_timestamp();
-        self.sign(&json!({
+        let mut claims = json!({
             "iss": self.0.issuer,
             "aud": self.0.audience,
-            "sub": format!("service:{client_id}"),
-            "role": Role::Service,
+            "sub": subject,
+            "role": role,
             "iat": now,
             "exp": now + self.0.ttl.as_secs(),
-        }))
+        });
+        if let Some(id) = id {
+            claims["id"] = json!(id);
+        }
+        self.sign(&claims)
     }
 
     /// Signs arbitrary claims with the issuer's own key (tests of expired tokens, other

@@ -153,7 +153,7 @@ impl Caller {
     }
 
     /// The caller's id if they have `role`; `403` otherwise.
-    pub fn id_as(&self, role: Role) -> Result<i64, ApiError> {
+    fn id_as(&self, role: Role) -> Result<i64, ApiError> {
         if self.role == role {
             Ok(self.id)
         } else {

@@ -1,0 +1,65 @@
+//! The bench as a shop's client: signing in, registering the kit it orders, and what verifying
+//! a token costs.
+
+use std::time::Duration;
+
+/// Microseconds of one token verification with the services' verifier, its keys fetched once
+/// from the stack's issuer and cached (as in every service).
+pub async fn verification_cost(g: &str, token: &str) -> anyhow::Result<f64> {
+    let verifier = platform::auth::Verifier::new(platform::auth::AuthSettings::for_dev_issuer(g))?;
+    verifier.verify(token).await?;
+    const ROUNDS: u32 = 20_000;
+    let started = std::time::Instant::now();
+    for _ in 0..ROUNDS {
+        verifier.verify(token).await?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(ROUNDS))
+}
+
+/// A token from the stack's dev issuer (`POST /auth/dev/token`).
+pub async fn dev_token(g: &str, role: &str, id: i64) -> anyhow::Result<String> {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{g}/auth/dev/token"))
+        .json(&serde_json::json!({"role": role, "id": id}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    answer["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no token from the dev issuer: {answer}"))
+}
+
+/// Registers a kit with plenty of stock; returns once order's replica knows it.
+pub async fn register(g: &str) -> anyhow::Result<i64> {
+    let seller = dev_token(g, "seller", 1).await?;
+    let customer = dev_token(g, "customer", 1).await?;
+    let http = reqwest::Client::new();
+    let product: serde_json::Value = http
+        .post(format!("{g}/products"))
+        .bearer_auth(&seller)
+        .json(&serde_json::json!({"sellerId": 1, "name": "Bench kit", "price": 1000, "stock": 1_000_000}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = product["id"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("registering: {product}"))?;
+    for _ in 0..200 {
+        let answer: serde_json::Value = http
+            .post(format!("{g}/orders"))
+            .bearer_auth(&customer)
+            .json(&serde_json::json!({"productId": id, "qty": 1}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if answer["error"] != "unknown_product" {
+            return Ok(id);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("order never learned product {id}")
+}
