@@ -42,10 +42,15 @@ async fn assert_chain_completed(http: &Http, seller: &Http, g: &str, order_id: i
     )
     .await;
     assert_eq!(order["reason"], "CUSTOMER_REQUEST");
-    let payments = get(http, format!("{g}/payments?orderId={order_id}")).await;
-    assert_eq!(payments[0]["status"], "CANCELLED");
     let deliveries = get(http, format!("{g}/deliveries?orderId={order_id}")).await;
     assert_eq!(deliveries[0]["status"], "CANCELLED");
+    // The refund follows the delivery's cancellation.
+    eventually(WAIT, || async {
+        let payments = get(http, format!("{g}/payments?orderId={order_id}")).await;
+        (payments[0]["status"] == "CANCELLED").then_some(())
+    })
+    .await
+    .expect("the payment refunded");
     eventually(WAIT, || async {
         let alerts = get(
             seller,
@@ -314,4 +319,140 @@ async fn reqwest_retry_after(g: &str, order_id: i64) -> Option<String> {
         .to_str()
         .ok()
         .map(str::to_owned)
+}
+
+/// The race the README's state machine decides: a customer cancels while the courier completes
+/// the delivery. Delivery decides, whichever reaches it first wins, and every order ends one of
+/// two consistent ways: delivered with the payment kept and the stock taken, or cancelled with
+/// the delivery cancelled, the payment refunded and the stock back once. The completion that
+/// loses answers `409`; the cancellation that loses ends `REFUSED` on the seller page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_racing_the_delivery_always_ends_consistent() {
+    const ORDERS: usize = 16;
+    let stack = start_stack(&[]).await;
+    let g = stack.gateway_url.clone();
+    let customer = sign_in(&g, "customer", 61).await;
+    let seller = sign_in(&g, "seller", 8).await;
+    let courier = sign_in(&g, "courier", 3).await;
+    let stock = 100;
+    let product = register_kit(&g, 8, stock).await;
+    let mut races = Vec::new();
+    for _ in 0..ORDERS {
+        let (status, order) = place_order(
+            &customer,
+            &g,
+            json!({"productId": product, "qty": 1, "customerId": 61}),
+        )
+        .await;
+        assert_eq!(status, 201, "{order}");
+        races.push(order["id"].as_i64().unwrap());
+    }
+    let mut deliveries = Vec::new();
+    for id in &races {
+        let delivery = eventually(WAIT, || async {
+            let found = get(&customer, format!("{g}/deliveries?orderId={id}")).await;
+            found[0]["id"].as_i64()
+        })
+        .await
+        .expect("delivery requested");
+        let (status, body) = seller
+            .post(&format!("{g}/deliveries/{delivery}/start"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        deliveries.push(delivery);
+    }
+    // Each pair at once, or with the completion a little later (the cancellation takes a moment
+    // through the outbox and the broker to reach delivery), so that both outcomes occur; the
+    // test holds whichever wins.
+    let mut answers = Vec::new();
+    for (n, (order, delivery)) in races.iter().zip(&deliveries).enumerate() {
+        let cancel = async {
+            customer
+                .post(&format!("{g}/orders/{order}/cancel"), json!({}))
+                .await
+        };
+        let complete = async {
+            let late = [0, 100, 400, 1500][n % 4];
+            tokio::time::sleep(std::time::Duration::from_millis(late)).await;
+            courier
+                .post(&format!("{g}/deliveries/{delivery}/complete"), json!({}))
+                .await
+        };
+        let (cancelled, completed) = tokio::join!(cancel, complete);
+        answers.push((cancelled, completed));
+    }
+    let mut delivered = 0;
+    for ((order, delivery), (cancelled, completed)) in races.iter().zip(&deliveries).zip(&answers) {
+        assert!(
+            cancelled.0 == 202 || cancelled.1["error"] == "not_cancellable",
+            "cancel: {cancelled:?}"
+        );
+        let settled = eventually(WAIT, || async {
+            let order = get(&customer, format!("{g}/orders/{order}")).await;
+            matches!(order["status"].as_str(), Some("DELIVERED" | "CANCELLED")).then_some(order)
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!("order {order} never settled (cancel {cancelled:?}, complete {completed:?})")
+        });
+        let payment_status = if settled["status"] == "DELIVERED" {
+            delivered += 1;
+            assert_eq!(completed.0, 200, "the completion won: {completed:?}");
+            "APPROVED"
+        } else {
+            assert_eq!(cancelled.0, 202, "{cancelled:?}");
+            testkit::assert_error(completed, 409, "invalid_state");
+            "CANCELLED"
+        };
+        let want_delivery = if payment_status == "APPROVED" {
+            "COMPLETED"
+        } else {
+            "CANCELLED"
+        };
+        assert_eq!(
+            get(&customer, format!("{g}/deliveries/{delivery}")).await["status"],
+            want_delivery
+        );
+        eventually(WAIT, || async {
+            let payments = get(&customer, format!("{g}/payments?orderId={order}")).await;
+            (payments[0]["status"] == payment_status).then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("order {order}: the payment never became {payment_status}"));
+        if cancelled.0 == 202 {
+            let want = if payment_status == "APPROVED" {
+                "REFUSED"
+            } else {
+                "CANCELLED"
+            };
+            eventually(WAIT, || async {
+                let page = get(&seller, format!("{g}/sellers/8/cancellations?limit=100")).await;
+                let row = page["items"]
+                    .as_array()?
+                    .iter()
+                    .find(|row| row["orderId"] == *order)?
+                    .clone();
+                (row["cancellationStatus"] == want).then_some(())
+            })
+            .await
+            .unwrap_or_else(|| panic!("order {order}: the seller page never showed {want}"));
+        }
+    }
+    // Each cancelled order's unit back exactly once, and it stays so.
+    let expected = stock - delivered;
+    eventually(WAIT, || async {
+        (get(&customer, format!("{g}/products/{product}")).await["stock"] == expected).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("stock never reached {expected}"));
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(
+        get(&customer, format!("{g}/products/{product}")).await["stock"],
+        expected
+    );
+    println!(
+        "{ORDERS} races: {delivered} delivered, {} cancelled",
+        ORDERS as i64 - delivered
+    );
+    stop_stack(stack).await;
 }

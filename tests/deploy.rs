@@ -129,8 +129,15 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
     let reads = reads();
     for overlay in OVERLAYS {
         let docs = yaml_documents(&render(overlay));
+        // Settings ConfigMaps; Postgres' roles script is mounted as files, not read as settings.
         let config_maps: BTreeMap<&str, BTreeSet<String>> = by_kind(&docs, "ConfigMap")
             .into_iter()
+            .filter(|cm| {
+                !cm["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("postgres-roles")
+            })
             .map(|cm| {
                 let keys = cm["data"].as_object().unwrap().keys().cloned().collect();
                 (cm["metadata"]["name"].as_str().unwrap(), keys)
@@ -226,9 +233,12 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
                 .filter_map(|e| e["valueFrom"]["secretKeyRef"].as_object())
             {
                 let secret_name = secret_ref["name"].as_str().unwrap();
-                // On AKS, order's client secret is created by the operator (README), never
-                // committed; every other Secret a container reads ships with the overlay.
-                if overlay.starts_with("aks") && secret_name == "order-credential" {
+                // On AKS, order's client secret and the database credentials are created by
+                // the operator (README), never committed; every other Secret a container reads
+                // ships with the overlay.
+                if overlay.starts_with("aks")
+                    && ["order-credential", "mealkit-db"].contains(&secret_name)
+                {
                     continue;
                 }
                 let secret = named(&docs, "Secret", secret_name);
@@ -400,6 +410,75 @@ fn only_kind_runs_the_dev_issuer() {
             assert!(
                 rendered.contains("login.microsoftonline.com") && !rendered.contains("auth/dev"),
                 "{overlay} trusts the Entra ID issuer only"
+            );
+        }
+    }
+}
+
+/// Least privilege: every service connects as its own role (`mealkit_<service>`), made by the one
+/// roles script for the schemas the launcher knows, in Compose and Kubernetes alike; AKS commits
+/// no database password at all.
+#[test]
+fn each_service_connects_as_its_own_role() {
+    let script = std::fs::read_to_string(root().join("k8s/base/postgres-roles.sh")).unwrap();
+    for (service, schema) in stack::roles::SCHEMAS {
+        assert!(
+            script.contains(&format!("{service}:{schema}")),
+            "{service}:{schema}"
+        );
+    }
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let compose = yaml_documents(&text).remove(0);
+    let kind = yaml_documents(&render("kind"));
+    let secret = named(&kind, "Secret", "mealkit-db");
+    for (service, _) in stack::roles::SCHEMAS {
+        let role = stack::roles::role_of(service);
+        let url = compose["services"][service]["environment"]["DATABASE_URL"]
+            .as_str()
+            .unwrap();
+        assert!(
+            url.starts_with(&format!("postgres://{role}:")),
+            "compose {service}: {url}"
+        );
+        let key = format!("{}_DATABASE_URL", service.to_uppercase());
+        let deployment = named(&kind, "Deployment", service);
+        let env = &deployment["spec"]["template"]["spec"]["containers"][0]["env"];
+        let database = env
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "DATABASE_URL")
+            .unwrap_or_else(|| panic!("{service} has no DATABASE_URL"));
+        assert_eq!(database["valueFrom"]["secretKeyRef"]["key"], key.as_str());
+        let url = secret["data"][&key]
+            .as_str()
+            .map_or_else(String::new, |encoded| {
+                use base64::Engine;
+                // kubectl wraps long values.
+                let encoded: String = encoded.split_whitespace().collect();
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .unwrap();
+                String::from_utf8(decoded).unwrap()
+            });
+        assert!(
+            url.starts_with(&format!("postgres://{role}:")),
+            "kind {service}: {url}"
+        );
+    }
+    for overlay in OVERLAYS.iter().filter(|o| o.starts_with("aks")) {
+        let rendered = render(overlay);
+        let docs = yaml_documents(&rendered);
+        assert!(
+            by_kind(&docs, "Secret")
+                .iter()
+                .all(|s| s["metadata"]["name"] != "mealkit-db"),
+            "{overlay} commits the database Secret"
+        );
+        for demo in ["change-me", "demo-only"] {
+            assert!(
+                !rendered.contains(demo),
+                "{overlay} carries a demo value: {demo}"
             );
         }
     }

@@ -486,3 +486,60 @@ async fn everyone_sees_and_changes_only_what_is_theirs() {
 
     stop_stack(stack).await;
 }
+
+/// Least privilege in the database: each service connects as its own role, which can use its
+/// own schema and nothing else: reading, changing or creating anywhere else is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_service_can_use_only_its_own_schema() {
+    let stack = start_stack(&[]).await;
+    // Something in every schema, through the whole saga.
+    let g = stack.gateway_url.clone();
+    let customer = sign_in(&g, "customer", 91).await;
+    let product = register_kit(&g, 19, 5).await;
+    let (status, order) = place_order(&customer, &g, json!({"productId": product, "qty": 1})).await;
+    assert_eq!(status, 201, "{order}");
+    for (service, own) in stack::roles::SCHEMAS {
+        let url = stack.service_database_url(service);
+        assert!(
+            url.starts_with(&format!("postgres://{}:", stack::roles::role_of(service))),
+            "{service} connects as {url}"
+        );
+        let pool = PgPool::connect(url).await.unwrap();
+        sqlx::query(&format!("SELECT count(*) FROM {own}.outbox"))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{service} reads its own schema: {e}"));
+        for (_, other) in stack::roles::SCHEMAS.iter().filter(|(s, _)| *s != service) {
+            for sql in [
+                format!("SELECT count(*) FROM {other}.outbox"),
+                format!("DELETE FROM {other}.outbox"),
+                format!("CREATE TABLE {other}.intruder (id INT)"),
+            ] {
+                let refused = sqlx::query(&sql).execute(&pool).await.unwrap_err();
+                let code = refused
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .map(|c| c.into_owned());
+                assert_eq!(
+                    code.as_deref(),
+                    Some("42501"),
+                    "{service}: {sql}: {refused}"
+                );
+            }
+        }
+        for sql in [
+            "CREATE SCHEMA intruder",
+            "CREATE TABLE public.intruder (id INT)",
+        ] {
+            let refused = sqlx::query(sql).execute(&pool).await.unwrap_err();
+            let code = refused.as_database_error().and_then(|e| e.code());
+            assert_eq!(
+                code.as_deref(),
+                Some("42501"),
+                "{service}: {sql}: {refused}"
+            );
+        }
+        pool.close().await;
+    }
+    stop_stack(stack).await;
+}

@@ -166,9 +166,19 @@ fn add_gateway_errors(operation: &mut Value) {
     };
     for (status, description, retry_after) in [
         (
+            "408",
+            "the request's body did not arrive within 30 s (`request_timeout`)",
+            false,
+        ),
+        (
             "413",
             "the body is larger than 64 KiB (`payload_too_large`)",
             false,
+        ),
+        (
+            "429",
+            "too many requests from this caller or address (`rate_limited`); try again after `Retry-After` seconds",
+            true,
         ),
         (
             "502",
@@ -177,7 +187,7 @@ fn add_gateway_errors(operation: &mut Value) {
         ),
         (
             "503",
-            "the service is unreachable (`upstream_unavailable`); try again after `Retry-After` seconds",
+            "the service is unreachable (`upstream_unavailable`), or the gateway has too many requests in flight (`overloaded`); try again after `Retry-After` seconds",
             true,
         ),
         (

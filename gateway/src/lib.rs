@@ -12,17 +12,26 @@
 //! verifies the token again and decides ownership itself: the gateway is not the only guard.
 //! With `AUTH_DEV_ISSUER=true` the gateway also serves the dev issuer
 //! ([`platform::auth::dev`]).
+//!
+//! Abuse at the edge: request rates per client address and per caller, and requests in flight,
+//! are bounded here ([`limits`]); a request whose headers or body stall is cut off by the
+//! platform's server (30 s).
 
 pub mod docs;
+pub mod limits;
+
+use limits::{LimitSettings, Limits};
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use platform::ApiError;
+use platform::Caller;
 use platform::auth::dev::{DevIssuer, DevIssuerSettings};
 use platform::auth::{AuthSettings, Verifier};
 use platform::health::Health;
@@ -84,6 +93,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// `AUTH_DEV_*`: the dev issuer, off unless `AUTH_DEV_ISSUER=true`.
     pub dev_issuer: DevIssuerSettings,
+    /// `RATE_LIMIT_*`, `MAX_CONCURRENT_REQUESTS`.
+    pub limits: LimitSettings,
 }
 
 impl Settings {
@@ -100,6 +111,7 @@ impl Settings {
             timeout: settings::millis("UPSTREAM_TIMEOUT_MS", 10_000)?,
             auth: AuthSettings::from_env()?,
             dev_issuer: DevIssuerSettings::from_env()?,
+            limits: LimitSettings::from_env()?,
         })
     }
 }
@@ -112,11 +124,10 @@ struct Proxy {
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
-    let http = reqwest::Client::builder()
+    let http = platform::client::http_client()
         .timeout(settings.timeout)
         .connect_timeout(Duration::from_secs(2))
         .pool_max_idle_per_host(256)
-        .tcp_nodelay(true)
         .build()?;
     let verifier = Verifier::new(settings.auth.clone())?;
     let proxy = Proxy {
@@ -150,20 +161,34 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         );
         routes = routes.merge(issuer.routes());
     }
+    let limits = Limits::new(&settings.limits, verifier.clone());
+    let in_flight = tower::ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+            limits::overloaded()
+        }))
+        .load_shed()
+        .concurrency_limit(settings.limits.max_concurrent);
+    let routes = routes
+        .layer(in_flight)
+        .layer(axum::middleware::from_fn_with_state(
+            limits.clone(),
+            limits::enforce,
+        ));
     App::bind(
         &settings.bind_addr,
         settings.port,
         routes,
         Health::default(),
         verifier,
-        Vec::new(),
+        vec![platform::service::task(|stop| limits.forget_idle(stop))],
     )
     .await
 }
 
 /// Request headers passed upstream; hop-by-hop ones are not.
-const FORWARDED_REQUEST: [HeaderName; 6] = [
+const FORWARDED_REQUEST: [HeaderName; 7] = [
     header::AUTHORIZATION,
+    HeaderName::from_static(platform::idempotency::HEADER),
     header::CONTENT_TYPE,
     header::ACCEPT,
     HeaderName::from_static("x-request-id"),
@@ -202,7 +227,8 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     if contracts::calls::is_internal(parts.method.as_str(), parts.uri.path()) {
         return not_routed(parts.uri.path());
     }
-    if !is_public(&parts.method, prefix) {
+    // The limits verified a valid token already; anything else is verified here for its error.
+    if !is_public(&parts.method, prefix) && parts.extensions.get::<Caller>().is_none() {
         let verified = match platform::auth::bearer(&parts.headers) {
             Ok(token) => proxy.verifier.verify(token).await,
             Err(err) => Err(err),

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use gateway::limits::{LimitSettings, Rate};
 use platform::auth::dev::DevIssuerSettings;
 use serde_json::json;
 use testkit::{Http, Role, Running, TestEnv, assert_error};
@@ -24,6 +25,33 @@ fn settings(env: &TestEnv, upstream: &str) -> gateway::Settings {
             token_ttl: Duration::from_secs(60),
             clients: Default::default(),
         },
+        limits: LimitSettings::from_env().unwrap(),
+    }
+}
+
+/// `settings` with tight limits: `per_sec` and `burst` for every address and every caller, and
+/// at most `in_flight` requests at once.
+fn limited(
+    env: &TestEnv,
+    upstream: &str,
+    per_sec: u32,
+    burst: u32,
+    in_flight: usize,
+) -> gateway::Settings {
+    let rate = Rate {
+        per_sec: per_sec.try_into().unwrap(),
+        burst: burst.try_into().unwrap(),
+    };
+    gateway::Settings {
+        limits: LimitSettings {
+            per_address: Rate {
+                burst: (burst * 10).try_into().unwrap(),
+                ..rate
+            },
+            per_caller: rate,
+            max_concurrent: in_flight,
+        },
+        ..settings(env, upstream)
     }
 }
 
@@ -210,4 +238,172 @@ async fn made_up_methods_do_not_grow_the_metrics() {
     let metrics = metrics.as_str().unwrap();
     assert!(!metrics.contains("MADEUP"), "{metrics}");
     assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+}
+
+/// A caller over its rate gets `429` with `Retry-After` (and the service never sees the
+/// request); another caller is not affected; after the wait the caller is served again. An
+/// address over its rate is refused the same way, signed in or not.
+#[tokio::test]
+async fn a_burst_over_the_rate_limit_is_refused_then_served_again() {
+    let env = TestEnv::new().await;
+    let common = env.settings("marketing", "marketing");
+    let marketing = Running::start(marketing::build(common)).await;
+    let gateway = Running::start(gateway::build(limited(&env, &marketing.url, 1, 5, 100))).await;
+    let url = format!("{}/notifications", gateway.url);
+    let alice = env.http_as(Role::Customer, 1);
+    for _ in 0..5 {
+        assert_eq!(alice.get(&url).await.0, 200);
+    }
+    let served = requests_served(&marketing.url).await;
+    let response = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(env.token(Role::Customer, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After: {retry_after}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited", "{body}");
+    assert_eq!(
+        requests_served(&marketing.url).await,
+        served,
+        "marketing saw nothing"
+    );
+    assert_eq!(env.http_as(Role::Customer, 2).get(&url).await.0, 200);
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    assert_eq!(
+        alice.get(&url).await.0,
+        200,
+        "served again after Retry-After"
+    );
+
+    // The address: 50 requests at once, whoever signs them; the catalog needs no token.
+    let anonymous = Http::default();
+    let mut refused = 0;
+    for _ in 0..60 {
+        let answer = anonymous.get(&format!("{}/products", gateway.url)).await;
+        if answer.0 == 429 {
+            assert_error(&answer, 429, "rate_limited");
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "the address limit never applied");
+    let metrics = Http::default()
+        .get(&format!("{}/metrics", gateway.url))
+        .await
+        .1;
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("gateway_rate_limited_total{limit=\"caller\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gateway_rate_limited_total{limit=\"address\"}"),
+        "{metrics}"
+    );
+}
+
+/// Requests to `/notifications` answered `200` (by the gateway, which relays marketing's
+/// answers, and by marketing: they share this process's metrics recorder).
+async fn requests_served(marketing: &str) -> f64 {
+    let metrics = Http::default().get(&format!("{marketing}/metrics")).await.1;
+    metrics
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            line.starts_with("http_requests_total{")
+                && line.contains("route=\"/notifications\"")
+                && line.contains("status=\"200\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Opens a connection and sends `partial` (a request cut short), then nothing.
+async fn stall(base: &str, partial: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream
+        .write_all(partial.replace("{host}", host).as_bytes())
+        .await
+        .unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection (bounded); returns what it sent and when.
+async fn until_closed(mut stream: tokio::net::TcpStream) -> (String, Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "the stalled connection was still open after 60 s"
+    );
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// A request whose headers never end is dropped, and one whose body never arrives is answered
+/// `408` JSON, each within 30 s; while they hang, they hold places of the in-flight limit,
+/// and a request beyond it is `503 overloaded` at once.
+#[tokio::test]
+async fn stalled_requests_are_cut_off_and_in_flight_requests_are_bounded() {
+    let env = TestEnv::new().await;
+    let common = env.settings("marketing", "marketing");
+    let marketing = Running::start(marketing::build(common)).await;
+    let gateway = Running::start(gateway::build(limited(&env, &marketing.url, 100, 100, 2))).await;
+    let token = env.token(Role::Customer, 1);
+    let headers = stall(
+        &gateway.url,
+        "GET /notifications HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bear",
+    )
+    .await;
+    let body_request = format!(
+        "POST /notifications HTTP/1.1\r\nHost: {{host}}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"orderId\""
+    );
+    let bodies = [
+        stall(&gateway.url, &body_request).await,
+        stall(&gateway.url, &body_request).await,
+    ];
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let http = env.http_as(Role::Customer, 1);
+    let url = format!("{}/notifications", gateway.url);
+    let overloaded = http.get(&url).await;
+    assert_error(&overloaded, 503, "overloaded");
+
+    let [first, second] = bodies;
+    let (headers_cut, bodies_cut) = tokio::join!(
+        until_closed(headers),
+        futures::future::join(until_closed(first), until_closed(second))
+    );
+    assert!(
+        headers_cut.1 <= Duration::from_secs(35),
+        "headers cut off after {:?}",
+        headers_cut.1
+    );
+    println!(
+        "headers cut off after {:?}, bodies after {:?}",
+        headers_cut.1, bodies_cut.0.1
+    );
+    for (answer, after) in [bodies_cut.0, bodies_cut.1] {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
+        assert!(
+            after <= Duration::from_secs(35),
+            "body cut off after {after:?}"
+        );
+    }
+    assert_eq!(http.get(&url).await.0, 200, "places free again");
 }

@@ -23,7 +23,7 @@ fn bin_dir() -> PathBuf {
 }
 
 /// Starts the whole system (its own Postgres and broker, free ports) with `env` for every
-/// service.
+/// service, the gateway's rate limits lifted ([`stack::UNTHROTTLED`]).
 pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
     let dir = std::env::temp_dir().join(format!("mealkit-e2e-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -33,8 +33,11 @@ pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
         .arg(&dir)
         .status();
     let mut options = Options::isolated(dir, bin_dir()).expect("free ports");
-    options.env = env
+    // Tests are one address and a few identities at full speed; the limits have their own
+    // tests. Later entries win, so a test may set the limits again.
+    options.env = stack::UNTHROTTLED
         .iter()
+        .chain(env)
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     let mut attempt = 1;

@@ -106,11 +106,9 @@ impl ServiceClient {
                 dependency: dependency.to_owned(),
             })
             .build();
-        let http = reqwest::Client::builder()
+        let http = http_client()
             .connect_timeout(settings.timeout)
             .timeout(settings.timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(30))
             .build()?;
         Ok(Self {
             dependency: dependency.to_owned(),
@@ -186,4 +184,13 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+/// The HTTP client builder every service and the gateway start from: no Nagle delay, and idle
+/// connections reused only while the server keeps them
+/// ([`IDLE_CONNECTION_REUSE`](crate::service::IDLE_CONNECTION_REUSE)).
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(crate::service::IDLE_CONNECTION_REUSE)
 }

@@ -100,12 +100,23 @@ async fn try_prepare(
     // On a plain connection: the pool's connections already point search_path at the schema,
     // which may not exist yet.
     let mut conn = sqlx::PgConnection::connect_with(&url.parse::<PgConnectOptions>()?).await?;
-    let created = sqlx::query(&format!(
-        "CREATE SCHEMA IF NOT EXISTS {}",
-        quote_ident(schema)
-    ))
-    .execute(&mut conn)
-    .await;
+    // A service's own role owns its schema, made for it beforehand, and may create no other:
+    // creating is only for a database that leaves it to the service.
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut conn)
+            .await?;
+    let created = if exists {
+        Ok(Default::default())
+    } else {
+        sqlx::query(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            quote_ident(schema)
+        ))
+        .execute(&mut conn)
+        .await
+    };
     // Two replicas creating the schema at once: one loses with a unique violation; fine.
     if let Err(err) = created {
         let duplicate = matches!(&err, sqlx::Error::Database(db)

@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod kafka;
 pub mod metrics;
 pub mod openapi;

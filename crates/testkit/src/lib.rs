@@ -246,8 +246,18 @@ impl Drop for Running {
 }
 
 /// A JSON HTTP client for tests that returns status and body for every answer.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Http(reqwest::Client);
+
+impl Default for Http {
+    fn default() -> Self {
+        Self(
+            platform::client::http_client()
+                .build()
+                .expect("an HTTP client"),
+        )
+    }
+}
 
 impl Http {
     /// A client that sends `Authorization: Bearer <token>` with every request.
@@ -257,7 +267,7 @@ impl Http {
             .expect("a token is header-safe");
         headers.insert(reqwest::header::AUTHORIZATION, value);
         Self(
-            reqwest::Client::builder()
+            platform::client::http_client()
                 .default_headers(headers)
                 .build()
                 .expect("an HTTP client"),
@@ -266,6 +276,20 @@ impl Http {
 
     pub async fn post(&self, url: &str, body: Value) -> (u16, Value) {
         Self::read(self.0.post(url).json(&body).send().await).await
+    }
+
+    /// [`Http::post`] with extra request headers (an `Idempotency-Key`, say).
+    pub async fn post_with(
+        &self,
+        url: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = self.0.post(url).json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::read(request.send().await).await
     }
 
     pub async fn post_raw(

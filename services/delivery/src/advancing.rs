@@ -4,7 +4,7 @@
 use contracts::DeliveryStatus;
 use platform::{ApiError, Caller, Party, Store};
 
-use crate::db::{self, Delivery, Key};
+use crate::db::{self, Delivery};
 use crate::domain::announcement;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,7 @@ pub async fn advance(
         .must_be(&[movers, Party::Couriers], who)
         .map_err(AdvanceError::Forbidden)?;
     let mut work = store.begin().await?;
-    let Some(delivery) = db::transition(&mut work, Key::Id(id), next).await? else {
+    let Some(delivery) = db::transition(&mut work, id, next).await? else {
         let current = db::by_id(&mut work, id)
             .await?
             .ok_or(AdvanceError::NotFound)?;

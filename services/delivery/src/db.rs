@@ -1,7 +1,7 @@
 //! Queries. Each takes the caller's connection or unit of work; the caller owns the commit.
 
 use chrono::{DateTime, Utc};
-use contracts::{DeliveryChanged, DeliveryStatus, PaymentCompleted};
+use contracts::{DeliveryChanged, DeliveryStatus, OrderCancelled, PaymentCompleted};
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -56,28 +56,39 @@ pub async fn request(
     .await
 }
 
-/// Which delivery a move is for.
-#[derive(Debug, Clone, Copy)]
-pub enum Key {
-    Id(i64),
-    Order(i64),
+/// Cancels the order's delivery if it is not final yet, or records it cancelled if it was
+/// never requested (no address: nothing is to be delivered); `None` when it is final already.
+pub async fn cancel(
+    conn: &mut PgConnection,
+    order: &OrderCancelled,
+) -> sqlx::Result<Option<Delivery>> {
+    sqlx::query_as(&format!(
+        "INSERT INTO deliveries (order_id, customer_id, seller_id, address, status)
+         VALUES ($1, $2, $3, '', $4)
+         ON CONFLICT (order_id) DO UPDATE SET status = $4, updated_at = now()
+             WHERE deliveries.status = ANY($5)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(order.order_id)
+    .bind(order.customer_id)
+    .bind(order.seller_id)
+    .bind(DeliveryStatus::Cancelled)
+    .bind(DeliveryStatus::Cancelled.reachable_from())
+    .fetch_optional(conn)
+    .await
 }
 
-/// Moves the delivery to `next` if its current state allows; `None` otherwise.
+/// Moves delivery `id` to `next` if its current state allows; `None` otherwise.
 pub async fn transition(
     conn: &mut PgConnection,
-    key: Key,
+    id: i64,
     next: DeliveryStatus,
 ) -> sqlx::Result<Option<Delivery>> {
-    let (column, value) = match key {
-        Key::Id(id) => ("id", id),
-        Key::Order(order_id) => ("order_id", order_id),
-    };
     sqlx::query_as(&format!(
         "UPDATE deliveries SET status = $2, updated_at = now()
-         WHERE {column} = $1 AND status = ANY($3) RETURNING {COLUMNS}"
+         WHERE id = $1 AND status = ANY($3) RETURNING {COLUMNS}"
     ))
-    .bind(value)
+    .bind(id)
     .bind(next)
     .bind(next.reachable_from())
     .fetch_optional(conn)

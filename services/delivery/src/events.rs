@@ -1,20 +1,24 @@
-//! What delivery does when a payment completes or is cancelled.
+//! What delivery does when a payment completes or an order is cancelled.
+//!
+//! A cancellation and the courier's completion race for the delivery's row; the first to lock
+//! it wins. `OrderCancelled` on a `COMPLETED` delivery changes nothing (the goods arrived first:
+//! the order follows `DeliveryCompleted` to `DELIVERED` and the payment is kept), and a
+//! completion after the cancellation answers `409`. `OrderCancelled` may also overtake the
+//! order's `PaymentCompleted` (another topic): the delivery is then recorded `CANCELLED` at
+//! once, so the late payment requests nothing.
 
-use contracts::{DeliveryStatus, Envelope, Event, PaymentCancelled, PaymentCompleted};
+use contracts::{Envelope, Event, OrderCancelled, PaymentCompleted};
 use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError, Run, runs};
 
-use crate::db::{self, Key};
+use crate::db;
 use crate::domain::announcement;
 
 pub struct Handler;
 
 impl EventHandler for Handler {
     fn wants(&self, event: &Event) -> bool {
-        matches!(
-            event,
-            Event::PaymentCompleted(_) | Event::PaymentCancelled(_)
-        )
+        matches!(event, Event::PaymentCompleted(_) | Event::OrderCancelled(_))
     }
 
     async fn apply(&self, work: &mut UnitOfWork, batch: &[&Envelope]) -> Result<(), HandlerError> {
@@ -22,8 +26,8 @@ impl EventHandler for Handler {
             match run {
                 Run::Together(paid) => on_payments_completed(work, &paid).await?,
                 Run::Alone(envelope) => {
-                    if let Event::PaymentCancelled(cancelled) = &envelope.event {
-                        on_payment_cancelled(work, cancelled).await?;
+                    if let Event::OrderCancelled(cancelled) = &envelope.event {
+                        on_order_cancelled(work, cancelled).await?;
                     }
                 }
             }
@@ -42,17 +46,17 @@ async fn on_payments_completed(
     Ok(())
 }
 
-/// Cancels the order's delivery unless it is final already (`DeliveryCancelled`).
-async fn on_payment_cancelled(
+/// Cancels the order's delivery unless it is final already (`DeliveryCancelled`, which the
+/// refund follows).
+async fn on_order_cancelled(
     work: &mut UnitOfWork,
-    cancelled: &PaymentCancelled,
+    cancelled: &OrderCancelled,
 ) -> Result<(), HandlerError> {
-    let cancellation = db::transition(
-        work,
-        Key::Order(cancelled.order_id),
-        DeliveryStatus::Cancelled,
-    );
-    let Some(delivery) = cancellation.await? else {
+    let Some(delivery) = db::cancel(work, cancelled).await? else {
+        tracing::info!(
+            order_id = cancelled.order_id,
+            "cancellation refused: the delivery was completed first"
+        );
         return Ok(());
     };
     work.publish(announcement(delivery.change()));

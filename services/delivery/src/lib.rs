@@ -1,6 +1,10 @@
 //! Delivery: `REQUESTED` when a payment completes, `STARTED` when the seller ships,
-//! `COMPLETED` when the customer confirms, `CANCELLED` when the payment is cancelled.
+//! `COMPLETED` when the customer confirms, `CANCELLED` when the order is cancelled first.
 //! `COMPLETED` and `CANCELLED` are final. Every change publishes a `Delivery*` event.
+//!
+//! Delivery decides the race between a cancellation and the goods' arrival: whichever reaches
+//! the delivery's row first wins (see [`events`]). The refund follows `DeliveryCancelled`, so
+//! a payment is never refunded for goods that were delivered.
 
 pub mod advancing;
 pub mod db;
@@ -25,7 +29,7 @@ pub async fn build(settings: CommonSettings) -> anyhow::Result<App> {
     platform::service::build(
         settings,
         &MIGRATOR,
-        &[Topic::Payment],
+        &[Topic::Payment, Topic::Order],
         events::Handler,
         http::router,
     )

@@ -4,7 +4,8 @@
 
 use contracts::{CancelReason, Event, OrderCancelled};
 use platform::client::CallError;
-use platform::{Caller, Party, Store, UnitOfWork};
+use platform::idempotency::{KeyedRequest, Prior};
+use platform::{ApiError, Caller, Party, Store, UnitOfWork};
 
 use crate::alerts::{AlertError, SellerAlerts};
 use crate::db::{self, Order};
@@ -21,6 +22,9 @@ pub enum CancelError {
     /// The seller could not be alerted; the customer should try again shortly.
     #[error("the seller could not be alerted: {0}")]
     AlertFailed(AlertError),
+    /// The `Idempotency-Key` was used for another request.
+    #[error("{}", .0.message)]
+    KeyReused(ApiError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -37,12 +41,15 @@ impl CancelError {
 }
 
 /// The customer's cancellation: accepted (the order `CANCEL_REQUESTED`) once the seller has
-/// been alerted.
+/// been alerted. With an `Idempotency-Key`, a repeated request is accepted again with the order
+/// as it stands (the key is stored with the cancellation, in its unit of work); without one, it
+/// is `NotCancellable`.
 pub async fn by_customer(
     store: &Store,
     alerts: &SellerAlerts,
     caller: &Caller,
     order_id: i64,
+    key: Option<&KeyedRequest>,
 ) -> Result<Order, CancelError> {
     let mut conn = store.read().await?;
     let found = db::find(&mut conn, order_id).await?;
@@ -50,6 +57,13 @@ pub async fn by_customer(
     let order = found
         .filter(|order| caller.is_one_of(&[Party::Customer(order.customer_id), Party::Admins]))
         .ok_or(CancelError::NotFound)?;
+    if let Some(key) = key {
+        match key.prior(&mut conn).await? {
+            Prior::Same(_) => return Ok(order),
+            Prior::Different => return Err(CancelError::KeyReused(key.reused())),
+            Prior::New => {}
+        }
+    }
     drop(conn);
     if !order.status.customer_may_cancel() {
         return Err(CancelError::NotCancellable(Box::new(order)));
@@ -62,15 +76,46 @@ pub async fn by_customer(
         return Err(CancelError::AlertFailed(err));
     }
     let mut work = store.begin().await?;
-    let Some(order) = request(&mut work, order_id, CancelReason::CustomerRequest).await? else {
-        // The order moved on while the seller was being alerted.
-        let current = db::find(&mut work, order_id)
+    let accepted = request(&mut work, order_id, CancelReason::CustomerRequest).await?;
+    if let (Some(order), Some(key)) = (&accepted, key)
+        && !key.record(&mut work, order.id).await?
+    {
+        drop(work);
+        return already_accepted(store, key, order_id).await;
+    }
+    let Some(order) = accepted else {
+        drop(work);
+        // The order moved on while the seller was being alerted, maybe by a twin request.
+        if let Some(key) = key {
+            return already_accepted(store, key, order_id).await;
+        }
+        let mut conn = store.read().await?;
+        let current = db::find(&mut conn, order_id)
             .await?
             .ok_or(CancelError::NotFound)?;
         return Err(CancelError::NotCancellable(Box::new(current)));
     };
     work.commit().await?;
     Ok(order)
+}
+
+/// The order as it stands if a twin of this keyed request cancelled it; `NotCancellable` if
+/// something else moved it on.
+async fn already_accepted(
+    store: &Store,
+    key: &KeyedRequest,
+    order_id: i64,
+) -> Result<Order, CancelError> {
+    let mut conn = store.read().await?;
+    let prior = key.prior(&mut conn).await?;
+    let current = db::find(&mut conn, order_id)
+        .await?
+        .ok_or(CancelError::NotFound)?;
+    match prior {
+        Prior::Same(_) => Ok(current),
+        Prior::Different => Err(CancelError::KeyReused(key.reused())),
+        Prior::New => Err(CancelError::NotCancellable(Box::new(current))),
+    }
 }
 
 /// Marks the order `CANCEL_REQUESTED` and publishes `OrderCancelled`; `None` (and nothing

@@ -39,7 +39,15 @@ impl OrderStatus {
             Placed => &[Pending],
             DeliveryRequested => &[Pending, Placed],
             Shipping => &[Pending, Placed, DeliveryRequested],
-            Delivered => &[Pending, Placed, DeliveryRequested, Shipping],
+            // From CANCEL_REQUESTED when the goods arrived before the cancellation reached
+            // delivery, which decides that race: the cancellation is refused, the payment kept.
+            Delivered => &[
+                Pending,
+                Placed,
+                DeliveryRequested,
+                Shipping,
+                CancelRequested,
+            ],
             Rejected => &[Pending],
             // PENDING only for a stock shortage that overtook the payment's answer; customers
             // cancel only what `customer_may_cancel` allows.
@@ -85,6 +93,18 @@ contracts::labels! {
         PaymentRefused = "PAYMENT_REFUSED",
         PaymentUnavailable = "PAYMENT_UNAVAILABLE",
         PaymentNotCompleted = "PAYMENT_NOT_COMPLETED",
+    }
+}
+
+impl Reason {
+    /// Whether an order rejected for this reason was never charged and the customer is asked to
+    /// try again: its `Idempotency-Key` is released, so the retry runs anew. A declined or
+    /// refused payment is an answer, and a retry gets it again.
+    pub fn invites_a_retry(self) -> bool {
+        matches!(
+            self,
+            Reason::PaymentUnavailable | Reason::PaymentNotCompleted
+        )
     }
 }
 
@@ -159,6 +179,9 @@ mod tests {
         assert!(!OrderStatus::CancelRequested.customer_may_cancel());
         assert!(OrderStatus::Shipping.customer_may_cancel());
         assert!(OrderStatus::Shipping.can_become(OrderStatus::CancelRequested));
+        // Delivered before the cancellation reached delivery: the cancellation is refused.
+        assert!(OrderStatus::CancelRequested.can_become(OrderStatus::Delivered));
+        assert!(!OrderStatus::Cancelled.can_become(OrderStatus::Delivered));
     }
 
     #[test]

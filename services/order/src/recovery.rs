@@ -1,11 +1,12 @@
 //! Settles orders left `PENDING`: the process died between storing the order and recording
 //! the payment's answer, or the answer never came (timeout). Payment is asked what it decided.
+//! It also forgets idempotency keys older than [`idempotency::KEPT_FOR`].
 
 use std::time::Duration;
 
 use contracts::PaymentStatus;
-use platform::Store;
 use platform::shutdown::CancellationToken;
+use platform::{Store, idempotency};
 
 use crate::domain::Reason;
 use crate::payments::Payments;
@@ -34,6 +35,7 @@ impl Recovery {
     async fn sweep(&self) -> anyhow::Result<()> {
         let mut conn = self.store.read().await?;
         let stale = db::pending_older_than(&mut conn, self.older_than, 100).await?;
+        idempotency::forget_older_than(&mut conn, idempotency::KEPT_FOR).await?;
         drop(conn);
         for order in stale {
             let order_id = order.id;

@@ -1,6 +1,6 @@
-//! What payment does when an order is cancelled.
+//! What payment does when an order's delivery is cancelled.
 
-use contracts::{Envelope, Event, OrderCancelled, PaymentCancelled};
+use contracts::{DeliveryChanged, Envelope, Event, PaymentCancelled};
 use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError};
 
@@ -10,25 +10,25 @@ pub struct Handler;
 
 impl EventHandler for Handler {
     fn wants(&self, event: &Event) -> bool {
-        matches!(event, Event::OrderCancelled(_))
+        matches!(event, Event::DeliveryCancelled(_))
     }
 
     async fn apply(&self, work: &mut UnitOfWork, batch: &[&Envelope]) -> Result<(), HandlerError> {
         for envelope in batch {
-            if let Event::OrderCancelled(cancelled) = &envelope.event {
-                on_order_cancelled(work, cancelled).await?;
+            if let Event::DeliveryCancelled(cancelled) = &envelope.event {
+                on_delivery_cancelled(work, cancelled).await?;
             }
         }
         Ok(())
     }
 }
 
-/// Cancels the order's approved payment (`PaymentCancelled`); nothing if there is none.
-async fn on_order_cancelled(
+/// Refunds the order's approved payment (`PaymentCancelled`); nothing if there is none.
+async fn on_delivery_cancelled(
     work: &mut UnitOfWork,
-    order: &OrderCancelled,
+    delivery: &DeliveryChanged,
 ) -> Result<(), HandlerError> {
-    let Some(payment) = db::cancel(work, order.order_id).await? else {
+    let Some(payment) = db::cancel(work, delivery.order_id).await? else {
         return Ok(());
     };
     work.publish(Event::PaymentCancelled(PaymentCancelled {

@@ -1,5 +1,7 @@
 //! Payment: approves or declines an order's payment synchronously, idempotently per order,
-//! and cancels it when the order is cancelled (`OrderCancelled` → `PaymentCancelled`).
+//! and refunds it once the order's delivery is cancelled (`DeliveryCancelled` →
+//! `PaymentCancelled`): never before delivery has decided the cancellation against the goods'
+//! arrival, so delivered goods are never refunded.
 //!
 //! There is no card network here: every card is approved except the documented declining test
 //! card [`domain::DECLINING_TEST_CARD`].
@@ -27,7 +29,7 @@ pub async fn build(settings: CommonSettings) -> anyhow::Result<App> {
     platform::service::build(
         settings,
         &MIGRATOR,
-        &[Topic::Order],
+        &[Topic::Delivery],
         events::Handler,
         http::router,
     )

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use contracts::{CancelReason, Envelope, Event, OrderCancelled, Topic};
+use contracts::{DeliveryChanged, DeliveryStatus, Envelope, Event, Topic};
 use serde_json::{Value, json};
 use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
 
@@ -158,21 +158,20 @@ async fn bad_input_gets_a_json_4xx_and_stores_nothing() {
 }
 
 #[tokio::test]
-async fn a_cancelled_order_cancels_its_payment_once() {
+async fn a_cancelled_delivery_refunds_its_payment_once() {
     let (env, app) = spawn().await;
     let http = env.http_as_service();
     let (_, payment) = http
         .post(&format!("{}/payments", app.url), charge(79))
         .await;
     let cancelled = Envelope::new(
-        "order",
-        Event::OrderCancelled(OrderCancelled {
+        "delivery",
+        Event::DeliveryCancelled(DeliveryChanged {
+            delivery_id: 1,
             order_id: 79,
             customer_id: 2,
             seller_id: 3,
-            product_id: 4,
-            qty: 2,
-            reason: CancelReason::CustomerRequest,
+            status: DeliveryStatus::Cancelled,
         }),
     );
     env.publish(&cancelled).await;

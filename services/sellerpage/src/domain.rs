@@ -37,13 +37,15 @@ contracts::labels! {
 }
 
 contracts::labels! {
-    /// How far a cancellation has come: requested, payment cancelled, delivery cancelled, then
-    /// cancelled once the stock the order took is back.
+    /// How far a cancellation has come: requested, delivery cancelled, payment refunded, then
+    /// cancelled once the stock the order took is back; or refused, the goods having been
+    /// delivered before the cancellation reached delivery.
     pub enum CancellationStep {
         Requested = "REQUESTED",
-        PaymentCancelled = "PAYMENT_CANCELLED",
         DeliveryCancelled = "DELIVERY_CANCELLED",
+        PaymentCancelled = "PAYMENT_CANCELLED",
         Cancelled = "CANCELLED",
+        Refused = "REFUSED",
     }
 }
 
@@ -153,17 +155,21 @@ impl SellerOrder {
         }
     }
 
-    /// Progress of the cancellation, if one was requested: `REQUESTED`, `PAYMENT_CANCELLED`,
-    /// `DELIVERY_CANCELLED`, then `CANCELLED` once the stock the order took is back too (an
-    /// order that took none, sold out say, has nothing to wait for).
+    /// Progress of the cancellation, if one was requested: `REQUESTED`, `DELIVERY_CANCELLED`,
+    /// `PAYMENT_CANCELLED` (refunded), then `CANCELLED` once the stock the order took is back too
+    /// (an order that took none, sold out say, has nothing to wait for); `REFUSED` when the
+    /// delivery was completed first.
     pub fn cancellation_status(&self) -> Option<CancellationStep> {
         self.cancel_requested_at?;
+        if self.delivery_status == Some(DeliveryStatus::Completed) {
+            return Some(CancellationStep::Refused);
+        }
         let stock_pending = self.stock_status == Some(StockStatus::Decreased);
         Some(
-            match (self.payment_cancelled_at, self.delivery_cancelled_at) {
-                (_, Some(_)) if !stock_pending => CancellationStep::Cancelled,
-                (_, Some(_)) => CancellationStep::DeliveryCancelled,
-                (Some(_), None) => CancellationStep::PaymentCancelled,
+            match (self.delivery_cancelled_at, self.payment_cancelled_at) {
+                (Some(_), Some(_)) if !stock_pending => CancellationStep::Cancelled,
+                (_, Some(_)) => CancellationStep::PaymentCancelled,
+                (Some(_), None) => CancellationStep::DeliveryCancelled,
                 (None, None) => CancellationStep::Requested,
             },
         )
@@ -256,17 +262,21 @@ mod tests {
         assert_eq!(view.delivery_status, Some(DeliveryStatus::Started));
     }
 
-    #[test]
-    fn a_cancellation_progresses_whatever_order_its_events_arrive_in() {
-        let at = Utc::now();
-        let cancelled = Event::OrderCancelled(OrderCancelled {
+    fn customer_cancelled() -> Event {
+        Event::OrderCancelled(OrderCancelled {
             order_id: 5,
             customer_id: 2,
             seller_id: 3,
             product_id: 4,
             qty: 1,
             reason: CancelReason::CustomerRequest,
-        });
+        })
+    }
+
+    #[test]
+    fn a_cancellation_progresses_whatever_order_its_events_arrive_in() {
+        let at = Utc::now();
+        let cancelled = customer_cancelled();
         let payment = Event::PaymentCancelled(PaymentCancelled {
             payment_id: 9,
             order_id: 5,
@@ -310,17 +320,44 @@ mod tests {
             Some(CancellationStep::PaymentCancelled)
         );
         let mut waiting_for_stock = SellerOrder::new(5);
-        for e in events().iter().chain([&cancelled, &payment, &delivery]) {
+        for e in events().iter().chain([&cancelled, &delivery]) {
             waiting_for_stock.apply(e, at);
         }
         assert_eq!(
             waiting_for_stock.cancellation_status(),
             Some(CancellationStep::DeliveryCancelled)
         );
+        waiting_for_stock.apply(&payment, at);
+        assert_eq!(
+            waiting_for_stock.cancellation_status(),
+            Some(CancellationStep::PaymentCancelled),
+            "refunded, the stock not back yet"
+        );
         waiting_for_stock.apply(&restored, at);
         assert_eq!(
             waiting_for_stock.cancellation_status(),
             Some(CancellationStep::Cancelled)
         );
+    }
+
+    #[test]
+    fn a_cancellation_the_delivery_overtook_is_refused() {
+        let at = Utc::now();
+        let cancelled = customer_cancelled();
+        let completed = Event::DeliveryCompleted(DeliveryChanged {
+            delivery_id: 1,
+            order_id: 5,
+            customer_id: 2,
+            seller_id: 3,
+            status: DeliveryStatus::Completed,
+        });
+        for arrival in [[&cancelled, &completed], [&completed, &cancelled]] {
+            let mut view = SellerOrder::new(5);
+            for e in events().iter().chain(arrival) {
+                view.apply(e, at);
+            }
+            assert_eq!(view.cancellation_status(), Some(CancellationStep::Refused));
+            assert_eq!(view.status(), SellerOrderStatus::Delivered);
+        }
     }
 }

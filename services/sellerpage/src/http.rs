@@ -48,7 +48,7 @@ struct OrderFilter {
 #[into_params(parameter_in = Query)]
 struct CancellationFilter {
     /// Only cancellations at this step.
-    #[param(pattern = "^(REQUESTED|PAYMENT_CANCELLED|DELIVERY_CANCELLED|CANCELLED)$")]
+    #[param(pattern = "^(REQUESTED|DELIVERY_CANCELLED|PAYMENT_CANCELLED|CANCELLED|REFUSED)$")]
     status: Option<String>,
 }
 
@@ -88,8 +88,8 @@ fn status_filter<T: Copy + std::fmt::Display>(
 struct Row {
     /// The order's state, derived from its events.
     status: SellerOrderStatus,
-    /// On cancellations: `REQUESTED`, `PAYMENT_CANCELLED`, `DELIVERY_CANCELLED` or `CANCELLED`
-    /// (stock back).
+    /// On cancellations: `REQUESTED`, `DELIVERY_CANCELLED`, `PAYMENT_CANCELLED` (refunded),
+    /// `CANCELLED` (stock back too), or `REFUSED` (delivered first).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     cancellation_status: Option<CancellationStep>,
@@ -153,8 +153,9 @@ async fn orders(
     Ok(listing(seller_id, &page, rows))
 }
 
-/// The seller's cancellation requests, newest first, each with its progress: requested, payment
-/// cancelled, delivery cancelled, stock restored (with times) and the reason.
+/// The seller's cancellation requests, newest first, each with its progress: requested, delivery
+/// cancelled, payment refunded, stock restored (with times) and the reason; or refused when the
+/// goods were delivered first.
 #[utoipa::path(get, path = "/sellers/{sellerId}/cancellations",
     params(("sellerId" = i64, Path, minimum = 1, description = "The seller's id"), Page, CancellationFilter),
     responses(

@@ -58,7 +58,7 @@ const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
 impl ServiceCredential {
     pub fn new(settings: CredentialSettings) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        let http = crate::client::http_client()
             .timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self(Arc::new(Inner {

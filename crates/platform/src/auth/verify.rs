@@ -77,7 +77,7 @@ impl Verifier {
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.leeway = 30;
-        let http = reqwest::Client::builder()
+        let http = crate::client::http_client()
             .timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self(Arc::new(Inner {

@@ -4,6 +4,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use platform::error::{ApiResult, ErrorBody};
 use platform::extract::check;
+use platform::idempotency::{IdempotencyKey, IdempotencyKeyHeader};
 use platform::{ApiError, Caller, Json, Party, Path, Query, Role};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -40,20 +41,28 @@ pub struct PlaceOrder {
 
 /// Places an order: checks it against the product replica, pays synchronously, and answers
 /// `201` with the order `PLACED` (`OrderPlaced` starts the delivery and stock steps).
+///
+/// With an `Idempotency-Key`, a retry gets the first request's answer (the same order, paid
+/// once, or the same decline) for 24 hours.
 #[utoipa::path(post, path = "/orders",
     request_body = PlaceOrder,
+    params(IdempotencyKeyHeader),
     responses(
         (status = 201, description = "Placed and paid", body = Order,
             headers(("Location" = String, description = "The new order's URL"))),
+        (status = 400, description = "The `Idempotency-Key` is not 1 to 255 visible ASCII characters (`invalid_idempotency_key`)", body = ErrorBody),
         (status = 402, description = "The card was declined (`payment_declined`); nothing was placed", body = ErrorBody),
         (status = 403, description = "Not a customer, or `customerId` names another customer (`forbidden`)", body = ErrorBody),
-        (status = 422, description = "The product is not in the catalog (`unknown_product`), or payment refused the order (`payment_refused`)", body = ErrorBody),
+        (status = 409, description = "The first request with this `Idempotency-Key` is still being paid for (`request_in_progress`)", body = ErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds to wait before trying again"))),
+        (status = 422, description = "The product is not in the catalog (`unknown_product`), payment refused the order (`payment_refused`), or the `Idempotency-Key` was used for another request (`idempotency_key_reused`)", body = ErrorBody),
         (status = 503, description = "Payment is unavailable (`payment_unavailable`, nothing placed) or did not answer in time (`payment_uncertain`, settled within seconds)", body = ErrorBody,
             headers(("Retry-After" = i64, description = "Seconds to wait before trying again"))),
     ))]
 pub async fn place(
     axum::extract::State(state): State,
     caller: Caller,
+    key: Option<IdempotencyKey>,
     Json(body): Json<PlaceOrder>,
 ) -> ApiResult<impl IntoResponse> {
     let customer_id = caller.own_id(Role::Customer, body.customer_id)?;
@@ -64,7 +73,17 @@ pub async fn place(
         body.address.as_deref(),
         body.card_number.as_deref(),
     )?;
-    let order = placing::place(&state.store, &state.payments, new).await?;
+    let key = key.map(|key| {
+        let request = (
+            "place",
+            new.product_id,
+            new.qty,
+            &new.address,
+            &new.card_number,
+        );
+        key.for_request(&caller, &request)
+    });
+    let order = placing::place(&state.store, &state.payments, new, key.as_ref()).await?;
     let location = format!("/orders/{}", order.id);
     Ok((
         StatusCode::CREATED,
