@@ -15,6 +15,11 @@ pub const VERSION: &str = "0.6.0";
 const INSTALL: &str = "cargo install tansu --version 0.6.0 --locked --features libsql,dynostore";
 
 fn binary() -> Result<PathBuf, StepError> {
+    // Another tansu-compatible broker binary (the same flags and sqlite schema), for comparing
+    // brokers (bench/results/2026-11-30-nisshi-first-look.md); not version-checked.
+    if let Some(bin) = std::env::var_os("MEALKIT_BROKER_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -41,7 +46,7 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
         .await
         .map_err(|e| step_error(STEP, format!("running {}: {e}", tansu.display()), None))?;
     let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
-    if !version.ends_with(VERSION) {
+    if !version.ends_with(VERSION) && std::env::var_os("MEALKIT_BROKER_BIN").is_none() {
         return Err(step_error(
             STEP,
             format!("found {version}, need {VERSION}: {INSTALL}"),
