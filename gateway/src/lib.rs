@@ -20,7 +20,7 @@
 pub mod docs;
 pub mod limits;
 
-use limits::{LimitSettings, Limits};
+use limits::{Authentication, LimitSettings, Limits};
 
 use std::time::Duration;
 
@@ -31,7 +31,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use platform::ApiError;
-use platform::Caller;
 use platform::auth::dev::{DevIssuer, DevIssuerSettings};
 use platform::auth::{AuthSettings, Verifier};
 use platform::health::Health;
@@ -120,7 +119,6 @@ impl Settings {
 struct Proxy {
     http: reqwest::Client,
     upstreams: Vec<(String, String)>,
-    verifier: Verifier,
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
@@ -131,7 +129,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .build()?;
     let verifier = Verifier::new(settings.auth.clone())?;
     let proxy = Proxy {
-        verifier: verifier.clone(),
         http: http.clone(),
         upstreams: settings
             .upstreams
@@ -227,15 +224,11 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     if contracts::calls::is_internal(parts.method.as_str(), parts.uri.path()) {
         return not_routed(parts.uri.path());
     }
-    // The limits verified a valid token already; anything else is verified here for its error.
-    if !is_public(&parts.method, prefix) && parts.extensions.get::<Caller>().is_none() {
-        let verified = match platform::auth::bearer(&parts.headers) {
-            Ok(token) => proxy.verifier.verify(token).await,
-            Err(err) => Err(err),
-        };
-        if let Err(err) = verified {
-            return ApiError::from(err).into_response();
-        }
+    // The limits' middleware verified the token, once for both.
+    if !is_public(&parts.method, prefix)
+        && let Err(refused) = Authentication::of(&parts.extensions)
+    {
+        return refused.into_response();
     }
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,

@@ -136,9 +136,24 @@ fn admit<K: std::hash::Hash + Eq + Clone>(
     })
 }
 
-/// The middleware: the client address's limit on every request, then, for a request with a
-/// valid token, its caller's (the verified [`Caller`] is kept for the handler, which does not
-/// verify it again).
+/// Who a request's bearer token says is calling, verified once by [`enforce`] for the routes
+/// behind it: the caller, or the `401` (or `503`) the request gets where a token is required.
+#[derive(Clone)]
+pub struct Authentication(Result<Caller, ApiError>);
+
+impl Authentication {
+    /// The verified caller of a request that went through [`enforce`].
+    pub fn of(extensions: &axum::http::Extensions) -> Result<&Caller, ApiError> {
+        match extensions.get::<Authentication>() {
+            Some(Authentication(verified)) => verified.as_ref().map_err(Clone::clone),
+            None => Err(ApiError::internal("the limits middleware is not installed")),
+        }
+    }
+}
+
+/// The middleware: the client address's limit on every request, then the token is verified
+/// (once: the routes read the outcome, [`Authentication`]) and, for a valid one, the caller's
+/// limit applies.
 pub async fn enforce(
     State(limits): State<Limits>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -148,14 +163,18 @@ pub async fn enforce(
     if let Err(refused) = limits.admit_address(peer.ip()) {
         return refused.into_response();
     }
-    if let Ok(token) = platform::auth::bearer(request.headers())
-        && let Ok(caller) = limits.verifier.verify(token).await
+    let verified = match platform::auth::bearer(request.headers()) {
+        Ok(token) => limits.verifier.verify(token).await,
+        Err(missing_or_malformed) => Err(missing_or_malformed),
+    };
+    if let Ok(caller) = &verified
+        && let Err(refused) = limits.admit_caller(caller)
     {
-        if let Err(refused) = limits.admit_caller(&caller) {
-            return refused.into_response();
-        }
-        request.extensions_mut().insert(caller);
+        return refused.into_response();
     }
+    request
+        .extensions_mut()
+        .insert(Authentication(verified.map_err(ApiError::from)));
     next.run(request).await
 }
 

@@ -19,6 +19,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+mod server;
 pub mod service;
 pub mod settings;
 pub mod shutdown;

@@ -10,21 +10,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use contracts::{Topic, TopicNames};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rdkafka::producer::FutureProducer;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -41,21 +34,10 @@ use crate::shutdown::CancellationToken;
 use crate::unit_of_work::Store;
 use crate::{ApiError, db};
 
+pub use crate::server::{HEADER_TIMEOUT, IDLE_CONNECTION_REUSE, REQUEST_TIMEOUT};
+
 /// Largest request body a service accepts (a JSON command is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// How long in-flight work may take to finish after shutdown begins.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's headers: a connection that stalls is closed.
-/// An idle keep-alive connection is closed after as long, so our own clients keep idle
-/// connections for less ([`IDLE_CONNECTION_REUSE`]).
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a request may take in all, its body included: a body that stalls is cut off with
-/// `408 request_timeout`. Longer than any synchronous call a service or the gateway makes.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long our HTTP clients reuse an idle connection: less than [`HEADER_TIMEOUT`], so a
-/// request never goes out on a connection the server is closing.
-pub const IDLE_CONNECTION_REUSE: Duration = Duration::from_secs(20);
-
 /// A background loop of a service, started with it and stopped by the token.
 pub type Task =
     Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
@@ -253,80 +235,22 @@ impl App {
             .collect();
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
         let health = self.health.clone();
-        serve(self.listener, self.router, async move {
+        crate::server::serve(self.listener, self.router, async move {
             shutdown.await;
             health.start_draining();
         })
         .await;
         stop.cancel();
-        let joined = tokio::time::timeout(DRAIN_TIMEOUT, futures::future::join_all(handles)).await;
+        let joined = tokio::time::timeout(
+            crate::server::DRAIN_TIMEOUT,
+            futures::future::join_all(handles),
+        )
+        .await;
         if joined.is_err() {
             tracing::warn!("background tasks did not stop in time");
         }
         tracing::info!("stopped");
         Ok(())
-    }
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets the
-/// connections finish their requests (bounded) and returns. Like `axum::serve`, with a
-/// deadline on each request's headers ([`HEADER_TIMEOUT`]) and the peer's address for the
-/// `ConnectInfo<SocketAddr>` extractor.
-async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
-    let connections = GracefulShutdown::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of file descriptors, say: back off instead of spinning.
-                    tracing::warn!(error = %err, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = router.clone().map_request(move |mut request: Request<_>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request
-        });
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = connections.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, connections.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections did not finish in time");
-    }
-}
-
-/// Cuts off a request that takes longer than [`REQUEST_TIMEOUT`] (a body that never arrives).
-async fn deadline(request: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request did not complete within {} s (its body stopped arriving?)",
-                REQUEST_TIMEOUT.as_secs()
-            ),
-        )
-        .into_response(),
     }
 }
 
@@ -346,7 +270,7 @@ fn wrap(routes: Router, health: &Health) -> Router {
         .merge(health.routes())
         .merge(crate::metrics::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(deadline))
+        .layer(axum::middleware::from_fn(crate::server::deadline))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
