@@ -11,6 +11,14 @@ use serde_json::Value;
 
 const KUBERNETES_VERSION: &str = "1.32.0";
 const OVERLAYS: [&str; 3] = ["kind", "aks", "aks-istio"];
+/// ConfigMaps mounted as files (Postgres' roles script, Prometheus' and Grafana's
+/// configuration), not read as settings.
+const OBSERVABILITY_FILES: [&str; 4] = [
+    "postgres-roles",
+    "prometheus-config",
+    "grafana-provisioning",
+    "grafana-dashboards",
+];
 /// The six services and the gateway, as the launcher knows them.
 fn apps() -> Vec<&'static str> {
     stack::SERVICES
@@ -133,10 +141,10 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
         let config_maps: BTreeMap<&str, BTreeSet<String>> = by_kind(&docs, "ConfigMap")
             .into_iter()
             .filter(|cm| {
-                !cm["metadata"]["name"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("postgres-roles")
+                let name = cm["metadata"]["name"].as_str().unwrap();
+                !OBSERVABILITY_FILES
+                    .iter()
+                    .any(|files| name.starts_with(files))
             })
             .map(|cm| {
                 let keys = cm["data"].as_object().unwrap().keys().cloned().collect();
@@ -145,7 +153,10 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
             .collect();
         let mut config_map_readers: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
 
-        let deployments = by_kind(&docs, "Deployment");
+        let deployments: Vec<&Value> = by_kind(&docs, "Deployment")
+            .into_iter()
+            .filter(|d| d["metadata"]["labels"]["app.kubernetes.io/component"] != "observability")
+            .collect();
         let names: BTreeSet<&str> = deployments
             .iter()
             .map(|d| d["metadata"]["name"].as_str().unwrap())
@@ -482,4 +493,157 @@ fn each_service_connects_as_its_own_role() {
             );
         }
     }
+}
+
+/// The metric names the code records (`counter!`, `gauge!`, `histogram!`), read from the
+/// sources: what the services export. A histogram of seconds is exported with buckets.
+fn exported_metrics() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut stack: Vec<PathBuf> = ["crates", "services", "gateway"]
+        .iter()
+        .map(|d| root().join(d))
+        .collect();
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for kind in ["counter!(", "gauge!(", "histogram!("] {
+            for (at, _) in text.match_indices(kind) {
+                let rest = text[at + kind.len()..].trim_start();
+                if let Some(name) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) {
+                    names.insert(name.to_owned());
+                    if kind == "histogram!(" {
+                        for suffix in ["_bucket", "_sum", "_count"] {
+                            names.insert(format!("{name}{suffix}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The metric names a PromQL expression selects: label matchers, ranges, grouping clauses and
+/// strings removed, what is left that is not a function is a metric.
+fn metrics_in(expr: &str) -> BTreeSet<String> {
+    const FUNCTIONS: [&str; 9] = [
+        "sum",
+        "rate",
+        "irate",
+        "increase",
+        "histogram_quantile",
+        "max",
+        "min",
+        "avg",
+        "count",
+    ];
+    let mut plain = String::new();
+    let mut depth_braces = 0;
+    let mut skipping_group = false;
+    for c in expr.chars() {
+        match c {
+            '{' | '[' => depth_braces += 1,
+            '}' | ']' => depth_braces -= 1,
+            _ if depth_braces > 0 => {}
+            '(' if skipping_group => {}
+            ')' if skipping_group => skipping_group = false,
+            _ if skipping_group => {}
+            _ => plain.push(c),
+        }
+        for clause in [" by ", " without "] {
+            if depth_braces == 0 && !skipping_group && plain.ends_with(clause) {
+                plain.truncate(plain.len() - clause.len());
+                plain.push(' ');
+                skipping_group = true;
+            }
+        }
+    }
+    plain
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|word| !word.is_empty() && !word.starts_with(|c: char| c.is_ascii_digit()))
+        .filter(|word| !FUNCTIONS.contains(word) && *word != "by" && *word != "without")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The Grafana dashboard (Compose and Kubernetes) parses, every panel queries Prometheus, and
+/// every metric it queries is one the services export; both Prometheus configurations parse and
+/// scrape every service under its name.
+#[test]
+fn the_dashboard_and_the_scrape_configurations_match_what_the_services_export() {
+    let dir = root().join("k8s/base/observability");
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("mealkit-dashboard.json")).unwrap())
+            .expect("the dashboard is JSON");
+    let exported = exported_metrics();
+    assert!(exported.contains("sagas_stuck") && exported.contains("dead_letters_waiting"));
+    let mut queried = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        let title = panel["title"].as_str().expect("a title");
+        assert_eq!(panel["datasource"]["uid"], "prometheus", "{title}");
+        let targets = panel["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "{title} queries something");
+        for target in targets {
+            let expr = target["expr"].as_str().expect("an expression");
+            let metrics = metrics_in(expr);
+            assert!(!metrics.is_empty(), "{title}: {expr} selects no metric");
+            for metric in metrics {
+                assert!(
+                    exported.contains(&metric),
+                    "{title}: {metric} (in {expr}) is not exported by any service"
+                );
+                queried.insert(metric);
+            }
+        }
+    }
+    for wanted in [
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "consumer_event_age_seconds_bucket",
+        "sagas_stuck",
+        "circuit_breaker_state",
+        "consumer_batch_events",
+        "dead_letters_waiting",
+    ] {
+        assert!(queried.contains(wanted), "the dashboard shows {wanted}");
+    }
+    assert_eq!(
+        metrics_in("sum by (le, job) (rate(x_bucket{job=\"order\"}[1m]))"),
+        BTreeSet::from(["x_bucket".to_owned()])
+    );
+
+    let compose: Value =
+        yaml_documents(&std::fs::read_to_string(dir.join("prometheus-compose.yml")).unwrap())
+            .remove(0);
+    let jobs: BTreeSet<&str> = compose["scrape_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["job_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(jobs, apps().into_iter().collect());
+    let kubernetes: Value =
+        yaml_documents(&std::fs::read_to_string(dir.join("prometheus.yml")).unwrap()).remove(0);
+    let keep = kubernetes["scrape_configs"][0]["relabel_configs"][0]["regex"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        keep.split('|').collect::<BTreeSet<_>>(),
+        apps().into_iter().collect()
+    );
+    let provisioning: Value =
+        yaml_documents(&std::fs::read_to_string(dir.join("grafana-provisioning.yaml")).unwrap())
+            .remove(0);
+    assert_eq!(
+        provisioning["datasources"][0]["url"],
+        "http://prometheus:9090"
+    );
 }

@@ -9,6 +9,7 @@ mod proc;
 mod report;
 mod shop;
 mod statements;
+mod tracing_cost;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -250,6 +251,21 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     )
     .await?;
 
+    // Last: it restarts every service, exporting traces.
+    eprintln!("==> tracing: CPU per order at {fixed_rate_target}/s without, then with OTLP export");
+    let tracing = tracing_cost::measure(
+        stack,
+        &tracing_cost::Load {
+            pool: &pool,
+            url: &orders_url,
+            body: &body,
+            token: &token,
+            rate: fixed_rate_target,
+            duration: plan.phase,
+        },
+    )
+    .await?;
+
     let token_verification_us = shop::verification_cost(&g, &token).await?;
     let rate_limit_check_ns = shop::rate_limit_cost(&g)?;
     let throttled_responses = [&fixed_concurrency, &fixed_rate, &gateway_pass_through]
@@ -281,6 +297,8 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         rate_limit_check_ns,
         throttled_responses,
         gateway_pass_through,
+        cpu_ms_per_order: tracing.without_export.cpu_ms_per_order,
+        tracing,
     };
     report::write(&report, root)?;
     Ok(all_completed)

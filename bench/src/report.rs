@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::load::{Percentiles, Siege};
 use crate::statements::StatementCounts;
+use crate::tracing_cost::TracingCost;
 
 #[derive(Serialize, Default)]
 pub struct SagaCompletion {
@@ -62,6 +63,10 @@ pub struct Report {
     /// `429` answers in the oha runs: none, since the bench lifts the limits
     /// (`stack::UNTHROTTLED`): its load is one address and one customer by design.
     pub throttled_responses: u64,
+    /// CPU of every process of the stack per order, its saga included, at the fixed rate, as
+    /// `./dev up` runs (traces not exported).
+    pub cpu_ms_per_order: f64,
+    pub tracing: TracingCost,
 }
 
 pub fn write(report: &Report, root: &std::path::Path) -> anyhow::Result<()> {
@@ -192,6 +197,34 @@ fn markdown(r: &Report) -> String {
         r.rate_limit_check_ns / 1e6,
         r.throttled_responses,
         gateway::limits::DEFAULT_MAX_CONCURRENT
+    );
+    let t = &r.tracing;
+    md += &format!(
+        "\n## Tracing\n\nEvery request and every applied event is a span of its order's trace (W3C `traceparent` over HTTP, in the outbox and in the Kafka headers). CPU of the whole stack per order, its saga included, at {}/s for {} s, each run followed by its sagas and {} s for the exporter's last batch:\n\n| traces | orders | answered/s | order p99 ms | saga p99 ms | CPU ms per order | spans per order | exported bytes per order |\n|---|---|---|---|---|---|---|---|\n",
+        t.offered_per_s,
+        t.seconds,
+        crate::tracing_cost::EXPORT_FLUSH.as_secs()
+    );
+    for (name, run) in [
+        ("made, not exported (`./dev up`)", &t.without_export),
+        ("exported over OTLP (Compose, Kubernetes)", &t.with_export),
+    ] {
+        md += &format!(
+            "| {name} | {} | {:.0} | {:.1} | {:.0} | {:.2} | {:.1} | {:.0} |\n",
+            run.orders,
+            run.answered_per_s,
+            run.order_p99_ms,
+            run.saga_p99_ms,
+            run.cpu_ms_per_order,
+            run.spans_per_order,
+            run.exported_bytes_per_order
+        );
+    }
+    md += &format!(
+        "\nExporting costs {:+.2} ms of CPU per order ({:+.1}%).\n",
+        t.with_export.cpu_ms_per_order - t.without_export.cpu_ms_per_order,
+        100.0
+            * (t.with_export.cpu_ms_per_order / t.without_export.cpu_ms_per_order.max(1e-9) - 1.0)
     );
     md
 }

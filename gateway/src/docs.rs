@@ -105,13 +105,12 @@ fn description(missing: &[&str]) -> String {
     text
 }
 
-/// Adds `part`'s paths under `/{prefix}` and its schemas to `doc`, with the gateway's errors.
+/// Adds `part`'s paths that the gateway routes by `prefix` (see [`crate::route_of`]) and its
+/// schemas to `doc`, with the gateway's errors.
 fn merge(doc: &mut Value, prefix: &str, part: Value) {
-    let own_prefix = format!("/{prefix}");
     if let Some(Value::Object(paths)) = part.get("paths") {
         for (path, item) in paths {
-            let routed = path == &own_prefix || path.starts_with(&format!("{own_prefix}/"));
-            if !routed {
+            if crate::route_of(path) != prefix {
                 continue;
             }
             let mut item = item.clone();
@@ -248,6 +247,24 @@ mod tests {
         assert!(unavailable.starts_with("payment down; the service is unreachable"));
         assert!(post["503"]["headers"]["Retry-After"].is_object());
         assert!(doc["components"]["schemas"]["Order"].is_object());
+    }
+
+    #[test]
+    fn an_orders_journey_is_documented_with_the_read_side_that_answers_it() {
+        let part = json!({"paths": {
+            "/sellers/{sellerId}/orders": {"get": {"responses": {}}},
+            "/orders/{orderId}/journey": {"get": {"responses": {}}}
+        }});
+        let mut read_side = json!({"paths": {}});
+        merge(&mut read_side, "sellers", part.clone());
+        let paths = read_side["paths"].as_object().unwrap();
+        assert_eq!(
+            paths.keys().collect::<Vec<_>>(),
+            ["/orders/{orderId}/journey", "/sellers/{sellerId}/orders"]
+        );
+        let mut orders = json!({"paths": {}});
+        merge(&mut orders, "orders", part);
+        assert!(orders["paths"].as_object().unwrap().is_empty());
     }
 
     #[test]

@@ -37,8 +37,9 @@ use platform::health::Health;
 use platform::service::{App, MAX_BODY_BYTES};
 use platform::settings::{self, SettingsError};
 
-/// Path prefix → service, its URL setting and default (the local launcher's ports).
-pub const ROUTES: [(&str, &str, &str, &str); 6] = [
+/// Path prefix → service, its URL setting and default (the local launcher's ports). An order's
+/// journey is the exception to routing by prefix: see [`route_of`].
+pub const ROUTES: [(&str, &str, &str, &str); 7] = [
     (
         "products",
         "product",
@@ -70,7 +71,26 @@ pub const ROUTES: [(&str, &str, &str, &str); 6] = [
         "SELLERPAGE_URL",
         "http://127.0.0.1:8086",
     ),
+    (
+        "dead-letters",
+        "sellerpage",
+        "SELLERPAGE_URL",
+        "http://127.0.0.1:8086",
+    ),
 ];
+
+/// The route (a prefix of [`ROUTES`]) that answers `path`: its first segment, but for an
+/// order's journey (`/orders/{id}/journey`), which the read side answers (sellerpage, routed as
+/// `sellers`), so that it answers while order is down.
+pub fn route_of(path: &str) -> &str {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let first = segments.next().unwrap_or_default();
+    let is_journey = first == "orders"
+        && segments.next().is_some_and(|id| !id.is_empty())
+        && segments.next() == Some("journey")
+        && segments.next().is_none();
+    if is_journey { "sellers" } else { first }
+}
 
 /// The service behind a path prefix.
 fn service_of(prefix: &str) -> &'static str {
@@ -183,13 +203,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
 }
 
 /// Request headers passed upstream; hop-by-hop ones are not.
-const FORWARDED_REQUEST: [HeaderName; 7] = [
+/// (`traceparent` is not passed through but continued: see [`platform::trace`].)
+const FORWARDED_REQUEST: [HeaderName; 6] = [
     header::AUTHORIZATION,
     HeaderName::from_static(platform::idempotency::HEADER),
     header::CONTENT_TYPE,
     header::ACCEPT,
     HeaderName::from_static("x-request-id"),
-    HeaderName::from_static("traceparent"),
     header::IF_NONE_MATCH,
 ];
 const FORWARDED_RESPONSE: [HeaderName; 5] = [
@@ -210,13 +230,7 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         )
         .into_response();
     }
-    let prefix = parts
-        .uri
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or_default();
+    let prefix = route_of(parts.uri.path());
     let Some((name, base)) = proxy.upstreams.iter().find(|(p, _)| p == prefix) else {
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
             .into_response();
@@ -250,6 +264,9 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         if let Some(value) = parts.headers.get(name) {
             upstream = upstream.header(name, value);
         }
+    }
+    if let Some((name, value)) = platform::trace::headers() {
+        upstream = upstream.header(name, value);
     }
     match upstream.send().await {
         Ok(response) => relay(response, parts.uri.path()).await,
@@ -351,5 +368,21 @@ fn upstream_error(prefix: &str, err: &reqwest::Error) -> ApiError {
             "bad_gateway",
             format!("the {service} service gave no valid answer"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_of;
+
+    #[test]
+    fn an_orders_journey_goes_to_the_read_side_and_everything_else_by_prefix() {
+        assert_eq!(route_of("/orders/42/journey"), "sellers");
+        assert_eq!(route_of("/orders/42"), "orders");
+        assert_eq!(route_of("/orders/42/cancel"), "orders");
+        assert_eq!(route_of("/orders//journey"), "orders");
+        assert_eq!(route_of("/orders/42/journey/x"), "orders");
+        assert_eq!(route_of("/dead-letters/3/redrive"), "dead-letters");
+        assert_eq!(route_of("/"), "");
     }
 }

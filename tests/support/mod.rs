@@ -163,3 +163,18 @@ pub async fn wait_field(http: &Http, url: String, field: &str, value: &str) -> V
         ),
     }
 }
+
+/// A token for `role` `id` signed by a key that is not the gateway's issuer's.
+pub fn forged(g: &str, role: platform::Role, id: i64) -> String {
+    use platform::auth::AuthSettings;
+    use platform::auth::dev::{DevIssuer, DevIssuerSettings};
+    let settings = DevIssuerSettings {
+        enabled: true,
+        key_file: Default::default(),
+        token_ttl: Duration::from_secs(600),
+        clients: Default::default(),
+    };
+    DevIssuer::ephemeral(&settings, &AuthSettings::for_dev_issuer(g))
+        .unwrap()
+        .token(role, id)
+}

@@ -141,7 +141,10 @@ impl ServiceClient {
             tracing::warn!(error = %e, "no service token");
             CallError::Unreachable(self.dependency.clone(), e)
         })?;
-        let request = request.bearer_auth(token);
+        let mut request = request.bearer_auth(token);
+        if let Some((name, value)) = crate::trace::headers() {
+            request = request.header(name, value);
+        }
         if !self.breaker.is_call_permitted() {
             return Err(CallError::Open(self.dependency.clone()));
         }

@@ -18,6 +18,9 @@
 //!   transaction: one commit (one WAL flush) instead of one per event, which is what bounds a
 //!   consumer's throughput. If anything in a batch fails, the batch is rolled back and its
 //!   messages are handled one by one, so the guarantees above hold message by message.
+//! - **Traced.** Each applied event is a span of its order's trace (the record's `traceparent`,
+//!   see [`crate::trace`]); what the handler publishes for that order continues it, and every
+//!   line it logs carries the trace id.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -31,6 +34,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::dead_letters::header;
 use crate::health::ConsumerStatus;
 use crate::shutdown::CancellationToken;
 use crate::unit_of_work::{Store, UnitOfWork};
@@ -41,7 +45,30 @@ mod spans;
 
 use assignment::AssignmentWatch;
 pub use runs::{Run, runs};
-use spans::span_of;
+use spans::applying;
+
+/// A consumed event and the trace it continues (its record's `traceparent` header).
+pub(crate) struct Received {
+    pub envelope: Envelope,
+    pub traceparent: Option<String>,
+}
+
+impl Received {
+    fn decode(message: &BorrowedMessage<'_>) -> Result<Self, serde_json::Error> {
+        let envelope = Envelope::from_json(message.payload().unwrap_or_default())?;
+        let traceparent = message.headers().and_then(|headers| {
+            headers
+                .iter()
+                .find(|h| h.key == crate::trace::HEADER)
+                .and_then(|h| std::str::from_utf8(h.value?).ok())
+                .map(str::to_owned)
+        });
+        Ok(Self {
+            envelope,
+            traceparent,
+        })
+    }
+}
 
 /// Why a handler did not apply an event.
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +128,8 @@ pub(crate) struct ConsumerLoop<H> {
 
 enum Outcome {
     Done,
-    DeadLetter(String),
+    /// Why, and how many times the handler was tried (0: it never could be).
+    DeadLetter(String, u32),
     Stopped,
 }
 
@@ -158,15 +186,13 @@ impl<H: EventHandler> ConsumerLoop<H> {
     /// what was applied is skipped as a duplicate on redelivery).
     async fn process_batch(&self, batch: &[BorrowedMessage<'_>], stop: &CancellationToken) -> bool {
         if batch.len() > 1 {
-            let decoded: Option<Vec<Envelope>> = batch
-                .iter()
-                .map(|m| Envelope::from_json(m.payload().unwrap_or_default()).ok())
-                .collect();
-            let wanted: Option<Vec<&Envelope>> = decoded.as_ref().and_then(|envelopes| {
-                envelopes
+            let decoded: Option<Vec<Received>> =
+                batch.iter().map(|m| Received::decode(m).ok()).collect();
+            let wanted: Option<Vec<&Received>> = decoded.as_ref().and_then(|received| {
+                received
                     .iter()
-                    .filter(|e| self.handler.wants(&e.event))
-                    .map(|e| e.validate().is_ok().then_some(e))
+                    .filter(|r| self.handler.wants(&r.envelope.event))
+                    .map(|r| r.envelope.validate().is_ok().then_some(r))
                     .collect()
             });
             // Anything undecodable or invalid sends the batch one by one, where it is
@@ -195,8 +221,8 @@ impl<H: EventHandler> ConsumerLoop<H> {
         for message in batch {
             match self.process(message, stop).await {
                 Outcome::Done => {}
-                Outcome::DeadLetter(reason) => {
-                    if !self.dead_letter(message, &reason, stop).await {
+                Outcome::DeadLetter(reason, attempts) => {
+                    if !self.dead_letter(message, &reason, attempts, stop).await {
                         return false;
                     }
                 }
@@ -207,20 +233,21 @@ impl<H: EventHandler> ConsumerLoop<H> {
     }
 
     async fn process(&self, message: &BorrowedMessage<'_>, stop: &CancellationToken) -> Outcome {
-        let envelope = match Envelope::from_json(message.payload().unwrap_or_default()) {
-            Ok(envelope) => envelope,
-            Err(err) => return Outcome::DeadLetter(format!("undecodable event: {err}")),
+        let received = match Received::decode(message) {
+            Ok(received) => received,
+            Err(err) => return Outcome::DeadLetter(format!("undecodable event: {err}"), 0),
         };
+        let envelope = &received.envelope;
         if !self.handler.wants(&envelope.event) {
             return Outcome::Done;
         }
         if let Err(violation) = envelope.validate() {
-            return Outcome::DeadLetter(format!("invalid event: {violation}"));
+            return Outcome::DeadLetter(format!("invalid event: {violation}"), 0);
         }
         let mut attempt = 0u32;
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.apply(&[&envelope]).await {
+            match self.apply(&[&received]).await {
                 Ok(()) => return Outcome::Done,
                 Err(err) if err.is_transient() => {
                     tracing::warn!(error = %err, event_type = envelope.event_type(), "consumer: database unavailable; retrying");
@@ -229,7 +256,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
                     attempt += 1;
                     tracing::warn!(error = %err, attempt, event_type = envelope.event_type(), event_id = %envelope.event_id, "consumer: handler failed");
                     if attempt >= self.max_attempts {
-                        return Outcome::DeadLetter(err.to_string());
+                        return Outcome::DeadLetter(err.to_string(), attempt);
                     }
                 }
             }
@@ -243,10 +270,11 @@ impl<H: EventHandler> ConsumerLoop<H> {
 
     /// Applies `envelopes` in one transaction, skipping those already processed. The dedup rows
     /// of the whole batch go in with one statement; its answer says which events are fresh.
-    async fn apply(&self, envelopes: &[&Envelope]) -> Result<(), HandlerError> {
-        if envelopes.is_empty() {
+    async fn apply(&self, received: &[&Received]) -> Result<(), HandlerError> {
+        if received.is_empty() {
             return Ok(());
         }
+        let envelopes: Vec<&Envelope> = received.iter().map(|r| &r.envelope).collect();
         let ids: Vec<Uuid> = envelopes.iter().map(|e| e.event_id).collect();
         let types: Vec<&str> = envelopes.iter().map(|e| e.event_type()).collect();
         let started = std::time::Instant::now();
@@ -263,15 +291,25 @@ impl<H: EventHandler> ConsumerLoop<H> {
         .into_iter()
         .collect();
         // An id twice in one batch (a redelivery) is inserted once, so it is applied once.
-        let (applied, duplicates): (Vec<&Envelope>, Vec<&Envelope>) = envelopes
+        let (fresh_ones, duplicates): (Vec<&Received>, Vec<&Received>) = received
             .iter()
             .copied()
-            .partition(|e| fresh.remove(&e.event_id));
+            .partition(|r| fresh.remove(&r.envelope.event_id));
+        let applied: Vec<&Envelope> = fresh_ones.iter().map(|r| &r.envelope).collect();
+        let duplicates: Vec<&Envelope> = duplicates.iter().map(|r| &r.envelope).collect();
+        let mut spans = applying(&fresh_ones);
+        work.continue_traces(std::mem::take(&mut spans.traces));
         self.handler
             .apply(&mut work, &applied)
-            .instrument(span_of(&applied))
+            .instrument(spans.span.clone())
             .await?;
         work.commit().await?;
+        if !applied.is_empty() {
+            spans
+                .span
+                .in_scope(|| tracing::info!(count = applied.len(), "applied"));
+        }
+        drop(spans);
         // How far behind its producers this consumer runs, and what a transaction costs: events
         // growing old while transactions stay short mean it waits on the broker, not on us.
         metrics::histogram!("consumer_batch_events").record(envelopes.len() as f64);
@@ -300,6 +338,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
         &self,
         message: &BorrowedMessage<'_>,
         reason: &str,
+        attempts: u32,
         stop: &CancellationToken,
     ) -> bool {
         tracing::error!(
@@ -313,6 +352,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
         let dlq = self.topics.name(Topic::DeadLetter);
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
+        let attempts = attempts.to_string();
         for attempt in 1..=DEAD_LETTER_ATTEMPTS {
             let mut headers = OwnedHeaders::new();
             if let Some(original) = message.headers() {
@@ -323,27 +363,19 @@ impl<H: EventHandler> ConsumerLoop<H> {
                     });
                 }
             }
-            let headers = headers
-                .insert(Header {
-                    key: "dlq-error",
-                    value: Some(reason),
-                })
-                .insert(Header {
-                    key: "dlq-service",
-                    value: Some(self.service.as_str()),
-                })
-                .insert(Header {
-                    key: "dlq-topic",
-                    value: Some(message.topic()),
-                })
-                .insert(Header {
-                    key: "dlq-partition",
-                    value: Some(partition.as_str()),
-                })
-                .insert(Header {
-                    key: "dlq-offset",
-                    value: Some(offset.as_str()),
+            for (key, value) in [
+                (header::ERROR, reason),
+                (header::SERVICE, self.service.as_str()),
+                (header::TOPIC, message.topic()),
+                (header::PARTITION, partition.as_str()),
+                (header::OFFSET, offset.as_str()),
+                (header::ATTEMPTS, attempts.as_str()),
+            ] {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value),
                 });
+            }
             let mut record = FutureRecord::to(&dlq)
                 .payload(message.payload().unwrap_or_default())
                 .headers(headers);

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod client;
 pub mod consumer;
 pub mod db;
+pub mod dead_letters;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -24,6 +25,7 @@ pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace;
 pub mod unit_of_work;
 
 pub use auth::{Caller, Party, Role, ServiceCaller};

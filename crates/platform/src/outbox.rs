@@ -43,7 +43,13 @@ const BATCH_SPACING: Duration = Duration::from_millis(25);
 /// How soon a relay that found another replica's relay publishing tries again.
 const BUSY_RETRY: Duration = Duration::from_millis(50);
 
-const COLUMNS: &str = "outbox (event_id, topic, message_key, event_type, body)";
+const COLUMNS: &str = "outbox (event_id, topic, message_key, event_type, body, traceparent)";
+
+/// An event on its way to the outbox, with the trace it continues.
+pub(crate) struct Outgoing {
+    pub envelope: Envelope,
+    pub traceparent: Option<String>,
+}
 
 /// Tells one service instance's relay that events were committed. Each [`Store`] has its own,
 /// shared with its relay only.
@@ -77,25 +83,29 @@ impl RelaySignal {
 /// transaction. Only [`crate::unit_of_work::UnitOfWork::commit`] calls it.
 pub(crate) async fn write(
     conn: &mut PgConnection,
-    envelopes: &[Envelope],
+    outgoing: &[Outgoing],
 ) -> Result<(), sqlx::Error> {
-    match envelopes {
+    match outgoing {
         [] => Ok(()),
         [one] => {
-            let sql = format!("INSERT INTO {COLUMNS} VALUES ($1, $2, $3, $4, $5)");
+            let sql = format!("INSERT INTO {COLUMNS} VALUES ($1, $2, $3, $4, $5, $6)");
             let mut args = PgArguments::default();
             bind_row(&mut args, one)?;
             sqlx::query_with(&sql, args).execute(conn).await?;
             Ok(())
         }
         many => {
-            let column = |f: fn(&Envelope) -> String| many.iter().map(f).collect::<Vec<_>>();
-            let ids: Vec<uuid::Uuid> = many.iter().map(|e| e.event_id).collect();
+            let column = |f: fn(&Envelope) -> String| {
+                many.iter().map(|o| f(&o.envelope)).collect::<Vec<_>>()
+            };
+            let ids: Vec<uuid::Uuid> = many.iter().map(|o| o.envelope.event_id).collect();
+            let traces: Vec<Option<&str>> = many.iter().map(|o| o.traceparent.as_deref()).collect();
             sqlx::query(&format!(
                 "INSERT INTO {COLUMNS}
-                 SELECT event_id, topic, message_key, event_type, body
-                 FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])
-                 WITH ORDINALITY AS e(event_id, topic, message_key, event_type, body, position)
+                 SELECT event_id, topic, message_key, event_type, body, traceparent
+                 FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[])
+                 WITH ORDINALITY
+                   AS e(event_id, topic, message_key, event_type, body, traceparent, position)
                  ORDER BY position"
             ))
             .bind(ids)
@@ -103,6 +113,7 @@ pub(crate) async fn write(
             .bind(column(Envelope::key))
             .bind(column(|e| e.event_type().to_owned()))
             .bind(column(Envelope::to_json))
+            .bind(traces)
             .execute(conn)
             .await?;
             Ok(())
@@ -110,13 +121,15 @@ pub(crate) async fn write(
     }
 }
 
-fn bind_row(args: &mut PgArguments, envelope: &Envelope) -> Result<(), sqlx::Error> {
+fn bind_row(args: &mut PgArguments, outgoing: &Outgoing) -> Result<(), sqlx::Error> {
     let add = |result: Result<(), BoxDynError>| result.map_err(sqlx::Error::Encode);
+    let envelope = &outgoing.envelope;
     add(args.add(envelope.event_id))?;
     add(args.add(envelope.topic().base_name()))?;
     add(args.add(envelope.key()))?;
     add(args.add(envelope.event_type()))?;
-    add(args.add(envelope.to_json()))
+    add(args.add(envelope.to_json()))?;
+    add(args.add(outgoing.traceparent.as_deref()))
 }
 
 /// One statement that changes one row and publishes the event that change causes, committed on
@@ -139,7 +152,7 @@ pub struct Statement<'s> {
     change: String,
     args: PgArguments,
     bind_error: Option<BoxDynError>,
-    event: Option<(Envelope, Option<&'static str>)>,
+    event: Option<(Outgoing, Option<&'static str>)>,
 }
 
 impl<'s> Statement<'s> {
@@ -164,16 +177,23 @@ impl<'s> Statement<'s> {
         self
     }
 
-    /// Publishes `event` when the change returns its row.
+    /// Publishes `event` when the change returns its row, continuing the caller's trace.
     pub fn publish(mut self, event: Event) -> Self {
-        self.event = Some((self.store.envelope(event), None));
+        self.event = Some((self.outgoing(event), None));
         self
+    }
+
+    fn outgoing(&self, event: Event) -> Outgoing {
+        Outgoing {
+            envelope: self.store.envelope(event),
+            traceparent: crate::trace::current(),
+        }
     }
 
     /// Publishes `event` only when the returned row satisfies `condition`: SQL over the row's
     /// returned columns and this statement's own parameters (`status <> ALL($3)`, say).
     pub fn publish_if(mut self, event: Event, condition: &'static str) -> Self {
-        self.event = Some((self.store.envelope(event), Some(condition)));
+        self.event = Some((self.outgoing(event), Some(condition)));
         self
     }
 
@@ -189,13 +209,13 @@ impl<'s> Statement<'s> {
         if let Some(err) = self.bind_error {
             return Err(sqlx::Error::Encode(err));
         }
-        let Some((envelope, condition)) = &self.event else {
+        let Some((outgoing, condition)) = &self.event else {
             return sqlx::query_as_with(&self.change, self.args)
                 .fetch_optional(&mut **conn)
                 .await;
         };
         let first = self.args.len() + 1;
-        let placeholders: Vec<String> = (first..first + 5).map(|n| format!("${n}")).collect();
+        let placeholders: Vec<String> = (first..first + 6).map(|n| format!("${n}")).collect();
         let sql = format!(
             "WITH changed AS ({change}),
              published AS (INSERT INTO {COLUMNS} SELECT {values} FROM changed{filter})
@@ -204,7 +224,7 @@ impl<'s> Statement<'s> {
             values = placeholders.join(", "),
             filter = condition.map_or(String::new(), |c| format!(" WHERE {c}")),
         );
-        bind_row(&mut self.args, envelope)?;
+        bind_row(&mut self.args, outgoing)?;
         let changed = sqlx::query_as_with(&sql, self.args)
             .fetch_optional(&mut **conn)
             .await?;
@@ -231,6 +251,7 @@ struct Row {
     message_key: String,
     event_type: String,
     body: String,
+    traceparent: Option<String>,
 }
 
 /// What one attempt to publish found.
@@ -299,7 +320,7 @@ impl Relay {
             return Ok(Batch::Busy);
         }
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, topic, message_key, event_type, body FROM outbox
+            "SELECT id, topic, message_key, event_type, body, traceparent FROM outbox
              WHERE sent_at IS NULL ORDER BY id LIMIT $1",
         )
         .bind(BATCH)
@@ -317,16 +338,22 @@ impl Relay {
                     .unwrap_or_else(|| row.topic.clone())
             })
             .collect();
-        // One header only: tansu stores each header as a row of its own, written per record
-        // and read back per record and consumer group; the event id is in the payload.
+        // Few headers: tansu stores each header as a row of its own, written per record and
+        // read back per record and consumer group; the event id is in the payload.
         let deliveries: Vec<_> = rows
             .iter()
             .zip(&topics)
             .map(|(row, topic)| {
-                let headers = OwnedHeaders::new().insert(Header {
+                let mut headers = OwnedHeaders::new().insert(Header {
                     key: "event-type",
                     value: Some(row.event_type.as_str()),
                 });
+                if let Some(traceparent) = &row.traceparent {
+                    headers = headers.insert(Header {
+                        key: crate::trace::HEADER,
+                        value: Some(traceparent.as_str()),
+                    });
+                }
                 let record = FutureRecord::to(topic)
                     .key(&row.message_key)
                     .payload(&row.body)

@@ -25,6 +25,7 @@ use crate::auth::Verifier;
 use crate::auth::credential::ServiceCredential;
 use crate::client::ServiceClient;
 use crate::consumer::{ConsumerLoop, EventHandler};
+use crate::dead_letters::DeadLetters;
 use crate::health::{ConsumerStatus, Health};
 use crate::kafka::{self, BrokerStatus};
 use crate::openapi::{self, OpenApiRouter};
@@ -138,6 +139,25 @@ impl ServiceBuilder {
         };
         self.spawn(move |stop| async move { consumer.run(topics, stop).await });
         Ok(())
+    }
+
+    /// Operates the dead-letter topic (see [`crate::dead_letters`]): records what arrives on it,
+    /// in a consumer group of its own, and answers the admin endpoints it returns.
+    pub fn operate_dead_letters(&mut self) -> anyhow::Result<OpenApiRouter> {
+        let consumer = kafka::consumer(
+            &self.settings.kafka_brokers,
+            &format!("{}-dead-letters", self.settings.consumer_group),
+            &format!("{}-dead-letters", self.settings.consumer_instance),
+            self.settings.consumer_session_timeout,
+        )?;
+        let letters = DeadLetters {
+            store: self.store.clone(),
+            producer: self.producer.clone(),
+        };
+        let topics = self.topics.clone();
+        let recorder = letters.clone();
+        self.spawn(move |stop| recorder.record(consumer, topics, stop));
+        Ok(letters.router())
     }
 
     /// A breaker-wrapped client of `dependency` that presents this service's credential.
@@ -271,26 +291,47 @@ fn wrap(routes: Router, health: &Health) -> Router {
         .merge(crate::metrics::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::server::deadline))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(log_response),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 /// The span of one request: every line logged while serving it carries its request id (set
-/// by the layer outside this one, or the caller's `x-request-id`).
+/// by the layer outside this one, or the caller's `x-request-id`) and its trace id (the
+/// caller's `traceparent` continued, or a new trace).
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let request_id = request
         .headers()
         .get("x-request-id")
         .and_then(|id| id.to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
         request_id,
         method = %request.method(),
         path = request.uri().path(),
         caller = tracing::field::Empty,
-    )
+        trace_id = tracing::field::Empty,
+    );
+    crate::trace::continue_request(&span, request.headers());
+    span
+}
+
+/// The access log: one line per request, inside its span (so with its request and trace ids).
+fn log_response(
+    response: &axum::http::Response<axum::body::Body>,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_us = latency.as_micros() as u64,
+        "served"
+    );
 }
 
 /// Builds the common shape of service: migrations, one consumer loop, and routes whose only
@@ -318,8 +359,10 @@ where
     F: FnOnce(S) -> Fut,
     Fut: Future<Output = anyhow::Result<App>>,
 {
-    crate::telemetry::init(service);
+    let telemetry = crate::telemetry::init(service);
     let settings = settings()?;
     let app = build(settings).await?;
-    app.run_until(crate::shutdown::signal()).await
+    let ran = app.run_until(crate::shutdown::signal()).await;
+    telemetry.shutdown().await;
+    ran
 }

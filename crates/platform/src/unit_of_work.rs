@@ -22,6 +22,7 @@
 //! of `BEGIN`, change, outbox, `COMMIT`) use [`Store::statement`] (see [`crate::outbox::Statement`]),
 //! which keeps the same guarantees.
 
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ use contracts::{Envelope, Event};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use crate::outbox::{self, RelaySignal, Statement};
+use crate::outbox::{self, Outgoing, RelaySignal, Statement};
 
 /// A service instance's database: reads start here ([`Store::read`]) and so do changes
 /// ([`Store::begin`], [`Store::statement`]). Cheap to clone; clones share the pool and the relay.
@@ -60,6 +61,7 @@ impl Store {
         Ok(UnitOfWork {
             tx: self.pool.begin().await?,
             events: Vec::new(),
+            traces: HashMap::new(),
             store: self.clone(),
         })
     }
@@ -88,15 +90,32 @@ impl Store {
 /// takes a `&mut PgConnection` (it dereferences to the transaction's connection).
 pub struct UnitOfWork {
     tx: Transaction<'static, Postgres>,
-    events: Vec<Envelope>,
+    events: Vec<Outgoing>,
+    /// The trace each order's events continue, when a consumer applies several orders' events
+    /// at once; otherwise the trace of the current span.
+    traces: HashMap<i64, String>,
     store: Store,
 }
 
 impl UnitOfWork {
-    /// Records `event` to be published if, and when, this unit of work commits.
+    /// Records `event` to be published if, and when, this unit of work commits. It continues
+    /// the trace of the event of the same order being applied, or else the caller's.
     pub fn publish(&mut self, event: Event) {
+        let traceparent = event
+            .order_id()
+            .and_then(|order_id| self.traces.get(&order_id).cloned())
+            .or_else(crate::trace::current);
         let envelope = self.store.envelope(event);
-        self.events.push(envelope);
+        self.events.push(Outgoing {
+            envelope,
+            traceparent,
+        });
+    }
+
+    /// Sets the trace each order's published events continue (the consumer's span of that
+    /// order's event).
+    pub(crate) fn continue_traces(&mut self, traces: HashMap<i64, String>) {
+        self.traces = traces;
     }
 
     /// Records each of `events`, in order.

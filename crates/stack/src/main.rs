@@ -1,6 +1,9 @@
 //! `mealkit up [--wipe]`: the whole system, until Ctrl-C.
 //! `mealkit infra --env-file FILE`: only Postgres and the broker (what `./dev test` runs the
 //! tests against); writes `DATABASE_URL` and `KAFKA_BROKERS` to FILE once they are up.
+//! `mealkit dlq ...`: the dead-letter topic (see [`dlq`]).
+
+mod dlq;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +12,8 @@ use stack::{Options, SERVICES, Stack};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: mealkit up [--wipe] [--data-dir DIR] [--bin-dir DIR]\n       mealkit infra --env-file FILE [--data-dir DIR]"
+        "usage: mealkit up [--wipe] [--data-dir DIR] [--bin-dir DIR]\n       mealkit infra --env-file FILE [--data-dir DIR]\n       {}",
+        dlq::usage()
     );
     std::process::exit(2)
 }
@@ -57,6 +61,14 @@ fn parse() -> Args {
 
 #[tokio::main]
 async fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().map(String::as_str) == Some("dlq") {
+        if let Err(err) = dlq::run(&raw[1..]).await {
+            eprintln!("mealkit dlq: {err}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = parse();
     let result = match args.command.as_str() {
         "up" => up(args).await,

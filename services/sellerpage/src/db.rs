@@ -6,17 +6,28 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use crate::domain::{CancellationStep, SellerOrder, SellerOrderStatus};
+use crate::journey::{StepName, Steps};
 
 const COLUMNS: &str = "order_id, seller_id, customer_id, product_id, product_name, qty, amount, \
     placed_at, payment_status, delivery_status, stock_status, cancel_reason, cancel_requested_at, \
     payment_cancelled_at, delivery_cancelled_at, stock_restored_at";
 
-/// The views of `order_ids`, locked until the transaction ends (fresh ones for orders not seen
+/// One order's row: the seller's view of it and its journey, two read models folded from the
+/// same events.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    #[sqlx(flatten)]
+    pub view: SellerOrder,
+    #[sqlx(json)]
+    pub journey: Steps,
+}
+
+/// The rows of `order_ids`, locked until the transaction ends (fresh ones for orders not seen
 /// yet), by order id.
 pub async fn load_for_update(
     conn: &mut PgConnection,
     order_ids: &[i64],
-) -> sqlx::Result<HashMap<i64, SellerOrder>> {
+) -> sqlx::Result<HashMap<i64, OrderRow>> {
     // Insert-then-lock, in id order: two consumers holding events of the same orders (they come
     // from different topics) serialize here instead of deadlocking.
     sqlx::query(
@@ -26,13 +37,14 @@ pub async fn load_for_update(
     .bind(order_ids)
     .execute(&mut *conn)
     .await?;
-    let views: Vec<SellerOrder> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM seller_orders WHERE order_id = ANY($1) ORDER BY order_id FOR UPDATE"
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, journey FROM seller_orders WHERE order_id = ANY($1)
+         ORDER BY order_id FOR UPDATE"
     ))
     .bind(order_ids)
     .fetch_all(conn)
     .await?;
-    Ok(views.into_iter().map(|v| (v.order_id, v)).collect())
+    Ok(rows.into_iter().map(|r| (r.view.order_id, r)).collect())
 }
 
 /// A view as the `UPDATE` in [`save`] reads it: every column, the derived statuses included.
@@ -43,18 +55,31 @@ struct Saved<'a> {
     view: &'a SellerOrder,
     status: SellerOrderStatus,
     cancellation_status: Option<CancellationStep>,
+    journey: &'a Steps,
+    awaiting_step: Option<StepName>,
+    awaiting_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether the seller's view changed (`updated_at` is when it last did; a step of the
+    /// journey alone, a notification say, leaves it).
+    view_changed: bool,
 }
 
-/// Writes `views` back in one statement.
+/// Writes `rows` back in one statement, each with whether its seller's view changed.
 pub async fn save<'a>(
     conn: &mut PgConnection,
-    views: impl Iterator<Item = &'a SellerOrder>,
+    rows: impl Iterator<Item = (&'a OrderRow, bool)>,
 ) -> sqlx::Result<()> {
-    let rows: Vec<Saved<'_>> = views
-        .map(|view| Saved {
-            view,
-            status: view.status(),
-            cancellation_status: view.cancellation_status(),
+    let rows: Vec<Saved<'_>> = rows
+        .map(|(row, view_changed)| {
+            let awaiting = row.journey.overdue_candidate();
+            Saved {
+                view: &row.view,
+                status: row.view.status(),
+                cancellation_status: row.view.cancellation_status(),
+                journey: &row.journey,
+                awaiting_step: awaiting.as_ref().map(|p| p.step),
+                awaiting_since: awaiting.map(|p| p.since),
+                view_changed,
+            }
         })
         .collect();
     sqlx::query(
@@ -66,14 +91,18 @@ pub async fn save<'a>(
              payment_cancelled_at = v."paymentCancelledAt",
              delivery_cancelled_at = v."deliveryCancelledAt",
              stock_restored_at = v."stockRestoredAt", status = v.status,
-             cancellation_status = v."cancellationStatus", updated_at = now()
+             cancellation_status = v."cancellationStatus", journey = v.journey,
+             awaiting_step = v."awaitingStep", awaiting_since = v."awaitingSince",
+             updated_at = CASE WHEN v."viewChanged" THEN now() ELSE s.updated_at END
          FROM jsonb_to_recordset($1) AS v(
              "orderId" BIGINT, "sellerId" BIGINT, "customerId" BIGINT, "productId" BIGINT,
              "productName" TEXT, qty INTEGER, amount BIGINT, "placedAt" TIMESTAMPTZ,
              "paymentStatus" TEXT, "deliveryStatus" TEXT, "stockStatus" TEXT,
              "cancelReason" TEXT, "cancelRequestedAt" TIMESTAMPTZ,
              "paymentCancelledAt" TIMESTAMPTZ, "deliveryCancelledAt" TIMESTAMPTZ,
-             "stockRestoredAt" TIMESTAMPTZ, status TEXT, "cancellationStatus" TEXT)
+             "stockRestoredAt" TIMESTAMPTZ, status TEXT, "cancellationStatus" TEXT,
+             journey JSONB, "awaitingStep" TEXT, "awaitingSince" TIMESTAMPTZ,
+             "viewChanged" BOOLEAN)
          WHERE s.order_id = v."orderId""#,
     )
     .bind(sqlx::types::Json(rows))
@@ -120,4 +149,47 @@ pub async fn cancellations(
     .bind(offset)
     .fetch_all(conn)
     .await
+}
+
+/// One order's row, if any of its events arrived.
+pub async fn find(conn: &mut PgConnection, order_id: i64) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, journey FROM seller_orders WHERE order_id = $1"
+    ))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// An order whose saga waits on the system past its deadline.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Overdue {
+    pub order_id: i64,
+    pub awaiting_step: StepName,
+    pub awaiting_since: chrono::DateTime<chrono::Utc>,
+}
+
+/// The orders waiting on the system since before `before`, oldest first, at most `limit`; and
+/// how many are waiting at each step.
+pub async fn overdue(
+    conn: &mut PgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> sqlx::Result<(Vec<Overdue>, Vec<(StepName, i64)>)> {
+    let oldest = sqlx::query_as(
+        "SELECT order_id, awaiting_step, awaiting_since FROM seller_orders
+         WHERE awaiting_since < $1 ORDER BY awaiting_since LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let counts = sqlx::query_as(
+        "SELECT awaiting_step, count(*) FROM seller_orders
+         WHERE awaiting_since < $1 GROUP BY awaiting_step",
+    )
+    .bind(before)
+    .fetch_all(conn)
+    .await?;
+    Ok((oldest, counts))
 }

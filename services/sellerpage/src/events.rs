@@ -1,10 +1,13 @@
-//! Every order-scoped event updates that order's row.
+//! Every order-scoped event updates that order's row: the seller's view and the order's journey.
+
+use std::collections::HashMap;
 
 use contracts::{Envelope, Event};
 use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError};
 
 use crate::db;
+use crate::domain::SellerOrder;
 
 pub struct Handler;
 
@@ -25,18 +28,27 @@ impl EventHandler for Handler {
         if order_ids.is_empty() {
             return Ok(());
         }
-        let mut views = db::load_for_update(work, &order_ids).await?;
+        let mut rows = db::load_for_update(work, &order_ids).await?;
+        let before: HashMap<i64, SellerOrder> = rows
+            .iter()
+            .map(|(id, row)| (*id, row.view.clone()))
+            .collect();
+        let now = chrono::Utc::now();
         for envelope in batch {
             let Some(order_id) = envelope.event.order_id() else {
                 continue;
             };
             // Inserted and locked above, in this transaction: it is there.
-            let view = views.get_mut(&order_id).ok_or_else(|| {
+            let row = rows.get_mut(&order_id).ok_or_else(|| {
                 HandlerError::Rejected(format!("seller-page row of order {order_id} vanished"))
             })?;
-            view.apply(&envelope.event, envelope.occurred_at);
+            row.view.apply(&envelope.event, envelope.occurred_at);
+            row.journey.record(envelope, now);
         }
-        db::save(work, views.values()).await?;
+        let saved = rows
+            .values()
+            .map(|row| (row, before.get(&row.view.order_id) != Some(&row.view)));
+        db::save(work, saved).await?;
         Ok(())
     }
 }

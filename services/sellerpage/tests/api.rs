@@ -7,7 +7,11 @@ use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
 
 async fn spawn() -> (TestEnv, Running) {
     let env = TestEnv::new().await;
-    let settings = env.settings("sellerpage", "sellerpage");
+    let settings = sellerpage::Settings {
+        common: env.settings("sellerpage", "sellerpage"),
+        saga_step_deadline: Duration::from_secs(30),
+        saga_check_interval: Duration::from_secs(1),
+    };
     let app = Running::start(sellerpage::build(settings)).await;
     (env, app)
 }

@@ -1,5 +1,7 @@
 //! `/sellers/{sellerId}/orders` and `/sellers/{sellerId}/cancellations`: paginated, newest
-//! first, filterable by status.
+//! first, filterable by status; and each order's journey ([`journey`]).
+
+mod journey;
 
 use platform::error::ApiResult;
 use platform::extract::check;
@@ -15,6 +17,7 @@ pub fn router(store: Store) -> OpenApiRouter {
     platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
         .routes(routes!(orders))
         .routes(routes!(cancellations))
+        .routes(routes!(journey::journey))
         .with_state(store)
 }
 
