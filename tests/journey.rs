@@ -272,6 +272,19 @@ async fn one_order_is_one_trace_and_its_journey_lists_every_step() {
             .filter(|s| s.trace_id == TRACE_ID)
             .collect::<Vec<_>>()
     );
+    // Named by operation: the request by method and path, a consumer's span by what it applied.
+    let ours: Vec<_> = received
+        .spans()
+        .into_iter()
+        .filter(|s| s.trace_id == TRACE_ID)
+        .collect();
+    let named = |service: &str, name: &str| {
+        ours.iter()
+            .any(|s| s.service == service && s.name.starts_with(name))
+    };
+    assert!(named("gateway", "POST /orders"), "{ours:?}");
+    assert!(named("payment", "POST /payments"), "{ours:?}");
+    assert!(named("delivery", "apply "), "{ours:?}");
 
     // A cancellation, step by step.
     let (status, second) =

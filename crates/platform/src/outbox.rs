@@ -2,7 +2,9 @@
 //!
 //! A service writes its state change and the events it causes in one transaction, through a
 //! [`crate::unit_of_work::UnitOfWork`] (or, on the hot paths, one [`Statement`]); the [`Relay`]
-//! publishes committed rows in id order with the idempotent producer and marks them sent. One
+//! publishes committed rows in id order with the idempotent producer and marks them sent. Each
+//! row keeps the `traceparent` of the span that committed it, and the relay sends it as the
+//! record's header ([`crate::trace`]). One
 //! relay per schema publishes at a time (a transaction-scoped advisory lock), which keeps one
 //! order's events in order even with several replicas.
 //!

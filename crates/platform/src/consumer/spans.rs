@@ -29,6 +29,8 @@ pub(super) fn applying(events: &[&Received]) -> Applying {
             event_type = envelope.event_type(),
             order_id = envelope.order_id,
             trace_id = tracing::field::Empty,
+            otel.name = %format_args!("apply {}", envelope.event_type()),
+            otel.kind = "consumer",
         );
         trace::continue_event(&span, received.traceparent.as_deref());
         span
@@ -60,6 +62,8 @@ pub(super) fn applying(events: &[&Received]) -> Applying {
     let many = envelopes.as_slice();
     let span = tracing::info_span!(
         "events",
+        otel.name = %format_args!("apply {} events", many.len()),
+        otel.kind = "consumer",
         count = many.len(),
         event_ids = %Listed(many, |e, f| write!(f, "{}", e.event_id)),
         event_types = %Listed(many, |e, f| f.write_str(e.event_type())),
