@@ -193,45 +193,15 @@ impl SellerOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use contracts::*;
+    use crate::test_events::*;
 
     fn events() -> Vec<Event> {
-        let d = |status: DeliveryStatus| DeliveryChanged {
-            delivery_id: 1,
-            order_id: 5,
-            customer_id: 2,
-            seller_id: 3,
-            status,
-        };
         vec![
-            Event::OrderPlaced(OrderPlaced {
-                order_id: 5,
-                customer_id: 2,
-                seller_id: 3,
-                product_id: 4,
-                product_name: "Kit".into(),
-                qty: 1,
-                amount: 100,
-                address: "Seoul".into(),
-            }),
-            Event::PaymentCompleted(PaymentCompleted {
-                payment_id: 9,
-                order_id: 5,
-                customer_id: 2,
-                seller_id: 3,
-                product_id: 4,
-                qty: 1,
-                amount: 100,
-                address: "Seoul".into(),
-            }),
-            Event::StockDecreased(StockDecreased {
-                order_id: 5,
-                product_id: 4,
-                qty: 1,
-                remaining: 0,
-            }),
-            Event::DeliveryRequested(d(DeliveryStatus::Requested)),
-            Event::DeliveryStarted(d(DeliveryStatus::Started)),
+            placed(),
+            paid(),
+            stock_taken(),
+            delivery(DeliveryStatus::Requested),
+            delivery(DeliveryStatus::Started),
         ]
     }
 
@@ -262,41 +232,13 @@ mod tests {
         assert_eq!(view.delivery_status, Some(DeliveryStatus::Started));
     }
 
-    fn customer_cancelled() -> Event {
-        Event::OrderCancelled(OrderCancelled {
-            order_id: 5,
-            customer_id: 2,
-            seller_id: 3,
-            product_id: 4,
-            qty: 1,
-            reason: CancelReason::CustomerRequest,
-        })
-    }
-
     #[test]
     fn a_cancellation_progresses_whatever_order_its_events_arrive_in() {
         let at = Utc::now();
         let cancelled = customer_cancelled();
-        let payment = Event::PaymentCancelled(PaymentCancelled {
-            payment_id: 9,
-            order_id: 5,
-            product_id: 4,
-            qty: 1,
-            amount: 100,
-        });
-        let delivery = Event::DeliveryCancelled(DeliveryChanged {
-            delivery_id: 1,
-            order_id: 5,
-            customer_id: 2,
-            seller_id: 3,
-            status: DeliveryStatus::Cancelled,
-        });
-        let restored = Event::StockRestored(StockRestored {
-            order_id: 5,
-            product_id: 4,
-            qty: 1,
-            remaining: 5,
-        });
+        let payment = refunded();
+        let delivery = delivery(DeliveryStatus::Cancelled);
+        let restored = stock_restored();
         let mut view = SellerOrder::new(5);
         for e in events()
             .iter()
@@ -344,13 +286,7 @@ mod tests {
     fn a_cancellation_the_delivery_overtook_is_refused() {
         let at = Utc::now();
         let cancelled = customer_cancelled();
-        let completed = Event::DeliveryCompleted(DeliveryChanged {
-            delivery_id: 1,
-            order_id: 5,
-            customer_id: 2,
-            seller_id: 3,
-            status: DeliveryStatus::Completed,
-        });
+        let completed = delivery(DeliveryStatus::Completed);
         for arrival in [[&cancelled, &completed], [&completed, &cancelled]] {
             let mut view = SellerOrder::new(5);
             for e in events().iter().chain(arrival) {

@@ -12,6 +12,8 @@ pub mod events;
 pub mod http;
 pub mod journey;
 pub mod stuck;
+#[cfg(test)]
+mod test_events;
 
 use std::time::Duration;
 

@@ -2,8 +2,9 @@ use chrono::{TimeDelta, Utc};
 use contracts::*;
 
 use super::*;
+use crate::test_events::*;
 
-/// The events of one order's saga, each `step` milliseconds after the one before, from
+/// The events of one order's saga, each 100 ms after the one before, from
 /// `source`, as the services publish them.
 fn saga(events: Vec<(&str, Event)>) -> Vec<Envelope> {
     let start = Utc::now() - TimeDelta::minutes(5);
@@ -18,81 +19,16 @@ fn saga(events: Vec<(&str, Event)>) -> Vec<Envelope> {
         .collect()
 }
 
-fn delivery(status: DeliveryStatus) -> DeliveryChanged {
-    DeliveryChanged {
-        delivery_id: 1,
-        order_id: 5,
-        customer_id: 2,
-        seller_id: 3,
-        status,
-    }
-}
-
-fn notified(kind: &str) -> Notified {
-    Notified {
-        notification_id: 1,
-        order_id: 5,
-        kind: kind.into(),
-    }
-}
-
 fn placed_and_delivered() -> Vec<Envelope> {
     saga(vec![
-        (
-            "payment",
-            Event::PaymentCompleted(PaymentCompleted {
-                payment_id: 9,
-                order_id: 5,
-                customer_id: 2,
-                seller_id: 3,
-                product_id: 4,
-                qty: 1,
-                amount: 100,
-                address: "Seoul".into(),
-            }),
-        ),
-        (
-            "order",
-            Event::OrderPlaced(OrderPlaced {
-                order_id: 5,
-                customer_id: 2,
-                seller_id: 3,
-                product_id: 4,
-                product_name: "Kit".into(),
-                qty: 1,
-                amount: 100,
-                address: "Seoul".into(),
-            }),
-        ),
-        (
-            "product",
-            Event::StockDecreased(StockDecreased {
-                order_id: 5,
-                product_id: 4,
-                qty: 1,
-                remaining: 0,
-            }),
-        ),
-        (
-            "delivery",
-            Event::DeliveryRequested(delivery(DeliveryStatus::Requested)),
-        ),
-        (
-            "marketing",
-            Event::CustomerNotified(notified("ORDER_PLACED")),
-        ),
-        (
-            "marketing",
-            Event::CustomerNotified(notified("DELIVERY_REQUESTED")),
-        ),
-        (
-            "delivery",
-            Event::DeliveryStarted(delivery(DeliveryStatus::Started)),
-        ),
-        (
-            "delivery",
-            Event::DeliveryCompleted(delivery(DeliveryStatus::Completed)),
-        ),
+        ("payment", paid()),
+        ("order", placed()),
+        ("product", stock_taken()),
+        ("delivery", delivery(DeliveryStatus::Requested)),
+        ("marketing", customer_notified("ORDER_PLACED")),
+        ("marketing", customer_notified("DELIVERY_REQUESTED")),
+        ("delivery", delivery(DeliveryStatus::Started)),
+        ("delivery", delivery(DeliveryStatus::Completed)),
     ])
 }
 
@@ -187,40 +123,10 @@ fn a_cancellation_waits_for_each_link_of_its_chain() {
     let mut events = placed_and_delivered();
     events.truncate(4);
     let cancel = saga(vec![
-        (
-            "order",
-            Event::OrderCancelled(OrderCancelled {
-                order_id: 5,
-                customer_id: 2,
-                seller_id: 3,
-                product_id: 4,
-                qty: 1,
-                reason: CancelReason::CustomerRequest,
-            }),
-        ),
-        (
-            "delivery",
-            Event::DeliveryCancelled(delivery(DeliveryStatus::Cancelled)),
-        ),
-        (
-            "payment",
-            Event::PaymentCancelled(PaymentCancelled {
-                payment_id: 9,
-                order_id: 5,
-                product_id: 4,
-                qty: 1,
-                amount: 100,
-            }),
-        ),
-        (
-            "product",
-            Event::StockRestored(StockRestored {
-                order_id: 5,
-                product_id: 4,
-                qty: 1,
-                remaining: 1,
-            }),
-        ),
+        ("order", customer_cancelled()),
+        ("delivery", delivery(DeliveryStatus::Cancelled)),
+        ("payment", refunded()),
+        ("product", stock_restored()),
     ]);
     let waiting: Vec<Option<&'static str>> = (0..=cancel.len())
         .map(|taken| {
@@ -252,15 +158,7 @@ fn a_cancellation_waits_for_each_link_of_its_chain() {
 #[test]
 fn a_shortage_waits_for_the_automatic_cancellation() {
     let events = placed_and_delivered();
-    let short = saga(vec![(
-        "product",
-        Event::StockShortage(StockShortage {
-            order_id: 5,
-            product_id: 4,
-            requested: 1,
-            available: 0,
-        }),
-    )]);
+    let short = saga(vec![("product", stock_short())]);
     let steps = fold(events[..2].iter().chain(&short));
     let pending: Vec<&str> = steps.pending().iter().map(|p| p.step.as_str()).collect();
     assert_eq!(pending, ["CANCELLATION_REQUESTED"]);
