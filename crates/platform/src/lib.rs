@@ -20,6 +20,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+mod requests;
 mod server;
 pub mod service;
 pub mod settings;
