@@ -4,7 +4,8 @@
 //! matter (the bearer token included), and answers JSON errors of its own when an upstream cannot: `503` (unreachable, with
 //! `Retry-After`), `504` (no answer in time), `502` (a broken answer). It never hangs: every
 //! upstream call has a deadline. Request ids are set (or kept) and passed upstream.
-//! `/openapi.json` combines the services' documents; `/docs` shows it (see [`docs`]).
+//! `/openapi.json` combines the services' documents; `/docs` shows it (see [`docs`]). `/` is
+//! the storefront ([`storefront`]).
 //!
 //! Identity at the edge: every routed call but the public catalog (`GET /products...`) needs a
 //! valid bearer token (`401` here, before any service is bothered); the calls between services
@@ -19,8 +20,10 @@
 
 pub mod docs;
 pub mod limits;
+pub mod storefront;
 
 use limits::{Authentication, LimitSettings, Limits};
+use storefront::StorefrontSettings;
 
 use std::time::Duration;
 
@@ -114,6 +117,8 @@ pub struct Settings {
     pub dev_issuer: DevIssuerSettings,
     /// `RATE_LIMIT_*`, `MAX_CONCURRENT_REQUESTS`.
     pub limits: LimitSettings,
+    /// `STOREFRONT_*`: where the storefront signs people in.
+    pub storefront: StorefrontSettings,
 }
 
 impl Settings {
@@ -131,6 +136,7 @@ impl Settings {
             auth: AuthSettings::from_env()?,
             dev_issuer: DevIssuerSettings::from_env()?,
             limits: LimitSettings::from_env()?,
+            storefront: StorefrontSettings::from_env()?,
         })
     }
 }
@@ -169,7 +175,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     }
     let mut routes = routes
         .with_state(proxy)
-        .merge(docs::routes(http, documented));
+        .merge(docs::routes(http, documented))
+        .merge(storefront::routes(&settings.storefront, &settings.auth)?);
     if settings.dev_issuer.enabled {
         let issuer = DevIssuer::load_or_create(&settings.dev_issuer, &settings.auth)?;
         tracing::warn!(

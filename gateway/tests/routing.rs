@@ -26,6 +26,7 @@ fn settings(env: &TestEnv, upstream: &str) -> gateway::Settings {
             clients: Default::default(),
         },
         limits: LimitSettings::from_env().unwrap(),
+        storefront: gateway::storefront::StorefrontSettings::from_env().unwrap(),
     }
 }
 

@@ -91,6 +91,11 @@ async fn up(args: Args) -> anyhow::Result<()> {
     let mut stack = Stack::start(options).await?;
     println!();
     println!("Meal-kit is up. Everything goes through the gateway:");
+    println!(
+        "  shop       {}/   (the storefront, in a browser)",
+        stack.gateway_url
+    );
+    println!("  API docs   {}/docs/", stack.gateway_url);
     println!("  gateway    {}", stack.gateway_url);
     for (name, _) in SERVICES {
         println!("  {name:<10} {}", stack.service_url(name));

@@ -1,0 +1,63 @@
+// The one way the page calls the API: the signed-in person's token on every call, JSON in and
+// out, and every refusal turned into a sentence a person can act on.
+
+import { current, signOut } from './session.js';
+
+/** An answer that was not a success: `status` (0: no answer), the API's `code`, a message. */
+export class Problem extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** A fresh Idempotency-Key: a retried click on "Place order" or "Cancel" is one change. */
+export function idempotencyKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export async function api(method, path, { body, key } = {}) {
+  const headers = { accept: 'application/json' };
+  const session = current();
+  if (session) headers.authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (key) headers['idempotency-key'] = key;
+  let answer;
+  try {
+    answer = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new Problem(0, 'unreachable', 'The shop could not be reached. Check your connection and try again.');
+  }
+  const text = await answer.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (answer.ok) return data;
+  if (answer.status === 401) signOut();
+  throw new Problem(answer.status, data?.error ?? `http_${answer.status}`, sentence(answer, data));
+}
+
+/** Where the API's message speaks of its own workings, what a shopper is told instead. */
+const SHOPPER_WORDS = {
+  // Order checks its replica of the catalog, which learns of a new kit within a second or so.
+  unknown_product: 'This kit cannot be ordered just now; try again in a moment.',
+};
+
+/** The API's own message when it sent one (they are written for people), else one of ours. */
+function sentence(answer, data) {
+  const retry = answer.headers.get('retry-after');
+  const message = SHOPPER_WORDS[data?.error] ?? (typeof data?.message === 'string' && data.message
+    ? data.message
+    : answer.status >= 500
+      ? 'Something went wrong on our side'
+      : `The request was refused (${answer.status})`);
+  const capital = message.charAt(0).toUpperCase() + message.slice(1);
+  const ending = /[.!?]$/.test(capital) ? '' : '.';
+  if (answer.status === 401) return `${capital}${ending} Please sign in again.`;
+  if (retry && !/again/i.test(capital)) return `${capital}${ending} Try again in ${retry} seconds.`;
+  return `${capital}${ending}`;
+}
