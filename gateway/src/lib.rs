@@ -21,10 +21,13 @@
 pub mod docs;
 pub mod limits;
 pub mod storefront;
+pub mod upstreams;
 
 use limits::{Authentication, LimitSettings, Limits};
 use storefront::StorefrontSettings;
+use upstreams::{BreakerSettings, Pool};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -107,8 +110,10 @@ fn service_of(prefix: &str) -> &'static str {
 pub struct Settings {
     pub bind_addr: String,
     pub port: u16,
-    /// (prefix, base URL) for each route.
-    pub upstreams: Vec<(String, String)>,
+    /// (prefix, base URLs of the service's replicas) for each route.
+    pub upstreams: Vec<(String, Vec<String>)>,
+    /// `UPSTREAM_BREAKER_*`: each replica's circuit breaker.
+    pub breaker: BreakerSettings,
     /// `UPSTREAM_TIMEOUT_MS`: longer than any service's own synchronous call.
     pub timeout: Duration,
     /// `AUTH_*`: how tokens are verified.
@@ -129,9 +134,11 @@ impl Settings {
             upstreams: ROUTES
                 .iter()
                 .map(|(prefix, _, var, default)| {
-                    ((*prefix).to_owned(), settings::string(var, default))
+                    let urls = upstreams::parse_list(var, &settings::string(var, default))?;
+                    Ok(((*prefix).to_owned(), urls))
                 })
-                .collect(),
+                .collect::<Result<_, SettingsError>>()?,
+            breaker: BreakerSettings::from_env()?,
             timeout: settings::millis("UPSTREAM_TIMEOUT_MS", 10_000)?,
             auth: AuthSettings::from_env()?,
             dev_issuer: DevIssuerSettings::from_env()?,
@@ -144,7 +151,8 @@ impl Settings {
 #[derive(Clone)]
 struct Proxy {
     http: reqwest::Client,
-    upstreams: Vec<(String, String)>,
+    /// (prefix, the replicas behind it)
+    upstreams: Arc<Vec<(String, Pool)>>,
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
@@ -156,16 +164,24 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let verifier = Verifier::new(settings.auth.clone())?;
     let proxy = Proxy {
         http: http.clone(),
-        upstreams: settings
-            .upstreams
-            .into_iter()
-            .map(|(prefix, url)| (prefix, url.trim_end_matches('/').to_owned()))
-            .collect(),
+        upstreams: Arc::new(
+            settings
+                .upstreams
+                .iter()
+                .map(|(prefix, urls)| {
+                    let pool = Pool::new(service_of(prefix), urls, settings.breaker);
+                    (prefix.clone(), pool)
+                })
+                .collect(),
+        ),
     };
     let documented = proxy
         .upstreams
         .iter()
-        .map(|(prefix, url)| (prefix.clone(), service_of(prefix).to_owned(), url.clone()))
+        .map(|(prefix, pool)| {
+            let service = service_of(prefix).to_owned();
+            (prefix.clone(), service, pool.first_base().to_owned())
+        })
         .collect();
     let mut routes = Router::new();
     for (prefix, ..) in ROUTES {
@@ -238,7 +254,7 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         .into_response();
     }
     let prefix = route_of(parts.uri.path());
-    let Some((name, base)) = proxy.upstreams.iter().find(|(p, _)| p == prefix) else {
+    let Some((name, pool)) = proxy.upstreams.iter().find(|(p, _)| p == prefix) else {
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
             .into_response();
     };
@@ -263,22 +279,42 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         }
     };
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut upstream = proxy
-        .http
-        .request(parts.method.clone(), format!("{base}{path_and_query}"))
-        .body(body);
-    for name in &FORWARDED_REQUEST {
-        if let Some(value) = parts.headers.get(name) {
+    let mut refused = None;
+    for replica in pool.candidates() {
+        let mut upstream = proxy
+            .http
+            .request(
+                parts.method.clone(),
+                format!("{}{path_and_query}", replica.base),
+            )
+            .body(body.clone());
+        for name in &FORWARDED_REQUEST {
+            if let Some(value) = parts.headers.get(name) {
+                upstream = upstream.header(name, value);
+            }
+        }
+        if let Some((name, value)) = platform::trace::headers() {
             upstream = upstream.header(name, value);
         }
+        match upstream.send().await {
+            Ok(response) => {
+                replica.breaker.on_success();
+                return relay(response, parts.uri.path()).await;
+            }
+            // Nothing reached this replica: the next one may take the request.
+            Err(err) if err.is_connect() => {
+                replica.breaker.on_error();
+                tracing::warn!(upstream = %replica.base, error = %err, "replica unreachable");
+                refused = Some(err);
+            }
+            Err(err) => {
+                replica.breaker.on_error();
+                return upstream_error(name, &err).into_response();
+            }
+        }
     }
-    if let Some((name, value)) = platform::trace::headers() {
-        upstream = upstream.header(name, value);
-    }
-    match upstream.send().await {
-        Ok(response) => relay(response, parts.uri.path()).await,
-        Err(err) => upstream_error(name, &err).into_response(),
-    }
+    let refused = refused.expect("a pool has a replica, so one was tried");
+    upstream_error(name, &refused).into_response()
 }
 
 /// The answer to a call between services sent to the gateway: `/payments` is a public path for

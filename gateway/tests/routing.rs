@@ -2,33 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use gateway::limits::{LimitSettings, Rate};
-use platform::auth::dev::DevIssuerSettings;
-use serde_json::json;
-use testkit::{Http, Role, Running, TestEnv, assert_error};
+mod support;
 
-/// The gateway in front of `upstream`, verifying tokens of `env`'s issuer (its own dev issuer
-/// off).
-fn settings(env: &TestEnv, upstream: &str) -> gateway::Settings {
-    gateway::Settings {
-        bind_addr: "127.0.0.1".into(),
-        port: 0,
-        upstreams: gateway::ROUTES
-            .iter()
-            .map(|(prefix, ..)| ((*prefix).to_owned(), upstream.to_owned()))
-            .collect(),
-        timeout: Duration::from_secs(3),
-        auth: env.auth(),
-        dev_issuer: DevIssuerSettings {
-            enabled: false,
-            key_file: Default::default(),
-            token_ttl: Duration::from_secs(60),
-            clients: Default::default(),
-        },
-        limits: LimitSettings::from_env().unwrap(),
-        storefront: gateway::storefront::StorefrontSettings::from_env().unwrap(),
-    }
-}
+use gateway::limits::{LimitSettings, Rate};
+use serde_json::json;
+use support::settings;
+use testkit::{Http, Role, Running, TestEnv, assert_error};
 
 /// `settings` with tight limits: `per_sec` and `burst` for every address and every caller, and
 /// at most `in_flight` requests at once.

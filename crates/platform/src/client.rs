@@ -78,6 +78,21 @@ impl Instrument for BreakerEvents {
 
 pub type Breaker = StateMachine<ConsecutiveFailures<backoff::Constant>, BreakerEvents>;
 
+/// A breaker for `dependency` that opens after `failures` in a row (at least one) and tries
+/// again after `cooldown`; its transitions are logged and exported under that name.
+pub fn breaker(dependency: &str, failures: u32, cooldown: Duration) -> Breaker {
+    crate::metrics::install();
+    Config::new()
+        .failure_policy(consecutive_failures(
+            failures.max(1),
+            backoff::constant(cooldown),
+        ))
+        .instrument(BreakerEvents {
+            dependency: dependency.to_owned(),
+        })
+        .build()
+}
+
 #[derive(Clone)]
 pub struct ServiceClient {
     dependency: String,
@@ -96,16 +111,7 @@ impl ServiceClient {
         settings: &ClientSettings,
         credential: ServiceCredential,
     ) -> anyhow::Result<Self> {
-        crate::metrics::install();
-        let breaker = Config::new()
-            .failure_policy(consecutive_failures(
-                settings.failure_threshold.max(1),
-                backoff::constant(settings.cooldown),
-            ))
-            .instrument(BreakerEvents {
-                dependency: dependency.to_owned(),
-            })
-            .build();
+        let breaker = breaker(dependency, settings.failure_threshold, settings.cooldown);
         let http = http_client()
             .connect_timeout(settings.timeout)
             .timeout(settings.timeout)

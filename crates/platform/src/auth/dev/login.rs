@@ -20,25 +20,18 @@ use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::form_page::{page, refused};
 use super::{DevIssuer, PersonRole};
 
 /// How long a code may wait for its exchange.
 pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// Codes waiting at once; more is abuse, refused until some expire.
 const MAX_WAITING_CODES: usize = 10_000;
-
-/// The people the sign-in form offers with one click (the README's scenario uses them).
-const DEMO_PEOPLE: [(&str, PersonRole, i64); 4] = [
-    ("Alice", PersonRole::Customer, 42),
-    ("Bob", PersonRole::Customer, 43),
-    ("Seoul Kitchen", PersonRole::Seller, 7),
-    ("Busan Table", PersonRole::Seller, 8),
-];
 
 /// Codes handed out and not yet exchanged.
 #[derive(Default)]
@@ -54,13 +47,13 @@ struct Grant {
 /// What the browser asks for, both on the form's `GET` and (as hidden fields) on its `POST`.
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct AuthorizeRequest {
-    response_type: String,
-    client_id: String,
-    redirect_uri: String,
+    pub(super) response_type: String,
+    pub(super) client_id: String,
+    pub(super) redirect_uri: String,
     #[serde(default)]
-    state: String,
-    code_challenge: String,
-    code_challenge_method: String,
+    pub(super) state: String,
+    pub(super) code_challenge: String,
+    pub(super) code_challenge_method: String,
 }
 
 /// The form's answer: the request again, and who to be: `as` (`customer:42`, a demo person's
@@ -239,107 +232,6 @@ pub(super) async fn sign_in(
     }
 }
 
-fn refused(reason: &str) -> Response {
-    let body = format!(
-        "<h1>This sign-in link cannot be used</h1><p>{}.</p><p><a href=\"/\">Back to the shop</a></p>",
-        escape(reason)
-    );
-    (StatusCode::BAD_REQUEST, Html(document(&body))).into_response()
-}
-
-fn page(status: StatusCode, request: &AuthorizeRequest, error: Option<&str>) -> Response {
-    let hidden: String = [
-        ("response_type", &request.response_type),
-        ("client_id", &request.client_id),
-        ("redirect_uri", &request.redirect_uri),
-        ("state", &request.state),
-        ("code_challenge", &request.code_challenge),
-        ("code_challenge_method", &request.code_challenge_method),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-            escape(value)
-        )
-    })
-    .collect();
-    let demos: String = DEMO_PEOPLE
-        .iter()
-        .map(|(name, role, id)| {
-            format!("<button type=\"submit\" name=\"as\" value=\"{role}:{id}\">{name} ({role} {id})</button>")
-        })
-        .collect();
-    let roles: String = [
-        PersonRole::Customer,
-        PersonRole::Seller,
-        PersonRole::Courier,
-        PersonRole::Admin,
-    ]
-    .iter()
-    .map(|role| {
-        let checked = if *role == PersonRole::Customer {
-            " checked"
-        } else {
-            ""
-        };
-        format!(
-            "<label><input type=\"radio\" name=\"role\" value=\"{role}\"{checked}> {role}</label>"
-        )
-    })
-    .collect();
-    let error = error
-        .map(|message| format!("<p role=\"alert\" class=\"error\">{}</p>", escape(message)))
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>Sign in to the meal-kit shop</h1>\
-         <p>This is the local dev issuer: anyone may be anyone, no password. A real deployment \
-         signs in with its OIDC issuer instead.</p>{error}\
-         <form method=\"post\" action=\"/auth/dev/authorize\">{hidden}\
-         <h2>Demo people</h2><div class=\"demos\">{demos}</div></form>\
-         <form method=\"post\" action=\"/auth/dev/authorize\">{hidden}\
-         <h2>Or anyone</h2><fieldset><legend>Role</legend>{roles}</fieldset>\
-         <label for=\"id\">Id (a positive whole number)</label>\
-         <input id=\"id\" name=\"id\" type=\"number\" min=\"1\" step=\"1\" value=\"1\" required>\
-         <button type=\"submit\">Sign in</button></form>"
-    );
-    (status, Html(document(&body))).into_response()
-}
-
-fn document(body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Sign in · Meal-kit shop</title><style>{STYLE}</style></head>\
-         <body><main>{body}</main></body></html>"
-    )
-}
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f4ef;color:#1d1d1b}\
-main{max-width:32rem;margin:2rem auto;padding:1rem 1.25rem;background:#fff;border-radius:8px}\
-button{font:inherit;padding:.6rem 1rem;margin:.25rem .25rem .25rem 0;border:0;border-radius:6px;background:#2f6b3a;color:#fff;cursor:pointer}\
-button:focus-visible,input:focus-visible{outline:3px solid #e0a100;outline-offset:2px}\
-fieldset{border:1px solid #ccc;border-radius:6px;margin:0 0 1rem}\
-fieldset label{display:inline-block;margin-right:1rem}\
-label[for]{display:block;margin:.5rem 0 .25rem}input[type=number]{font:inherit;padding:.5rem;width:10rem}\
-.error{background:#fde8e8;color:#8a1c1c;padding:.5rem .75rem;border-radius:6px}";
-
-/// Escapes text for HTML content and double-quoted attributes.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
-
 /// Percent-encodes all but RFC 3986's unreserved characters (the `state` echoed back).
 fn percent_encode(text: &str) -> String {
     text.bytes()
@@ -435,11 +327,6 @@ mod tests {
         assert_eq!(
             good.redirect_with("c0de"),
             "http://127.0.0.1:8080/?code=c0de&state=s%20t%26ate"
-        );
-        assert_eq!(
-            escape("\"><script>"),
-            "&quot;&gt;&lt;script&gt;",
-            "echoed values cannot leave their attribute"
         );
     }
 }

@@ -4,7 +4,7 @@
 //!   → `200 {"accessToken", "tokenType": "Bearer", "expiresIn"}`;
 //! - `POST /auth/dev/oauth2/token`: the client-credentials grant for our services (the service
 //!   role is never handed out by the first endpoint; a service proves itself with its secret),
-//!   and the authorization-code grant with PKCE for browsers;
+//!   and the authorization-code grant with PKCE for browsers ([`token`]);
 //! - `GET|POST /auth/dev/authorize`: the browser's sign-in form ([`login`]);
 //! - `GET /.well-known/jwks.json`: the public key, which every verifier fetches.
 //!
@@ -12,18 +12,18 @@
 //! stack's data folder (never committed, readable by its owner only) and kept across restarts,
 //! so tokens stay valid while the stack is restarted.
 
+mod form_page;
 mod login;
+mod token;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
@@ -182,7 +182,7 @@ impl DevIssuer {
     pub fn routes(&self) -> Router {
         Router::new()
             .route("/auth/dev/token", post(person_token))
-            .route("/auth/dev/oauth2/token", post(oauth2_token))
+            .route("/auth/dev/oauth2/token", post(token::grant))
             .route("/auth/dev/authorize", get(login::form).post(login::sign_in))
             .route("/.well-known/jwks.json", get(jwks))
             .with_state(self.clone())
@@ -275,107 +275,6 @@ async fn person_token(
     }))
 }
 
-/// A token request (RFC 6749 §4.1.3 and §4.4.2); which fields matter depends on the grant.
-#[derive(Deserialize)]
-struct GrantRequest {
-    grant_type: String,
-    client_id: String,
-    client_secret: Option<String>,
-    code: Option<String>,
-    redirect_uri: Option<String>,
-    code_verifier: Option<String>,
-}
-
-fn oauth2_error(status: StatusCode, code: &'static str, message: &str) -> ApiError {
-    ApiError::new(status, code, message.to_owned())
-}
-
-async fn oauth2_token(
-    State(issuer): State<DevIssuer>,
-    form: Result<Form<GrantRequest>, FormRejection>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let Form(request) = form.map_err(|e| {
-        oauth2_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            &format!("a form with grant_type and client_id is expected: {e}"),
-        )
-    })?;
-    let (subject, role, id) = match request.grant_type.as_str() {
-        "client_credentials" => {
-            let client = client_of(&issuer, &request)?;
-            (format!("service:{client}"), Role::Service, None)
-        }
-        "authorization_code" => {
-            let (role, id) = person_of(&issuer, &request)?;
-            let role = Role::from(role);
-            (format!("{role}:{id}"), role, Some(id))
-        }
-        _ => {
-            return Err(oauth2_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "the grants are client_credentials (services) and authorization_code (browsers)",
-            ));
-        }
-    };
-    Ok(axum::Json(json!({
-        "access_token": issuer.issue(subject, role, id),
-        "token_type": "Bearer",
-        "expires_in": issuer.0.ttl.as_secs(),
-    })))
-}
-
-/// The service a client-credentials request proves to be.
-fn client_of<'r>(issuer: &DevIssuer, request: &'r GrantRequest) -> Result<&'r str, ApiError> {
-    let known = issuer
-        .0
-        .clients
-        .get(&request.client_id)
-        .zip(request.client_secret.as_ref())
-        .is_some_and(|(secret, given)| constant_time_eq(secret.as_bytes(), given.as_bytes()));
-    if known {
-        Ok(&request.client_id)
-    } else {
-        tracing::warn!(client = %request.client_id, "service token refused: unknown client or wrong secret");
-        Err(oauth2_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown client or wrong secret",
-        ))
-    }
-}
-
-/// The person an authorization code was issued for.
-fn person_of(issuer: &DevIssuer, request: &GrantRequest) -> Result<(PersonRole, i64), ApiError> {
-    let (Some(code), Some(redirect_uri), Some(verifier)) = (
-        request.code.as_deref(),
-        request.redirect_uri.as_deref(),
-        request.code_verifier.as_deref(),
-    ) else {
-        return Err(oauth2_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "code, redirect_uri and code_verifier are required",
-        ));
-    };
-    issuer
-        .0
-        .codes
-        .redeem(code, &request.client_id, redirect_uri, verifier)
-        .map_err(|login::Refusal::InvalidGrant| {
-            oauth2_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "the code is unknown, used, expired, or for another client, redirect or verifier",
-            )
-        })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn jwks(State(issuer): State<DevIssuer>) -> axum::Json<JwkSet> {
     axum::Json(issuer.0.jwks.clone())
 }
@@ -394,7 +293,7 @@ mod tests {
     }
 
     /// An issuer with a key of its own, for a gateway at `127.0.0.1:9`.
-    fn issuer_at_port_9() -> DevIssuer {
+    pub(super) fn issuer_at_port_9() -> DevIssuer {
         let settings = DevIssuerSettings {
             enabled: true,
             key_file: Default::default(),
@@ -408,134 +307,36 @@ mod tests {
         .unwrap()
     }
 
+    /// The role and id of `token`, verified against `issuer`'s published key.
+    pub(super) fn role_and_id(
+        issuer: &DevIssuer,
+        token: &str,
+    ) -> Result<(Option<String>, Option<i64>), jsonwebtoken::errors::Error> {
+        let key = DecodingKey::from_jwk(&issuer.jwks().keys[0])?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[DEV_AUDIENCE]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)?.claims;
+        Ok((
+            claims["role"].as_str().map(str::to_owned),
+            claims["id"].as_i64(),
+        ))
+    }
+
     #[tokio::test]
     async fn its_tokens_verify_against_its_published_key_and_others_do_not() {
         let issuer = issuer_at_port_9();
-        let jwk = &issuer.jwks().keys[0];
-        let key = DecodingKey::from_jwk(jwk).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
-        validation.set_audience(&[DEV_AUDIENCE]);
         let token = issuer.token(Role::Seller, 7);
-        let claims = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation)
-            .unwrap()
-            .claims;
         assert_eq!(
-            (claims["role"].as_str(), claims["id"].as_i64()),
-            (Some("seller"), Some(7))
+            role_and_id(&issuer, &token),
+            Ok((Some("seller".into()), Some(7)))
         );
         let other = issuer_at_port_9();
         let forged = other.token(Role::Seller, 7);
-        assert!(jsonwebtoken::decode::<serde_json::Value>(&forged, &key, &validation).is_err());
-        assert_ne!(other.jwks().keys[0].common.key_id, jwk.common.key_id);
-    }
-
-    /// The browser's sign-in, through the issuer's routes: the form, the redirect with a code,
-    /// the exchange with the PKCE verifier, and the code refused a second time.
-    #[tokio::test]
-    async fn a_browser_signs_in_with_a_code_and_its_verifier() {
-        use axum::body::Body;
-        use axum::http::Request;
-        use tower::ServiceExt;
-
-        let issuer = issuer_at_port_9();
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let fields = "response_type=code&client_id=storefront&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2F\
-                      &state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
-                      &code_challenge_method=S256";
-        let call = |request: Request<Body>| async {
-            let answer = issuer.routes().oneshot(request).await.unwrap();
-            let status = answer.status();
-            let location = answer
-                .headers()
-                .get("location")
-                .map(|l| l.to_str().unwrap().to_owned());
-            let body = axum::body::to_bytes(answer.into_body(), 1 << 20)
-                .await
-                .unwrap();
-            (status, location, String::from_utf8(body.to_vec()).unwrap())
-        };
-        let form = |method: &str, uri: &str, body: String| {
-            Request::builder()
-                .method(method)
-                .uri(uri)
-                .header("host", "127.0.0.1:9")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .unwrap()
-        };
-
-        let (status, _, page) = call(form(
-            "GET",
-            &format!("/auth/dev/authorize?{fields}"),
-            String::new(),
-        ))
-        .await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        assert!(page.contains("Alice (customer 42)") && page.contains("value=\"xyz\""));
-        let (status, _, page) = call(form(
-            "GET",
-            &format!(
-                "/auth/dev/authorize?{}",
-                fields.replace("127.0.0.1%3A9", "evil.example")
-            ),
-            String::new(),
-        ))
-        .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
-
-        let (status, _, page) = call(form(
-            "POST",
-            "/auth/dev/authorize",
-            format!("{fields}&role=seller&id=0"),
-        ))
-        .await;
-        assert_eq!(
-            status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "an id must be positive: {page}"
+        assert!(role_and_id(&issuer, &forged).is_err());
+        assert_ne!(
+            other.jwks().keys[0].common.key_id,
+            issuer.jwks().keys[0].common.key_id
         );
-        let (status, location, _) = call(form(
-            "POST",
-            "/auth/dev/authorize",
-            format!("{fields}&as=seller%3A7"),
-        ))
-        .await;
-        assert_eq!(status, StatusCode::SEE_OTHER);
-        let location = location.unwrap();
-        let code = location
-            .strip_prefix("http://127.0.0.1:9/?code=")
-            .and_then(|rest| rest.strip_suffix("&state=xyz"))
-            .unwrap_or_else(|| panic!("{location}"));
-
-        let exchange = |verifier: &str| {
-            form(
-                "POST",
-                "/auth/dev/oauth2/token",
-                format!(
-                    "grant_type=authorization_code&client_id=storefront&code={code}\
-                     &redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2F&code_verifier={verifier}"
-                ),
-            )
-        };
-        let (status, _, body) = call(exchange(verifier)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let key = DecodingKey::from_jwk(&issuer.jwks().keys[0]).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
-        validation.set_audience(&[DEV_AUDIENCE]);
-        let claims = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation)
-            .unwrap()
-            .claims;
-        assert_eq!(
-            (claims["role"].as_str(), claims["id"].as_i64()),
-            (Some("seller"), Some(7))
-        );
-        let (status, _, body) = call(exchange(verifier)).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "a code is good once");
-        assert!(body.contains("invalid_grant"), "{body}");
     }
 
     #[test]
