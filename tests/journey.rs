@@ -7,9 +7,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::Message;
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
 use serde_json::{Value, json};
 use support::{WAIT, get, place_order, register_kit, sign_in, start_stack, stop_stack};
@@ -21,17 +19,7 @@ async fn records(
     topic: &str,
     window: Duration,
 ) -> Vec<(Value, BTreeMap<String, String>)> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set(
-            "group.id",
-            format!("journey-reader-{}", uuid::Uuid::new_v4()),
-        )
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
+    let consumer = testkit::topic_reader(brokers, topic);
     let mut found = Vec::new();
     let deadline = tokio::time::Instant::now() + window;
     while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {

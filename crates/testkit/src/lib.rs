@@ -24,7 +24,7 @@ use platform::shutdown::CancellationToken;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Headers;
 use rdkafka::producer::FutureRecord;
-use rdkafka::{ClientConfig, Message};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -153,16 +153,7 @@ impl TestEnv {
     /// Reads the dead-letter topic from the beginning for `window`: each message's payload and
     /// its `dlq-error` header.
     pub async fn dead_letters(&self, window: Duration) -> Vec<(String, String)> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("group.id", format!("dlq-reader-{}", uuid::Uuid::new_v4()))
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("reader");
-        consumer
-            .subscribe(&[&self.topics.name(Topic::DeadLetter)])
-            .expect("subscribe");
+        let consumer = topic_reader(&self.brokers, &self.topics.name(Topic::DeadLetter));
         let mut found = Vec::new();
         let deadline = tokio::time::Instant::now() + window;
         while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {
@@ -184,16 +175,33 @@ impl TestEnv {
     }
 }
 
-/// Reads the topic named `name` from the beginning for `window`; returns every payload as text.
-pub async fn read_topic_raw(brokers: &str, name: &str, window: Duration) -> Vec<String> {
+/// A consumer of every partition of the topic `name` from its beginning, outside any consumer
+/// group: it reads at once, however long a broker's group coordinator takes to give a new
+/// group its partitions (nisshi 0.7 waits half the session timeout), and commits nothing.
+pub fn topic_reader(brokers: &str, name: &str) -> StreamConsumer {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
+        // Never joined (the partitions are assigned), but librdkafka wants one to read offsets.
         .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .create()
         .expect("reader");
-    consumer.subscribe(&[name]).expect("subscribe");
+    let metadata = consumer
+        .fetch_metadata(Some(name), Duration::from_secs(10))
+        .expect("the broker answers a metadata request");
+    let mut partitions = TopicPartitionList::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        partitions
+            .add_partition_offset(name, partition.id(), Offset::Beginning)
+            .expect("a partition and an offset");
+    }
+    consumer.assign(&partitions).expect("assign");
+    consumer
+}
+
+/// Reads the topic named `name` from the beginning for `window`; returns every payload as text.
+pub async fn read_topic_raw(brokers: &str, name: &str, window: Duration) -> Vec<String> {
+    let consumer = topic_reader(brokers, name);
     let mut found = Vec::new();
     let deadline = tokio::time::Instant::now() + window;
     while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {
