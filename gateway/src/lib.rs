@@ -151,8 +151,8 @@ impl Settings {
 #[derive(Clone)]
 struct Proxy {
     http: reqwest::Client,
-    /// (prefix, the replicas behind it)
-    upstreams: Arc<Vec<(String, Pool)>>,
+    /// (prefix, the replicas behind it); two prefixes of one service share its pool.
+    upstreams: Arc<Vec<(String, Arc<Pool>)>>,
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
@@ -164,16 +164,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let verifier = Verifier::new(settings.auth.clone())?;
     let proxy = Proxy {
         http: http.clone(),
-        upstreams: Arc::new(
-            settings
-                .upstreams
-                .iter()
-                .map(|(prefix, urls)| {
-                    let pool = Pool::new(service_of(prefix), urls, settings.breaker);
-                    (prefix.clone(), pool)
-                })
-                .collect(),
-        ),
+        upstreams: Arc::new(pools(&settings.upstreams, settings.breaker)),
     };
     let documented = proxy
         .upstreams
@@ -223,6 +214,30 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         vec![platform::service::task(|stop| limits.forget_idle(stop))],
     )
     .await
+}
+
+/// One pool of replicas per service, shared by its prefixes (sellerpage answers two), so that
+/// each replica has one breaker.
+fn pools(
+    upstreams: &[(String, Vec<String>)],
+    breaker: BreakerSettings,
+) -> Vec<(String, Arc<Pool>)> {
+    let mut by_service: Vec<(&str, Arc<Pool>)> = Vec::new();
+    upstreams
+        .iter()
+        .map(|(prefix, urls)| {
+            let service = service_of(prefix);
+            let pool = match by_service.iter().find(|(s, _)| *s == service) {
+                Some((_, pool)) => pool.clone(),
+                None => {
+                    let pool = Arc::new(Pool::new(service, urls, breaker));
+                    by_service.push((service, pool.clone()));
+                    pool
+                }
+            };
+            (prefix.clone(), pool)
+        })
+        .collect()
 }
 
 /// Request headers passed upstream; hop-by-hop ones are not.
@@ -416,7 +431,23 @@ fn upstream_error(prefix: &str, err: &reqwest::Error) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::route_of;
+    use super::*;
+
+    #[test]
+    fn the_prefixes_of_one_service_share_its_replicas_and_their_breakers() {
+        let upstreams: Vec<(String, Vec<String>)> = ROUTES
+            .iter()
+            .map(|(prefix, _, _, url)| ((*prefix).to_owned(), vec![(*url).to_owned()]))
+            .collect();
+        let breaker = BreakerSettings {
+            failures: 5,
+            cooldown: Duration::from_secs(10),
+        };
+        let pools = pools(&upstreams, breaker);
+        let pool_of = |prefix: &str| &pools.iter().find(|(p, _)| p == prefix).unwrap().1;
+        assert!(Arc::ptr_eq(pool_of("sellers"), pool_of("dead-letters")));
+        assert!(!Arc::ptr_eq(pool_of("sellers"), pool_of("orders")));
+    }
 
     #[test]
     fn an_orders_journey_goes_to_the_read_side_and_everything_else_by_prefix() {

@@ -48,6 +48,7 @@ export function show(title, ...content) {
   document.title = `${title} · Meal-kit shop`;
   const heading = h('h1', { tabindex: '-1' }, title);
   document.getElementById('main').replaceChildren(heading, ...content.flat());
+  heading.focus({ preventScroll: true });
   return heading;
 }
 
