@@ -12,7 +12,6 @@ use serde_json::json;
 
 use super::{DevIssuer, PersonRole, login};
 use crate::ApiError;
-use crate::auth::Role;
 
 /// A token request (RFC 6749 §4.1.3 and §4.4.2); which fields matter depends on the grant.
 #[derive(Deserialize)]
@@ -36,15 +35,11 @@ pub(super) async fn grant(
             format!("a form with grant_type and client_id is expected: {e}"),
         )
     })?;
-    let (subject, role, id) = match request.grant_type.as_str() {
-        "client_credentials" => {
-            let client = client_of(&issuer, &request)?;
-            (format!("service:{client}"), Role::Service, None)
-        }
+    let access_token = match request.grant_type.as_str() {
+        "client_credentials" => issuer.service_token(client_of(&issuer, &request)?),
         "authorization_code" => {
             let (role, id) = person_of(&issuer, &request)?;
-            let role = Role::from(role);
-            (format!("{role}:{id}"), role, Some(id))
+            issuer.token(role.into(), id)
         }
         _ => {
             return Err(ApiError::new(
@@ -55,7 +50,7 @@ pub(super) async fn grant(
         }
     };
     Ok(axum::Json(json!({
-        "access_token": issuer.issue(subject, role, id),
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": issuer.0.ttl.as_secs(),
     })))
