@@ -7,6 +7,9 @@
 
 mod identity;
 pub mod otlp;
+mod topics;
+
+pub use topics::{read_topic, read_topic_raw, topic_reader};
 
 pub use identity::forged_tokens;
 
@@ -21,10 +24,9 @@ use platform::auth::dev::DevIssuer;
 use platform::service::App;
 use platform::settings::CommonSettings;
 use platform::shutdown::CancellationToken;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::Message;
 use rdkafka::message::Headers;
 use rdkafka::producer::FutureRecord;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -173,50 +175,6 @@ impl TestEnv {
         }
         found
     }
-}
-
-/// A consumer of every partition of the topic `name` from its beginning, outside any consumer
-/// group: it reads at once, however long a broker's group coordinator takes to give a new
-/// group its partitions (nisshi 0.7 waits half the session timeout), and commits nothing.
-pub fn topic_reader(brokers: &str, name: &str) -> StreamConsumer {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        // Never joined (the partitions are assigned), but librdkafka wants one to read offsets.
-        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("reader");
-    let metadata = consumer
-        .fetch_metadata(Some(name), Duration::from_secs(10))
-        .expect("the broker answers a metadata request");
-    let mut partitions = TopicPartitionList::new();
-    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        partitions
-            .add_partition_offset(name, partition.id(), Offset::Beginning)
-            .expect("a partition and an offset");
-    }
-    consumer.assign(&partitions).expect("assign");
-    consumer
-}
-
-/// Reads the topic named `name` from the beginning for `window`; returns every payload as text.
-pub async fn read_topic_raw(brokers: &str, name: &str, window: Duration) -> Vec<String> {
-    let consumer = topic_reader(brokers, name);
-    let mut found = Vec::new();
-    let deadline = tokio::time::Instant::now() + window;
-    while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {
-        found.push(String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned());
-    }
-    found
-}
-
-/// Reads the topic named `name` from the beginning for `window`; returns every envelope in it.
-pub async fn read_topic(brokers: &str, name: &str, window: Duration) -> Vec<Envelope> {
-    read_topic_raw(brokers, name, window)
-        .await
-        .iter()
-        .filter_map(|text| Envelope::from_json(text.as_bytes()).ok())
-        .collect()
 }
 
 /// A service running in-process on a free port; stopped when dropped.
@@ -375,7 +333,6 @@ pub fn assert_error(answer: &(u16, Value), status: u16, code: &str) {
     );
 }
 
-/// Polls `check` until it returns `Some` or `within` elapses.
 /// Polls `{url}/health/ready` until it answers `status`, for up to `within`; its body then.
 pub async fn readiness(http: &Http, url: &str, status: u16, within: Duration) -> Option<Value> {
     let ready = format!("{url}/health/ready");
@@ -386,6 +343,7 @@ pub async fn readiness(http: &Http, url: &str, status: u16, within: Duration) ->
     .await
 }
 
+/// Polls `check` until it returns `Some` or `within` elapses.
 pub async fn eventually<T, F, Fut>(within: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
