@@ -35,8 +35,8 @@ async fn keep_screenshot(page: &Page, name: &str) {
 }
 
 /// Presses "Place order" until order's replica of the catalog knows a kit registered moments
-/// ago (until then the API answers that the product is unknown, storing nothing, and the page
-/// asks to try again in a moment); returns the new order's id from the page's address.
+/// ago (until then the API answers, and the page says, that it cannot be ordered yet, storing
+/// nothing); returns the new order's id from the page's address.
 async fn place_order(page: &Page) -> i64 {
     let placed = eventually(WAIT, || async {
         page.press("Place order").await;
@@ -49,7 +49,7 @@ async fn place_order(page: &Page) -> i64 {
         if placed.is_none() {
             let said = page.any_message().await;
             assert!(
-                said.contains("cannot be ordered just now"),
+                said.contains("cannot be ordered yet"),
                 "the order was refused: {said}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -307,7 +307,7 @@ async fn refusals_are_sentences_on_a_phone_driven_by_the_keyboard() {
             type_keys(&phone, ENTER).await;
             let said = phone.any_message().await;
             // Until order's replica has the kit, the product is unknown: press again.
-            let unknown = said.contains("cannot be ordered just now");
+            let unknown = said.contains("cannot be ordered yet");
             if unknown {
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }

@@ -41,20 +41,14 @@ export async function api(method, path, { body, key } = {}) {
   throw new Problem(answer.status, data?.error ?? `http_${answer.status}`, sentence(answer, data));
 }
 
-/** Where the API's message speaks of its own workings, what a shopper is told instead. */
-const SHOPPER_WORDS = {
-  // Order checks its replica of the catalog, which learns of a new kit within a second or so.
-  unknown_product: 'This kit cannot be ordered just now; try again in a moment.',
-};
-
 /** The API's own message when it sent one (they are written for people), else one of ours. */
 function sentence(answer, data) {
   const retry = answer.headers.get('retry-after');
-  const message = SHOPPER_WORDS[data?.error] ?? (typeof data?.message === 'string' && data.message
+  const message = typeof data?.message === 'string' && data.message
     ? data.message
     : answer.status >= 500
       ? 'Something went wrong on our side'
-      : `The request was refused (${answer.status})`);
+      : `The request was refused (${answer.status})`;
   const capital = message.charAt(0).toUpperCase() + message.slice(1);
   const ending = /[.!?]$/.test(capital) ? '' : '.';
   if (answer.status === 401) return `${capital}${ending} Please sign in again.`;

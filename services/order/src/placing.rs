@@ -32,7 +32,12 @@ pub async fn place(
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown_product",
-                format!("product {} is not in the catalog", new.product_id),
+                // Order learns of a new kit from product's events, within a second or so.
+                format!(
+                    "product {} is not in the catalog, or was registered moments ago and cannot \
+                     be ordered yet; try again in a few seconds",
+                    new.product_id
+                ),
             )
         })?;
     let amount = product
