@@ -11,17 +11,9 @@ use stack::Stack;
 use support::{WAIT, place_order, register_kit, sign_in, start_stack, stop_stack};
 use testkit::{Http, assert_error, eventually};
 
-/// The value of the sample `name` (with its labels, as written: `m{l="v"}`) on `service`'s
-/// `/metrics`.
+/// The value of the sample `name` on `service`'s `/metrics`.
 async fn metric(stack: &Stack, service: &str, name: &str) -> Option<f64> {
-    let text = reqwest::get(format!("{}/metrics", stack.service_url(service)))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+    support::metric(&stack.service_url(service), name).await
 }
 
 async fn wait_metric(stack: &Stack, service: &str, name: &str, value: f64) {

@@ -35,9 +35,7 @@ async fn readiness_follows_the_database_and_the_broker_and_liveness_does_not() {
     let g = stack.gateway_url.clone();
     let http = sign_in(&g, "customer", 1).await;
     let product = register_kit(&g, 3, 5).await;
-    // Steady state first: one saga through, so every consumer group holds its partitions. (A
-    // tansu broker restarted while a group is still forming can leave that group stalled: see
-    // the README's known limitations.)
+    // Steady state first: one saga through, so every consumer group holds its partitions.
     let (status, order) = place_order(&http, &g, json!({"productId": product, "qty": 1})).await;
     assert_eq!(status, 201, "{order}");
     support::wait_field(

@@ -129,7 +129,7 @@ impl Settings {
             upstreams: ROUTES
                 .iter()
                 .map(|(prefix, _, var, default)| {
-                    let urls = upstreams::parse_list(var, &settings::string(var, default))?;
+                    let urls = platform::client::parse_list(var, &settings::string(var, default))?;
                     Ok(((*prefix).to_owned(), urls))
                 })
                 .collect::<Result<_, SettingsError>>()?,

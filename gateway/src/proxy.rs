@@ -10,10 +10,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use platform::ApiError;
+use platform::client::Pool;
 use platform::service::MAX_BODY_BYTES;
 
 use crate::limits::Authentication;
-use crate::upstreams::{BreakerSettings, Pool};
+use crate::upstreams::BreakerSettings;
 use crate::{ROUTES, route_of, service_of};
 
 #[derive(Clone)]
@@ -72,7 +73,7 @@ fn pools(
             let pool = match by_service.iter().find(|(s, _)| *s == service) {
                 Some((_, pool)) => pool.clone(),
                 None => {
-                    let pool = Arc::new(Pool::new(service, urls, breaker));
+                    let pool = Arc::new(breaker.pool(service, urls));
                     by_service.push((service, pool.clone()));
                     pool
                 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod load;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +28,11 @@ fn bin_dir() -> PathBuf {
 /// Starts the whole system (its own Postgres and broker, free ports) with `env` for every
 /// service, the gateway's rate limits lifted ([`stack::UNTHROTTLED`]).
 pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
+    start_stack_with(env, 1).await
+}
+
+/// [`start_stack`] with `replicas` of every service.
+pub async fn start_stack_with(env: &[(&str, &str)], replicas: usize) -> Stack {
     let dir = std::env::temp_dir().join(format!("mealkit-e2e-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     // The cluster runs as the postgres user when the tests run as root: let it in.
@@ -35,6 +41,7 @@ pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
         .arg(&dir)
         .status();
     let mut options = Options::isolated(dir, bin_dir()).expect("free ports");
+    set_replicas(&mut options, replicas);
     // Tests are one address and a few identities at full speed; the limits have their own
     // tests. Later entries win, so a test may set the limits again.
     options.env = stack::UNTHROTTLED
@@ -56,11 +63,31 @@ pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
                     env: options.env.clone(),
                     ..fresh
                 };
+                set_replicas(&mut options, replicas);
                 attempt += 1;
             }
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+fn set_replicas(options: &mut Options, replicas: usize) {
+    for (service, _) in stack::SERVICES {
+        options.set_replicas(service, replicas).unwrap();
+    }
+}
+
+/// The value of the sample `name` (with its labels, as written: `m{l="v"}`) on the `/metrics`
+/// of the process at `base_url`.
+pub async fn metric(base_url: &str, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("{base_url}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
 }
 
 fn is_port_clash(error: &str) -> bool {

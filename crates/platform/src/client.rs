@@ -1,13 +1,16 @@
 //! The HTTP client for synchronous calls between services: every call has a timeout and goes
-//! through a circuit breaker.
+//! through a circuit breaker, one per replica of the dependency ([`replicas`]).
 //!
 //! The breaker is `failsafe`'s state machine (a maintained, small crate: consecutive-failure
 //! policy, open → half-open after a cool-down, closes on a success). A timeout, a connection
 //! failure or a 5xx counts as a failure; any other answer, 4xx included, proves the dependency
 //! is healthy. While open, calls fail at once with [`CallError::Open`] without touching the
-//! network. Transitions are logged and exported as `circuit_breaker_state{dependency}`
+//! network (every replica's breaker open: the caller's fallback answers). Transitions are logged and exported as `circuit_breaker_state{dependency}`
 //! (0 closed, 1 half-open, 2 open).
 
+mod replicas;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -19,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::credential::ServiceCredential;
 use crate::settings::ClientSettings;
+pub use replicas::{Pool, Replica, WhenAllOpen, parse_list};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -96,10 +100,9 @@ pub fn breaker(dependency: &str, failures: u32, cooldown: Duration) -> Breaker {
 #[derive(Clone)]
 pub struct ServiceClient {
     dependency: String,
-    base_url: String,
+    replicas: Arc<Pool>,
     timeout: Duration,
     http: reqwest::Client,
-    breaker: Breaker,
     credential: ServiceCredential,
 }
 
@@ -111,56 +114,78 @@ impl ServiceClient {
         settings: &ClientSettings,
         credential: ServiceCredential,
     ) -> anyhow::Result<Self> {
-        let breaker = breaker(dependency, settings.failure_threshold, settings.cooldown);
+        let replicas = Pool::new(
+            dependency,
+            &settings.base_urls,
+            settings.failure_threshold,
+            settings.cooldown,
+            WhenAllOpen::Refuse,
+        );
         let http = http_client()
             .connect_timeout(settings.timeout)
             .timeout(settings.timeout)
             .build()?;
         Ok(Self {
             dependency: dependency.to_owned(),
-            base_url: settings.base_url.trim_end_matches('/').to_owned(),
+            replicas: Arc::new(replicas),
             timeout: settings.timeout,
             http,
-            breaker,
             credential,
         })
     }
 
     pub async fn post_json(&self, path: &str, body: &impl Serialize) -> Result<Reply, CallError> {
-        self.call(
-            self.http
-                .post(format!("{}{path}", self.base_url))
-                .json(body),
-        )
-        .await
-    }
-
-    pub async fn get(&self, path: &str) -> Result<Reply, CallError> {
-        self.call(self.http.get(format!("{}{path}", self.base_url)))
+        self.call(|base| self.http.post(format!("{base}{path}")).json(body))
             .await
     }
 
-    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Reply, CallError> {
-        // Without a token the call certainly is not made: not the dependency's failure, so the
-        // breaker never hears of it.
+    pub async fn get(&self, path: &str) -> Result<Reply, CallError> {
+        self.call(|base| self.http.get(format!("{base}{path}")))
+            .await
+    }
+
+    /// Calls the replicas in turn (see [`replicas`]) until one is reached: a refused connection
+    /// reached nothing, so the next replica is tried; anything else is the answer. Each
+    /// replica's breaker hears of its own outcome.
+    async fn call(
+        &self,
+        request: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<Reply, CallError> {
+        // Without a token the call certainly is not made: not the dependency's failure, so no
+        // breaker hears of it.
         let token = self.credential.token().await.map_err(|e| {
             tracing::warn!(error = %e, "no service token");
             CallError::Unreachable(self.dependency.clone(), e)
         })?;
-        let mut request = request.bearer_auth(token);
-        if let Some((name, value)) = crate::trace::headers() {
-            request = request.header(name, value);
+        let mut result = Err(CallError::Open(self.dependency.clone()));
+        for replica in self.replicas.candidates() {
+            let mut attempt = request(&replica.base).bearer_auth(&token);
+            if let Some((name, value)) = crate::trace::headers() {
+                attempt = attempt.header(name, value);
+            }
+            result = self.exchange(attempt).await;
+            match &result {
+                Ok(_) => replica.breaker.on_success(),
+                Err(err) => {
+                    tracing::warn!(error = %err, replica = %replica.base, "synchronous call failed");
+                    replica.breaker.on_error();
+                }
+            }
+            if !matches!(result, Err(CallError::Unreachable(..))) {
+                break;
+            }
         }
-        if !self.breaker.is_call_permitted() {
-            return Err(CallError::Open(self.dependency.clone()));
-        }
+        result
+    }
+
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Reply, CallError> {
         let exchange = async {
             let response = request.send().await?;
             let status = response.status();
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>(Reply { status, body })
         };
-        let result = match tokio::time::timeout(self.timeout, exchange).await {
+        match tokio::time::timeout(self.timeout, exchange).await {
             Err(_) => Err(CallError::Timeout(self.dependency.clone(), self.timeout)),
             Ok(Err(err)) if err.is_timeout() => {
                 Err(CallError::Timeout(self.dependency.clone(), self.timeout))
@@ -175,15 +200,7 @@ impl ServiceClient {
                 format!("answered {}", reply.status),
             )),
             Ok(Ok(reply)) => Ok(reply),
-        };
-        match &result {
-            Ok(_) => self.breaker.on_success(),
-            Err(err) => {
-                tracing::warn!(error = %err, "synchronous call failed");
-                self.breaker.on_error();
-            }
         }
-        result
     }
 }
 

@@ -12,6 +12,7 @@ use rdkafka::consumer::StreamConsumer;
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
+use crate::settings::ConsumerTuning;
 use crate::shutdown::CancellationToken;
 
 /// Partitions per topic: enough for a few consumer replicas, few enough for a laptop broker.
@@ -19,7 +20,7 @@ pub const PARTITIONS: i32 = 3;
 
 /// What every client shares. Metrics push is off: librdkafka otherwise asks the broker for a
 /// telemetry subscription every few seconds (five requests a second from our clients against
-/// tansu, which answers each with a storage round trip).
+/// the local broker, which answers each with a storage round trip).
 fn client(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
@@ -44,28 +45,31 @@ pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
 /// Committed every 5 s (librdkafka's default): what a crash makes us read again is skipped as
 /// a duplicate, and each commit is a write transaction on the broker.
 ///
-/// `session_timeout` is 45 s by default (Kafka's since 3.0): tansu 0.6 drops a static member
-/// whose heartbeat is late (its broker busy under load, or the service restarting) and can then
-/// keep the dropped member as the group's leader, so the member that rejoins never gets
-/// partitions again until the broker restarts. A static member back within the session takes
-/// its own place again. Against Apache Kafka (Compose, Kubernetes) it is set shorter: a deleted
-/// pod's successor has another name, and its partitions wait for the old session to end.
+/// Membership is dynamic: a replica that dies silently (`kill -9`, a lost node) has its
+/// partitions handed to the others once `session_timeout` passes, and a new replica joins beside
+/// the others, whatever its name. Static membership (`group.instance.id`) was tried and dropped:
+/// the local broker then never gave a dead member's partitions to anyone
+/// (`bench/results/2026-12-01-broker-choice.md`), and Kubernetes names a replaced pod anew, so
+/// it would not have taken its predecessor's place there either. A replica stopped gracefully
+/// leaves the group at once.
 pub fn consumer(
     brokers: &str,
     group: &str,
-    instance: &str,
-    session_timeout: Duration,
+    tuning: ConsumerTuning,
 ) -> anyhow::Result<StreamConsumer> {
     Ok(client(brokers)
         .set("group.id", group)
-        .set("group.instance.id", instance)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "5000")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set(
             "session.timeout.ms",
-            session_timeout.as_millis().to_string(),
+            tuning.session_timeout.as_millis().to_string(),
+        )
+        .set(
+            "fetch.wait.max.ms",
+            tuning.fetch_wait.as_millis().to_string(),
         )
         .set("topic.metadata.refresh.interval.ms", "5000")
         .create()?)

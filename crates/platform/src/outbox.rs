@@ -340,7 +340,7 @@ impl Relay {
                     .unwrap_or_else(|| row.topic.clone())
             })
             .collect();
-        // Few headers: tansu stores each header as a row of its own, written per record and
+        // Few headers: the local broker stores each header as a row of its own, written per record and
         // read back per record and consumer group; the event id is in the payload.
         let deliveries: Vec<_> = rows
             .iter()

@@ -127,8 +127,7 @@ impl ServiceBuilder {
             consumer: kafka::consumer(
                 &self.settings.kafka_brokers,
                 &self.settings.consumer_group,
-                &self.settings.consumer_instance,
-                self.settings.consumer_session_timeout,
+                self.settings.consumer,
             )?,
             store: self.store.clone(),
             handler,
@@ -147,8 +146,7 @@ impl ServiceBuilder {
         let consumer = kafka::consumer(
             &self.settings.kafka_brokers,
             &format!("{}-dead-letters", self.settings.consumer_group),
-            &format!("{}-dead-letters", self.settings.consumer_instance),
-            self.settings.consumer_session_timeout,
+            self.settings.consumer,
         )?;
         let letters = DeadLetters {
             store: self.store.clone(),

@@ -98,13 +98,8 @@ pub struct CommonSettings {
     pub topic_prefix: String,
     /// `KAFKA_CONSUMER_GROUP` (default: the service name).
     pub consumer_group: String,
-    /// `KAFKA_CONSUMER_INSTANCE` (default: `HOSTNAME`, the pod name in Kubernetes): static group
-    /// membership, so a restarted instance takes its own place back in the group at once instead
-    /// of joining beside its dead predecessor.
-    pub consumer_instance: String,
-    /// `KAFKA_SESSION_TIMEOUT_MS` (default 45 s, Kafka's): how long the group waits for a silent
-    /// member before giving its partitions to others. See [`crate::kafka::consumer`].
-    pub consumer_session_timeout: Duration,
+    /// `KAFKA_SESSION_TIMEOUT_MS`, `KAFKA_FETCH_WAIT_MS`: see [`ConsumerTuning`].
+    pub consumer: ConsumerTuning,
     /// `CONSUMER_MAX_ATTEMPTS`: tries before a failing message goes to the dead-letter topic.
     pub consumer_max_attempts: u32,
     /// `OUTBOX_POLL_MS`: how often the relay looks for rows no in-process wake announced.
@@ -133,11 +128,10 @@ impl CommonSettings {
             kafka_brokers: string("KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS),
             topic_prefix: string("KAFKA_TOPIC_PREFIX", ""),
             consumer_group: string("KAFKA_CONSUMER_GROUP", service),
-            consumer_instance: string(
-                "KAFKA_CONSUMER_INSTANCE",
-                &std::env::var("HOSTNAME").unwrap_or_else(|_| format!("{service}-0")),
-            ),
-            consumer_session_timeout: millis("KAFKA_SESSION_TIMEOUT_MS", 45_000)?,
+            consumer: ConsumerTuning {
+                session_timeout: millis("KAFKA_SESSION_TIMEOUT_MS", 10_000)?,
+                fetch_wait: millis("KAFKA_FETCH_WAIT_MS", ConsumerTuning::FETCH_WAIT_MS)?,
+            },
             consumer_max_attempts: var("CONSUMER_MAX_ATTEMPTS", 5)?,
             outbox_poll: millis("OUTBOX_POLL_MS", 500)?,
             startup_timeout: millis("STARTUP_TIMEOUT_MS", 60_000)?,
@@ -167,8 +161,10 @@ impl CommonSettings {
             kafka_brokers: kafka_brokers.to_owned(),
             topic_prefix: topic_prefix.to_owned(),
             consumer_group: format!("{topic_prefix}{service}"),
-            consumer_instance: format!("{service}-0"),
-            consumer_session_timeout: Duration::from_secs(45),
+            consumer: ConsumerTuning {
+                session_timeout: Duration::from_secs(10),
+                fetch_wait: Duration::from_millis(ConsumerTuning::FETCH_WAIT_MS),
+            },
             consumer_max_attempts: 3,
             outbox_poll: Duration::from_millis(200),
             startup_timeout: Duration::from_secs(20),
@@ -178,10 +174,31 @@ impl CommonSettings {
     }
 }
 
-/// Settings of one outgoing synchronous dependency: its URL, timeout and breaker.
+/// How a service's consumers take part in their group and fetch.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumerTuning {
+    /// `KAFKA_SESSION_TIMEOUT_MS` (default 10 s): how long the group waits for a silent member
+    /// before giving its partitions to the others. See [`crate::kafka::consumer`].
+    pub session_timeout: Duration,
+    /// `KAFKA_FETCH_WAIT_MS`: how long the broker may hold a fetch that found nothing
+    /// (`fetch.wait.max.ms`). See [`ConsumerTuning::FETCH_WAIT_MS`].
+    pub fetch_wait: Duration,
+}
+
+impl ConsumerTuning {
+    /// librdkafka's default, kept by measurement (`bench/results/2026-12-01-broker-choice.md`):
+    /// the local broker answers a fetch that found nothing by looking again and again until this
+    /// has passed, for every partition the consumer holds, so a shorter wait makes an idle stack
+    /// busy (100 ms: most of a core for the broker alone) and sagas slower under load, while a
+    /// longer one makes an event's hop slower at low rates.
+    pub const FETCH_WAIT_MS: u64 = 500;
+}
+
+/// Settings of one outgoing synchronous dependency: its replicas' URLs, timeout and breakers.
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
-    pub base_url: String,
+    /// One or more (`http://a,http://b`): see [`crate::client::Pool`].
+    pub base_urls: Vec<String>,
     pub timeout: Duration,
     /// Consecutive failures that open the breaker.
     pub failure_threshold: u32,
@@ -194,7 +211,10 @@ impl ClientSettings {
     /// `<PREFIX>_BREAKER_COOLDOWN_MS`.
     pub fn from_env(prefix: &str, default_url: &str) -> Result<Self, SettingsError> {
         Ok(Self {
-            base_url: string(&format!("{prefix}_URL"), default_url),
+            base_urls: crate::client::parse_list(
+                &format!("{prefix}_URL"),
+                &string(&format!("{prefix}_URL"), default_url),
+            )?,
             timeout: millis(&format!("{prefix}_TIMEOUT_MS"), 2_000)?,
             failure_threshold: var(&format!("{prefix}_BREAKER_FAILURES"), 5)?,
             cooldown: millis(&format!("{prefix}_BREAKER_COOLDOWN_MS"), 10_000)?,
@@ -203,7 +223,7 @@ impl ClientSettings {
 
     pub fn for_test(base_url: &str) -> Self {
         Self {
-            base_url: base_url.to_owned(),
+            base_urls: vec![base_url.to_owned()],
             timeout: Duration::from_millis(1_500),
             failure_threshold: 3,
             cooldown: Duration::from_secs(2),

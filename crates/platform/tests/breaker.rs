@@ -66,8 +66,14 @@ async fn dependency() -> Dependency {
 }
 
 fn client(url: &str) -> ServiceClient {
+    client_of(&[url], url)
+}
+
+/// A client of the replicas at `bases`, with tokens from the issuer at `issuer`.
+fn client_of(bases: &[&str], issuer: &str) -> ServiceClient {
+    let url = issuer;
     let settings = ClientSettings {
-        base_url: url.to_owned(),
+        base_urls: bases.iter().map(|b| (*b).to_owned()).collect(),
         timeout: Duration::from_millis(200),
         failure_threshold: 3,
         cooldown: Duration::from_millis(600),
@@ -159,4 +165,47 @@ async fn an_unreachable_dependency_is_reported_as_such() {
         call(&client).await,
         Err(CallError::Unreachable(..))
     ));
+}
+
+/// A port nothing listens on: connections to it are refused.
+fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+#[tokio::test]
+async fn calls_go_round_the_replicas_past_one_that_is_down_until_every_breaker_is_open() {
+    let (a, b) = (dependency().await, dependency().await);
+    let down = closed_port();
+    let client = client_of(&[&down, &a.url, &b.url], &a.url);
+    for _ in 0..9 {
+        assert_eq!(call(&client).await.unwrap(), StatusCode::OK);
+    }
+    let (hits_a, hits_b) = (a.hits.load(Ordering::SeqCst), b.hits.load(Ordering::SeqCst));
+    assert_eq!(
+        hits_a + hits_b,
+        9,
+        "each call reached one live replica once"
+    );
+    assert!(
+        hits_a >= 3 && hits_b >= 3,
+        "both served: {hits_a} and {hits_b}"
+    );
+    let labels = platform::metrics::render();
+    assert!(
+        labels.contains(&format!(
+            r#"circuit_breaker_state{{dependency="breaker-test@{down}"}} 2"#
+        )),
+        "the refusing replica's breaker opened: {labels}"
+    );
+
+    // Every replica down: refused until each breaker is open, then the breaker's fast failure.
+    let client = client_of(&[&closed_port(), &closed_port()], &a.url);
+    for _ in 0..3 {
+        assert!(matches!(
+            call(&client).await,
+            Err(CallError::Unreachable(..))
+        ));
+    }
+    assert!(matches!(call(&client).await, Err(CallError::Open(_))));
 }

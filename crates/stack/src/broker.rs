@@ -1,4 +1,5 @@
-//! The tansu broker (Kafka API) with durable SQLite storage, and topic creation.
+//! The local broker, nisshi (Kafka API; tansu until it was renamed), with durable SQLite storage,
+//! and topic creation. Why nisshi 0.7.0-pre.2: `bench/results/2026-12-01-broker-choice.md`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,41 +11,44 @@ use crate::Signal;
 use crate::process::{Managed, last_line};
 use crate::{StepError, step_error};
 
-const STEP: &str = "tansu";
-pub const VERSION: &str = "0.6.0";
-const INSTALL: &str = "cargo install tansu --version 0.6.0 --locked --features libsql,dynostore";
+const STEP: &str = "broker";
+const NAME: &str = "nisshi";
+pub const VERSION: &str = "0.7.0-pre.2";
+/// Later versions need a newer rustc than Debian's machines here have (rama 0.4 needs 1.96).
+const INSTALL: &str = "cargo install nisshi --version 0.7.0-pre.2 --locked --no-default-features \
+                       --features libsql,postgres";
 
 fn binary() -> Result<PathBuf, StepError> {
-    // Another tansu-compatible broker binary (the same flags and sqlite schema), for comparing
-    // brokers (bench/results/2026-11-30-nisshi-first-look.md); not version-checked.
+    // Another broker binary with the same flags and sqlite schema (tansu 0.6, for comparing
+    // brokers: bench/results/2026-12-01-broker-choice.md); not version-checked.
     if let Some(bin) = std::env::var_os("MEALKIT_BROKER_BIN") {
         return Ok(PathBuf::from(bin));
     }
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join("tansu"));
+        .map(|dir| dir.join(NAME));
     let in_cargo =
-        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/tansu"));
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin").join(NAME));
     on_path
         .chain(in_cargo)
         .find(|p| p.is_file())
         .ok_or_else(|| {
             step_error(
                 STEP,
-                format!("tansu is not installed: {INSTALL} (./dev does this)"),
+                format!("{NAME} is not installed: {INSTALL} (./dev does this)"),
                 None,
             )
         })
 }
 
 pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepError> {
-    let tansu = binary()?;
-    let version = Command::new(&tansu)
+    let broker_bin = binary()?;
+    let version = Command::new(&broker_bin)
         .arg("--version")
         .output()
         .await
-        .map_err(|e| step_error(STEP, format!("running {}: {e}", tansu.display()), None))?;
+        .map_err(|e| step_error(STEP, format!("running {}: {e}", broker_bin.display()), None))?;
     let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
     if !version.ends_with(VERSION) && std::env::var_os("MEALKIT_BROKER_BIN").is_none() {
         return Err(step_error(
@@ -55,8 +59,8 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
     }
     std::fs::create_dir_all(dir).map_err(|e| step_error(STEP, e, None))?;
     let listener = format!("tcp://127.0.0.1:{port}");
-    let mut command = Command::new(&tansu);
-    // tansu resolves the sqlite path against its working directory.
+    let mut command = Command::new(&broker_bin);
+    // The broker resolves the sqlite path against its working directory.
     command
         .current_dir(dir)
         .args([
@@ -64,7 +68,7 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
             "--cluster-id",
             "mealkit",
             "--storage-engine",
-            "sqlite://tansu.db",
+            "sqlite://broker.db",
         ])
         .args([
             "--listener-url",
@@ -72,8 +76,9 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
             "--advertised-listener-url",
             &listener,
         ]);
-    // tansu logs errors only unless asked: MEALKIT_TANSU_LOG takes a RUST_LOG filter for it alone.
-    match std::env::var("MEALKIT_TANSU_LOG") {
+    // The broker logs errors only unless asked: MEALKIT_BROKER_LOG takes a RUST_LOG filter for it
+    // alone.
+    match std::env::var("MEALKIT_BROKER_LOG") {
         Ok(filter) => command.env("RUST_LOG", filter),
         Err(_) => command.env_remove("RUST_LOG"),
     };
@@ -91,8 +96,8 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
             .await
             .is_ok()
         {
-            // tansu creates its tables before it listens.
-            index_headers(&dir.join("tansu.db")).await?;
+            // The broker creates its tables before it listens.
+            index_headers(&dir.join("broker.db")).await?;
             return Ok(broker);
         }
         if tokio::time::Instant::now() >= deadline {
@@ -106,9 +111,9 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
     }
 }
 
-/// Adds the index tansu 0.6's sqlite schema lacks: its `header` table has none, and a fetch
-/// looks up the headers of every record it returns, so each record read scanned every header
-/// ever written. Consumers slowed down as the log grew until the broker spent whole seconds per
+/// Adds the index the broker's sqlite schema lacks (tansu 0.6's and nisshi 0.7.0-pre.2's alike):
+/// its `header` table has none, and a fetch looks up the headers of every record it returns, so
+/// each record read scanned every header ever written. Consumers slowed down as the log grew until the broker spent whole seconds per
 /// fetch (a 100% busy broker, metadata requests timing out, consumer groups falling apart); with
 /// the index a backlog of 4,500 events that had stood still drained in about ten seconds.
 async fn index_headers(db: &Path) -> Result<(), StepError> {
@@ -140,21 +145,23 @@ async fn index_headers(db: &Path) -> Result<(), StepError> {
     }
 }
 
-/// Stops tansu with SIGINT, which it takes as "exit now", rather than SIGTERM.
+/// Stops the broker with SIGINT, which it takes as "exit now", rather than SIGTERM.
 ///
 /// On SIGTERM tansu 0.6 stops its storage first and keeps serving open connections for up to
 /// five seconds, answering every Produce with an unknown broker error. librdkafka's idempotent
 /// producer reacts to that by bumping its producer epoch locally; the next tansu on the same
 /// data then panics on the first Produce from an epoch it never stored (`more or less than one
 /// row`), its storage task is gone, and the broker stays down for good. SIGINT closes the
-/// connections at once: producers see a lost connection, keep their epoch, and resend.
+/// connections at once: producers see a lost connection, keep their epoch, and resend. nisshi
+/// 0.7.0-pre.2 kept that shutdown and the epoch check in its sqlite storage (not re-tested
+/// against the race), so it is stopped the same way.
 pub async fn stop(broker: &mut Managed) {
     broker
         .stop_with(Signal::SIGINT, Duration::from_secs(10))
         .await;
 }
 
-/// Creates the topics of the README's Contracts section (tansu 0.6 does not auto-create), retrying while
+/// Creates the topics of the README's Contracts section (the broker does not auto-create), retrying while
 /// the broker settles.
 pub async fn create_topics(brokers: &str, topics: &TopicNames) -> Result<(), StepError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

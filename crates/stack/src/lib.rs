@@ -1,12 +1,13 @@
 //! The launcher behind `./dev up` and the end-to-end tests.
 //!
 //! [`Stack::start`] brings the system up step by step: a private Postgres cluster (or the one in
-//! `DATABASE_URL`), the tansu broker (or `KAFKA_BROKERS`), the topics, the six services and the
+//! `DATABASE_URL`), the nisshi broker (or `KAFKA_BROKERS`), the topics, the six services and the
 //! gateway, each waited on until ready. A failing step stops what was started and is reported as
 //! one [`StepError`] line naming the step, the reason and the log. [`Stack::stop`] stops
 //! everything in reverse order; dropping a `Stack` kills what is left.
 
 mod broker;
+mod control;
 mod options;
 mod postgres;
 mod process;
@@ -33,6 +34,16 @@ pub const SERVICES: [(&str, u16); 6] = [
     ("sellerpage", 8086),
 ];
 pub const GATEWAY: (&str, u16) = ("gateway", 8080);
+
+/// The process name of `service`'s replica `k` (from 0): `order`, `order-2`, `order-3`. Every
+/// method that takes a service's name takes a replica's.
+pub fn replica_name(service: &str, k: usize) -> String {
+    if k == 0 {
+        service.to_owned()
+    } else {
+        format!("{service}-{}", k + 1)
+    }
+}
 pub const POSTGRES_PORT: u16 = 55432;
 
 /// The gateway's rate limits lifted, for clients that are one address and a few identities at
@@ -152,7 +163,7 @@ impl Stack {
             }
             None => {
                 self.say(&format!(
-                    "starting the tansu broker on 127.0.0.1:{}",
+                    "starting the nisshi broker on 127.0.0.1:{}",
                     self.options.broker_port
                 ));
                 self.start_broker().await?;
@@ -167,12 +178,12 @@ impl Stack {
         self.say("creating each service's own database role");
         self.service_database_urls = roles::provision(&self.database_url).await?;
 
-        for (i, (name, _)) in SERVICES.iter().enumerate() {
-            let port = self.options.service_ports[i];
+        for (service, name, port) in self.replicas() {
             self.say(&format!("starting {name} on 127.0.0.1:{port}"));
-            let env = self.service_env(name, port);
-            let service = process::spawn_service(&self.options.bin_dir, name, port, env, &logs)?;
-            self.services.push(service);
+            let env = self.service_env(&service, port);
+            let bin_dir = &self.options.bin_dir;
+            let process = process::spawn_service(bin_dir, &service, &name, port, env, &logs)?;
+            self.services.push(process);
         }
         let gateway_env = self.service_env(GATEWAY.0, self.options.gateway_port);
         self.say(&format!(
@@ -181,6 +192,7 @@ impl Stack {
         ));
         self.services.push(process::spawn_service(
             &self.options.bin_dir,
+            GATEWAY.0,
             GATEWAY.0,
             self.options.gateway_port,
             gateway_env,
@@ -193,13 +205,37 @@ impl Stack {
         Ok(())
     }
 
-    fn url_of(&self, service: &str) -> String {
-        let port = SERVICES
+    /// Every replica of every service: (service, replica name, port), in [`SERVICES`] order.
+    pub fn replicas(&self) -> Vec<(String, String, u16)> {
+        SERVICES
+            .iter()
+            .zip(&self.options.service_ports)
+            .flat_map(|((service, _), ports)| {
+                ports
+                    .iter()
+                    .enumerate()
+                    .map(move |(k, port)| ((*service).to_owned(), replica_name(service, k), *port))
+            })
+            .collect()
+    }
+
+    /// The base URLs of `service`'s replicas (the gateway's, for `gateway`).
+    pub fn replica_urls(&self, service: &str) -> Vec<String> {
+        let ports = SERVICES
             .iter()
             .position(|(name, _)| *name == service)
-            .map(|i| self.options.service_ports[i])
-            .unwrap_or(self.options.gateway_port);
-        format!("http://127.0.0.1:{port}")
+            .map_or_else(
+                || vec![self.options.gateway_port],
+                |i| self.options.service_ports[i].clone(),
+            );
+        ports
+            .iter()
+            .map(|port| format!("http://127.0.0.1:{port}"))
+            .collect()
+    }
+
+    fn url_of(&self, service: &str) -> String {
+        self.replica_urls(service).swap_remove(0)
     }
 
     /// The `DATABASE_URL` `service` connects with: its own role, which can use only its schema
@@ -240,8 +276,11 @@ impl Stack {
         }
         match name {
             "order" => {
-                env.push(("PAYMENT_URL".into(), self.url_of("payment")));
-                env.push(("MARKETING_URL".into(), self.url_of("marketing")));
+                env.push(("PAYMENT_URL".into(), self.replica_urls("payment").join(",")));
+                env.push((
+                    "MARKETING_URL".into(),
+                    self.replica_urls("marketing").join(","),
+                ));
                 env.push((
                     "SERVICE_TOKEN_URL".into(),
                     format!("{gateway}/auth/dev/oauth2/token"),
@@ -266,7 +305,7 @@ impl Stack {
                     ("MARKETING_URL", "marketing"),
                     ("SELLERPAGE_URL", "sellerpage"),
                 ] {
-                    env.push((var.into(), self.url_of(service)));
+                    env.push((var.into(), self.replica_urls(service).join(",")));
                 }
             }
             _ => {}
@@ -299,7 +338,7 @@ impl Stack {
             .filter_map(|s| s.pid().map(|pid| (s.name.clone(), pid)))
             .collect();
         if let Some(pid) = self.broker.as_ref().and_then(Managed::pid) {
-            pids.push(("tansu".to_owned(), pid));
+            pids.push(("broker".to_owned(), pid));
         }
         if let Some(pid) = self.postgres.as_ref().and_then(|pg| pg.pid()) {
             pids.push(("postgres".to_owned(), pid));
@@ -315,115 +354,9 @@ impl Stack {
             .collect()
     }
 
-    /// Base URL of a service, bypassing the gateway.
+    /// Base URL of a service (its first replica's), bypassing the gateway.
     pub fn service_url(&self, name: &str) -> String {
         self.url_of(name)
-    }
-
-    /// Stops one service gracefully (SIGTERM, then SIGKILL after 10 s).
-    pub async fn stop_service(&mut self, name: &str) {
-        if let Some(service) = self.services.iter_mut().find(|s| s.name == name) {
-            service.stop(Duration::from_secs(10)).await;
-        }
-    }
-
-    /// Starts a stopped service again and waits until it is ready.
-    pub async fn restart_service(&mut self, name: &str) -> Result<(), StepError> {
-        let port = if name == GATEWAY.0 {
-            self.options.gateway_port
-        } else {
-            let i = SERVICES
-                .iter()
-                .position(|(n, _)| *n == name)
-                .expect("known service");
-            self.options.service_ports[i]
-        };
-        let env = self.service_env(name, port);
-        let logs = self.options.logs_dir();
-        let mut fresh = process::spawn_service(&self.options.bin_dir, name, port, env, &logs)?;
-        fresh.wait_ready(Duration::from_secs(60)).await?;
-        if let Some(slot) = self.services.iter_mut().find(|s| s.name == name) {
-            *slot = fresh;
-        }
-        Ok(())
-    }
-
-    /// Sends `signal` to one service (SIGSTOP/SIGCONT freeze and thaw it).
-    pub fn signal_service(&self, name: &str, signal: Signal) {
-        if let Some(service) = self.service(name) {
-            service.signal(signal);
-        }
-    }
-
-    /// Starts (or restarts, keeping its data) the private Postgres cluster.
-    pub async fn start_postgres(&mut self) -> Result<(), StepError> {
-        let pg = postgres::Postgres::start(
-            &self.options.data_dir.join("postgres"),
-            self.options.postgres_port,
-            &self.options.logs_dir().join("postgres.log"),
-        )
-        .await?;
-        self.postgres = Some(pg);
-        Ok(())
-    }
-
-    /// Stops the private Postgres cluster (fast shutdown), as an outage would.
-    pub async fn stop_postgres(&mut self) {
-        if let Some(mut pg) = self.postgres.take() {
-            pg.stop().await;
-        }
-    }
-
-    /// Starts (or restarts, keeping its data) the private broker.
-    pub async fn start_broker(&mut self) -> Result<(), StepError> {
-        let broker = broker::start(
-            &self.options.data_dir.join("tansu"),
-            self.options.broker_port,
-            &self.options.logs_dir().join("tansu.log"),
-        )
-        .await?;
-        self.broker = Some(broker);
-        Ok(())
-    }
-
-    /// `kill -9` the broker, as a crash would.
-    pub async fn kill_broker(&mut self) {
-        if let Some(mut broker) = self.broker.take() {
-            broker
-                .stop_with(Signal::SIGKILL, Duration::from_secs(10))
-                .await;
-        }
-    }
-
-    /// `kill -9` one service, as a crash would (restart it with [`Stack::restart_service`]).
-    pub async fn kill_service(&mut self, name: &str) {
-        if let Some(service) = self.services.iter_mut().find(|s| s.name == name) {
-            service
-                .stop_with(Signal::SIGKILL, Duration::from_secs(10))
-                .await;
-        }
-    }
-
-    /// Stops the private broker, as an outage would (see [`broker::stop`] for how).
-    pub async fn stop_broker(&mut self) {
-        if let Some(mut broker) = self.broker.take() {
-            broker::stop(&mut broker).await;
-        }
-    }
-
-    /// Waits up to `within` for a service to exit by itself; its exit status, if it did.
-    pub async fn wait_service_exit(&mut self, name: &str, within: Duration) -> Option<String> {
-        let service = self.services.iter_mut().find(|s| s.name == name)?;
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if let Some(status) = service.exited() {
-                return Some(status);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     /// Stops the gateway and services, then the broker, then Postgres.

@@ -1,4 +1,4 @@
-//! `mealkit up [--wipe]`: the whole system, until Ctrl-C.
+//! `mealkit up [--wipe] [--replicas order=3,delivery=2]`: the whole system, until Ctrl-C.
 //! `mealkit infra --env-file FILE`: only Postgres and the broker (what `./dev test` runs the
 //! tests against); writes `DATABASE_URL` and `KAFKA_BROKERS` to FILE once they are up.
 //! `mealkit dlq ...`: the dead-letter topic (see [`dlq`]).
@@ -12,7 +12,7 @@ use stack::{Options, SERVICES, Stack};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: mealkit up [--wipe] [--data-dir DIR] [--bin-dir DIR]\n       mealkit infra --env-file FILE [--data-dir DIR]\n       {}",
+        "usage: mealkit up [--wipe] [--replicas SERVICE=N,...] [--data-dir DIR] [--bin-dir DIR]\n       mealkit infra --env-file FILE [--data-dir DIR]\n       {}",
         dlq::usage()
     );
     std::process::exit(2)
@@ -24,6 +24,8 @@ struct Args {
     data_dir: PathBuf,
     bin_dir: PathBuf,
     env_file: Option<PathBuf>,
+    /// `--replicas order=3,delivery=2`.
+    replicas: String,
 }
 
 fn parse() -> Args {
@@ -39,6 +41,7 @@ fn parse() -> Args {
         data_dir: PathBuf::from(".data"),
         bin_dir: exe_dir,
         env_file: None,
+        replicas: String::new(),
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -50,6 +53,7 @@ fn parse() -> Args {
                 parsed.bin_dir = args.next().map(PathBuf::from).unwrap_or_else(|| usage())
             }
             "--env-file" => parsed.env_file = args.next().map(PathBuf::from),
+            "--replicas" => parsed.replicas = args.next().unwrap_or_else(|| usage()),
             _ => usage(),
         }
     }
@@ -86,7 +90,10 @@ async fn up(args: Args) -> anyhow::Result<()> {
         eprintln!("==> wiping {}", args.data_dir.display());
         std::fs::remove_dir_all(&args.data_dir)?;
     }
-    let options = Options::local(args.data_dir.clone(), args.bin_dir);
+    let mut options = Options::local(args.data_dir.clone(), args.bin_dir);
+    options
+        .set_replicas_from(&args.replicas)
+        .map_err(|e| anyhow::anyhow!("--replicas: {e}"))?;
     let logs = options.logs_dir();
     let mut stack = Stack::start(options).await?;
     println!();
@@ -98,7 +105,7 @@ async fn up(args: Args) -> anyhow::Result<()> {
     println!("  API docs   {}/docs/", stack.gateway_url);
     println!("  gateway    {}", stack.gateway_url);
     for (name, _) in SERVICES {
-        println!("  {name:<10} {}", stack.service_url(name));
+        println!("  {name:<10} {}", stack.replica_urls(name).join(" "));
     }
     println!("  postgres   {}", stack.database_url);
     println!("  broker     {}", stack.kafka_brokers);

@@ -6,19 +6,20 @@ use crate::{BROKER_PORT, GATEWAY, POSTGRES_PORT, SERVICES, StepError, postgres, 
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Where Postgres and tansu keep their data and every process its log.
+    /// Where Postgres and the broker keep their data and every process its log.
     pub data_dir: PathBuf,
     /// Where the service binaries are (`target/release` for `./dev up`).
     pub bin_dir: PathBuf,
     /// Use this database instead of starting a cluster.
     pub database_url: Option<String>,
-    /// Use these brokers instead of starting tansu.
+    /// Use these brokers instead of starting the broker.
     pub kafka_brokers: Option<String>,
     pub postgres_port: u16,
     pub broker_port: u16,
     pub gateway_port: u16,
-    /// Port of each service, in [`SERVICES`] order.
-    pub service_ports: [u16; 6],
+    /// The ports of each service's replicas, in [`SERVICES`] order: one each unless
+    /// [`Options::set_replicas`] asks for more.
+    pub service_ports: [Vec<u16>; 6],
     /// Extra environment for every service (tuning in tests).
     pub env: Vec<(String, String)>,
     /// Print progress lines.
@@ -40,7 +41,7 @@ impl Options {
             postgres_port: POSTGRES_PORT,
             broker_port: BROKER_PORT,
             gateway_port: GATEWAY.1,
-            service_ports: SERVICES.map(|(_, port)| port),
+            service_ports: SERVICES.map(|(_, port)| vec![port]),
             env: Vec::new(),
             verbose: true,
             with_services: true,
@@ -59,11 +60,41 @@ impl Options {
             postgres_port: next(),
             broker_port: next(),
             gateway_port: next(),
-            service_ports: [next(), next(), next(), next(), next(), next()],
+            service_ports: [(); 6].map(|()| vec![next()]),
             env: Vec::new(),
             verbose: false,
             with_services: true,
         })
+    }
+
+    /// Runs `count` replicas of `service` (at least one): the first on its own port, replica
+    /// `k` (from 0) on that port plus `100 * k` (order: 8082, 8182, 8282).
+    pub fn set_replicas(&mut self, service: &str, count: usize) -> Result<(), String> {
+        let i = SERVICES
+            .iter()
+            .position(|(name, _)| *name == service)
+            .ok_or_else(|| format!("no service named {service:?}"))?;
+        if !(1..=9).contains(&count) {
+            return Err(format!("{service}: between 1 and 9 replicas, not {count}"));
+        }
+        let first = self.service_ports[i][0];
+        self.service_ports[i] = (0..count as u16).map(|k| first + 100 * k).collect();
+        Ok(())
+    }
+
+    /// Applies a `--replicas` list: `order=3,delivery=2`.
+    pub fn set_replicas_from(&mut self, list: &str) -> Result<(), String> {
+        for entry in list.split(',').filter(|e| !e.trim().is_empty()) {
+            let (service, count) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("{entry:?}: expected service=count"))?;
+            let count = count
+                .trim()
+                .parse()
+                .map_err(|_| format!("{entry:?}: the count is not a number"))?;
+            self.set_replicas(service.trim(), count)?;
+        }
+        Ok(())
     }
 
     pub fn logs_dir(&self) -> PathBuf {
@@ -83,7 +114,9 @@ impl Options {
         }
         if o.with_services {
             for (i, (name, _)) in SERVICES.iter().enumerate() {
-                wanted.push((name, o.service_ports[i]));
+                for port in &o.service_ports[i] {
+                    wanted.push((name, *port));
+                }
             }
             wanted.push((GATEWAY.0, o.gateway_port));
         }
@@ -134,4 +167,21 @@ pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
         ));
     }
     Ok(ports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replicas_list_gives_each_further_replica_its_first_ones_port_plus_100() {
+        let mut options = Options::local(PathBuf::from("d"), PathBuf::from("b"));
+        options.set_replicas_from("order=3, delivery=2").unwrap();
+        assert_eq!(options.service_ports[1], [8082, 8182, 8282]);
+        assert_eq!(options.service_ports[3], [8084, 8184]);
+        assert_eq!(options.service_ports[0], [8081]);
+        for bad in ["order", "order=0", "order=x", "orders=2", "order=10"] {
+            assert!(options.set_replicas_from(bad).is_err(), "{bad}");
+        }
+    }
 }

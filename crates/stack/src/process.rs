@@ -144,14 +144,17 @@ pub fn last_line(log: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Starts `service`'s binary as the process `name` (a replica's name: `order`, `order-2`),
+/// listening on `port`, logging to `<name>.log`.
 pub fn spawn_service(
     bin_dir: &Path,
+    service: &str,
     name: &str,
     port: u16,
     env: Vec<(String, String)>,
     logs: &Path,
 ) -> Result<Managed, StepError> {
-    let binary = bin_dir.join(name);
+    let binary = bin_dir.join(service);
     if !binary.is_file() {
         return Err(step_error(
             name,

@@ -1,4 +1,4 @@
-//! Delivery against real Postgres and tansu, including a poison message on its topic.
+//! Delivery against real Postgres and the broker, including a poison message on its topic.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Marketing against real Postgres and tansu.
+//! Marketing against real Postgres and the broker.
 
 use std::time::Duration;
 

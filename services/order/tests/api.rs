@@ -1,5 +1,5 @@
 //! Order with the real payment service beside it (in-process, same database, its own schema)
-//! against real Postgres and tansu.
+//! against real Postgres and the broker.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! Payment against real Postgres and tansu.
+//! Payment against real Postgres and the broker.
 
 use std::time::Duration;
 

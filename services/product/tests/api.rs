@@ -1,4 +1,4 @@
-//! Product against real Postgres and tansu: the catalog API, bad input, and the stock saga
+//! Product against real Postgres and the broker: the catalog API, bad input, and the stock saga
 //! steps driven by real events on the topics.
 
 use std::time::Duration;

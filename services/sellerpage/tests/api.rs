@@ -1,4 +1,4 @@
-//! Seller page against real Postgres and tansu: built from events in any order.
+//! Seller page against real Postgres and the broker: built from events in any order.
 
 use std::time::Duration;
 

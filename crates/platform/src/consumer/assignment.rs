@@ -40,7 +40,7 @@ impl AssignmentWatch {
                 service = %self.service,
                 unassigned_secs = (now - since).as_secs(),
                 "consumer: its consumer group has given it no partitions; its events are not \
-                 being read (against tansu 0.6, restart the broker: see README, known limitations)"
+                 being read (see README, known limitations)"
             );
             return true;
         }

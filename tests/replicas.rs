@@ -1,0 +1,183 @@
+//! Two replicas of every service under a steady stream of orders and cancellations: the
+//! replicas of each consumer group share its partitions; one replica of each service is
+//! `kill -9`ed and stays down while the survivors take over its partitions and every saga
+//! finishes without it; then it is started again and gets partitions back. The crash suite's
+//! invariants (`support::load::check`) are checked with the replicas down and again at the end.
+//! This is what an HPA's scale-down and a lost node rely on in a cluster.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use stack::Stack;
+use support::load::{Traffic, inject_poison, settle, shop, stream};
+use support::{start_stack_with, stop_stack};
+use testkit::{Http, eventually};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+/// The services' default `KAFKA_SESSION_TIMEOUT_MS`: how long the group waits for a replica
+/// that went silent.
+const SESSION: Duration = Duration::from_secs(10);
+/// Time for the rebalance after the session has ended, and for the replicas' partition gauge
+/// (sampled every 5 s) to show it.
+const REBALANCE: Duration = Duration::from_secs(30);
+
+/// How many partitions each replica holds now, by replica name (`order`, `order-2`, ...);
+/// a replica that does not answer is left out.
+async fn assignments(stack: &Stack) -> BTreeMap<String, f64> {
+    let mut held = BTreeMap::new();
+    for (_, replica, port) in stack.replicas() {
+        let url = format!("http://127.0.0.1:{port}");
+        if let Some(n) = support::metric(&url, "consumer_assigned_partitions").await {
+            held.insert(replica, n);
+        }
+    }
+    held
+}
+
+/// Waits up to `within` until `holds` is true of the assignments; how long it took.
+async fn wait_assignments(
+    stack: &Stack,
+    within: Duration,
+    what: &str,
+    holds: impl Fn(&BTreeMap<String, f64>) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    let reached = eventually(within, || async {
+        holds(&assignments(stack).await).then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_some(),
+        "{what} not within {within:?}; partitions held: {:?}",
+        assignments(stack).await
+    );
+    start.elapsed()
+}
+
+struct Load {
+    stop: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl Load {
+    fn start(g: &str, products: &[i64], customers: &[Http], traffic: &Arc<Mutex<Traffic>>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(stream(
+            g.to_owned(),
+            products.to_vec(),
+            customers.to_vec(),
+            stop.clone(),
+            traffic.clone(),
+        ));
+        Self { stop, task }
+    }
+
+    async fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survivors_take_over_a_killed_replicas_partitions_and_it_gets_them_back() {
+    let mut stack = start_stack_with(
+        &[
+            ("PENDING_RECOVERY_AFTER_MS", "2000"),
+            ("PAYMENT_TIMEOUT_MS", "2000"),
+        ],
+        2,
+    )
+    .await;
+    let g = stack.gateway_url.clone();
+    let (products, customers) = shop(&g).await;
+    inject_poison(&stack).await;
+    let traffic = Arc::new(Mutex::new(Traffic::default()));
+    let services: Vec<&str> = stack::SERVICES.iter().map(|(name, _)| *name).collect();
+    let survivor = |service: &str| stack::replica_name(service, 1);
+
+    // Both replicas of every service hold some of their group's partitions.
+    let load = Load::start(&g, &products, &customers, &traffic);
+    let shared = wait_assignments(
+        &stack,
+        Duration::from_secs(60),
+        "every replica assigned",
+        |held| held.len() == 2 * services.len() && held.values().all(|n| *n > 0.0),
+    )
+    .await;
+    let before = assignments(&stack).await;
+    let total = |service: &str| before[service] + before[&survivor(service)];
+    println!("partitions shared after {shared:?}: {before:?}");
+
+    // kill -9 one replica of each; it stays down. The survivors take over its partitions.
+    for service in &services {
+        stack.kill_service(service).await;
+    }
+    let takeover = wait_assignments(&stack, SESSION + REBALANCE, "survivors took over", |held| {
+        services
+            .iter()
+            .all(|service| held.get(&survivor(service)) == Some(&total(service)))
+    })
+    .await;
+    println!("survivors hold every partition {takeover:?} after the kill");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    load.finish().await;
+    let while_down = {
+        let traffic = traffic.lock().await;
+        println!(
+            "with replicas down: {} orders sent, {} accepted, {} cancellations accepted",
+            traffic.sent,
+            traffic.accepted.len(),
+            traffic.cancels_accepted.len()
+        );
+        settle(&stack, &products, &traffic).await
+    };
+    assert!(
+        while_down.iter().all(|(_, n)| *n == 0),
+        "sagas did not finish without the killed replicas: {while_down:?}"
+    );
+
+    // Started again, each gets partitions back.
+    let load = Load::start(&g, &products, &customers, &traffic);
+    for service in &services {
+        stack
+            .restart_service(service)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let rejoined = wait_assignments(
+        &stack,
+        SESSION + REBALANCE,
+        "restarted replicas assigned",
+        |held| held.len() == 2 * services.len() && held.values().all(|n| *n > 0.0),
+    )
+    .await;
+    println!(
+        "restarted replicas hold partitions again {rejoined:?} after starting: {:?}",
+        assignments(&stack).await
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    load.finish().await;
+    let traffic = traffic.lock().await;
+    let found = settle(&stack, &products, &traffic).await;
+    println!(
+        "in all: {} orders sent, {} accepted, {} cancellations accepted",
+        traffic.sent,
+        traffic.accepted.len(),
+        traffic.cancels_accepted.len()
+    );
+    assert!(
+        traffic.accepted.len() > 50,
+        "the stream placed too few orders to mean anything"
+    );
+    assert!(
+        found.iter().all(|(_, n)| *n == 0),
+        "invariants violated: {found:?}"
+    );
+    drop(traffic);
+    stop_stack(stack).await;
+}
