@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::PgPool;
-use support::load::{Traffic, inject_poison, scalar, settle, shop, stream};
+use support::load::{FAULT_ENV, Traffic, scalar, settle, shop, stream};
 use support::{start_stack, stop_stack};
 use tokio::sync::Mutex;
 
@@ -23,14 +23,9 @@ async fn the_system_survives_crashes_and_restarts_under_load() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(1);
-    let mut stack = start_stack(&[
-        ("PENDING_RECOVERY_AFTER_MS", "2000"),
-        ("PAYMENT_TIMEOUT_MS", "2000"),
-    ])
-    .await;
+    let mut stack = start_stack(&FAULT_ENV).await;
     let g = stack.gateway_url.clone();
-    let (products, customers) = shop(&g).await;
-    inject_poison(&stack).await;
+    let (products, customers) = shop(&stack).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let traffic = Arc::new(Mutex::new(Traffic::default()));

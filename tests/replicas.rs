@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stack::Stack;
-use support::load::{Traffic, inject_poison, settle, shop, stream};
+use support::load::{FAULT_ENV, Traffic, settle, shop, stream};
 use support::{start_stack_with, stop_stack};
 use testkit::{Http, eventually};
 use tokio::sync::Mutex;
@@ -85,17 +85,9 @@ impl Load {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survivors_take_over_a_killed_replicas_partitions_and_it_gets_them_back() {
-    let mut stack = start_stack_with(
-        &[
-            ("PENDING_RECOVERY_AFTER_MS", "2000"),
-            ("PAYMENT_TIMEOUT_MS", "2000"),
-        ],
-        2,
-    )
-    .await;
+    let mut stack = start_stack_with(&FAULT_ENV, 2).await;
     let g = stack.gateway_url.clone();
-    let (products, customers) = shop(&g).await;
-    inject_poison(&stack).await;
+    let (products, customers) = shop(&stack).await;
     let traffic = Arc::new(Mutex::new(Traffic::default()));
     let services: Vec<&str> = stack::SERVICES.iter().map(|(name, _)| *name).collect();
     let survivor = |service: &str| stack::replica_name(service, 1);

@@ -71,6 +71,20 @@ pub async fn scalar(pool: &PgPool, sql: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
+/// How many of the orders `ids` are in a status for which `counts` is true.
+async fn orders_whose_status(pool: &PgPool, ids: &[i64], counts: impl Fn(&str) -> bool) -> i64 {
+    let mut found = 0;
+    for id in ids {
+        let status: String = sqlx::query_scalar("SELECT status FROM ordering.orders WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        found += i64::from(counts(&status));
+    }
+    found
+}
+
 /// Each invariant with the number of violations found.
 pub async fn check(stack: &Stack, products: &[i64], traffic: &Traffic) -> Vec<(&'static str, i64)> {
     let pool = PgPool::connect(&stack.database_url).await.unwrap();
@@ -117,29 +131,10 @@ pub async fn check(stack: &Stack, products: &[i64], traffic: &Traffic) -> Vec<(&
         "products whose stock is not initial minus fulfilled",
         stock_violations,
     ));
-    let mut unfinished = 0;
-    for id in &traffic.cancels_accepted {
-        let status: String = sqlx::query_scalar("SELECT status FROM ordering.orders WHERE id = $1")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        if status != "CANCELLED" {
-            unfinished += 1;
-        }
-    }
+    let unfinished =
+        orders_whose_status(&pool, &traffic.cancels_accepted, |s| s != "CANCELLED").await;
     found.push(("accepted cancellations not CANCELLED", unfinished));
-    let mut lost = 0;
-    for id in &traffic.accepted {
-        let status: String = sqlx::query_scalar("SELECT status FROM ordering.orders WHERE id = $1")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        if status == "REJECTED" {
-            lost += 1;
-        }
-    }
+    let lost = orders_whose_status(&pool, &traffic.accepted, |s| s == "REJECTED").await;
     found.push(("accepted orders later rejected", lost));
     let dead = testkit::read_topic_raw(
         &stack.kafka_brokers,
@@ -196,9 +191,17 @@ pub async fn settle(
     found
 }
 
+/// What the stream's stacks run with: a pending order is recovered 2 s after its payment call
+/// was lost, and payment is given 2 s.
+pub const FAULT_ENV: [(&str, &str); 2] = [
+    ("PENDING_RECOVERY_AFTER_MS", "2000"),
+    ("PAYMENT_TIMEOUT_MS", "2000"),
+];
+
 /// Sets up a shop for [`stream`]: three kits of [`INITIAL_STOCK`] (one order of each placed),
-/// and 50 signed-in customers.
-pub async fn shop(g: &str) -> (Vec<i64>, Vec<Http>) {
+/// 50 signed-in customers, and the poison message ([`inject_poison`]).
+pub async fn shop(stack: &Stack) -> (Vec<i64>, Vec<Http>) {
+    let g = &stack.gateway_url;
     let http = super::sign_in(g, "customer", 1).await;
     let mut products = Vec::new();
     for seller in 1..=3 {
@@ -213,5 +216,6 @@ pub async fn shop(g: &str) -> (Vec<i64>, Vec<Http>) {
             super::place_order(&http, g, json!({"productId": product, "qty": 1})).await;
         assert_eq!(status, 201, "{body}");
     }
+    inject_poison(stack).await;
     (products, customers)
 }

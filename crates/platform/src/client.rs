@@ -4,9 +4,9 @@
 //! The breaker is `failsafe`'s state machine (a maintained, small crate: consecutive-failure
 //! policy, open → half-open after a cool-down, closes on a success). A timeout, a connection
 //! failure or a 5xx counts as a failure; any other answer, 4xx included, proves the dependency
-//! is healthy. While open, calls fail at once with [`CallError::Open`] without touching the
-//! network (every replica's breaker open: the caller's fallback answers). Transitions are logged and exported as `circuit_breaker_state{dependency}`
-//! (0 closed, 1 half-open, 2 open).
+//! is healthy. Once every replica's breaker is open, calls fail at once with [`CallError::Open`]
+//! without touching the network, and the caller's fallback answers. Transitions are logged and
+//! exported as `circuit_breaker_state{dependency}` (0 closed, 1 half-open, 2 open).
 
 mod replicas;
 

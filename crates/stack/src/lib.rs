@@ -34,16 +34,6 @@ pub const SERVICES: [(&str, u16); 6] = [
     ("sellerpage", 8086),
 ];
 pub const GATEWAY: (&str, u16) = ("gateway", 8080);
-
-/// The process name of `service`'s replica `k` (from 0): `order`, `order-2`, `order-3`. Every
-/// method that takes a service's name takes a replica's.
-pub fn replica_name(service: &str, k: usize) -> String {
-    if k == 0 {
-        service.to_owned()
-    } else {
-        format!("{service}-{}", k + 1)
-    }
-}
 pub const POSTGRES_PORT: u16 = 55432;
 
 /// The gateway's rate limits lifted, for clients that are one address and a few identities at
@@ -56,6 +46,16 @@ pub const UNTHROTTLED: [(&str, &str); 4] = [
     ("RATE_LIMIT_CALLER_BURST", "1000000"),
 ];
 pub const BROKER_PORT: u16 = 9092;
+
+/// The process name of `service`'s replica `k` (from 0): `order`, `order-2`, `order-3`. Every
+/// method that takes a service's name takes a replica's.
+pub fn replica_name(service: &str, k: usize) -> String {
+    if k == 0 {
+        service.to_owned()
+    } else {
+        format!("{service}-{}", k + 1)
+    }
+}
 
 /// A step that failed: which, why, and where its log is.
 #[derive(Debug)]
