@@ -191,8 +191,9 @@ pub async fn settle(
     found
 }
 
-/// What the stream's stacks run with: a pending order is recovered 2 s after its payment call
-/// was lost, and payment is given 2 s.
+/// What the stream's stacks run with, so that faults settle within the drain: order's recovery
+/// loop settles a `PENDING` order (its payment call cut off by a crash) once it is 2 s old, and
+/// a payment call times out after 2 s.
 pub const FAULT_ENV: [(&str, &str); 2] = [
     ("PENDING_RECOVERY_AFTER_MS", "2000"),
     ("PAYMENT_TIMEOUT_MS", "2000"),
