@@ -4,6 +4,7 @@
 //! `--quick` runs every phase for seconds instead of minutes: CI uses it to keep the harness
 //! working; its numbers mean nothing and nothing asserts on them.
 
+mod kafka_traffic;
 mod load;
 mod proc;
 mod report;
@@ -178,7 +179,8 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         plan.phase.as_secs()
     );
     let started = Utc::now();
-    statements::reset(&pool).await?;
+    let traffic_before = kafka_traffic::snapshot(stack).await?;
+    let wal_before = statements::reset(&pool).await?;
     let fixed_rate = load::oha(
         &orders_url,
         Some(&body),
@@ -188,7 +190,12 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     )
     .await?;
     let fixed_rate_sagas = settle(&pool, started).await?;
-    let statements = statements::per_order(&pool, fixed_rate_sagas.orders).await?;
+    let kafka_traffic = kafka_traffic::per_order(
+        &traffic_before,
+        &kafka_traffic::snapshot(stack).await?,
+        fixed_rate_sagas.orders,
+    );
+    let statements = statements::per_order(&pool, &wal_before, fixed_rate_sagas.orders).await?;
     saga_by_load.push(PhaseSagas {
         load: format!("fixed rate {fixed_rate_target}/s"),
         saga: fixed_rate_sagas,
@@ -285,6 +292,8 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         fixed_rate,
         fixed_rate_target,
         statements,
+        kafka_traffic,
+        event_json_us: shop::event_json_cost()?,
         saga,
         saga_by_load,
         probes,

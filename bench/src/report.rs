@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::kafka_traffic::KafkaTraffic;
 use crate::load::{Percentiles, Siege};
+use crate::shop::EventJson;
 use crate::statements::StatementCounts;
 use crate::tracing_cost::TracingCost;
 
@@ -46,6 +48,10 @@ pub struct Report {
     pub fixed_rate_target: u32,
     /// Database statements per order over the fixed-rate load, its sagas included.
     pub statements: StatementCounts,
+    /// Requests to the broker and events carried per order over the same load.
+    pub kafka_traffic: KafkaTraffic,
+    /// One event's JSON encode and decode, measured in the bench's process.
+    pub event_json_us: EventJson,
     pub saga: SagaCompletion,
     pub saga_by_load: Vec<PhaseSagas>,
     pub probes: Vec<Probe>,
@@ -134,6 +140,28 @@ fn markdown(r: &Report) -> String {
     );
     for (query, per_order) in &st.top {
         md += &format!("| {per_order:.2} | `{}` |\n", query.replace('|', "\\|"));
+    }
+    md += &format!(
+        "\n{:.2} explicit transactions (`COMMIT`) per order; {:.2} WAL flushes and {:.0} WAL bytes per order.\n",
+        st.commits_per_order, st.wal_syncs_per_order, st.wal_bytes_per_order
+    );
+    let k = &r.kafka_traffic;
+    let json = &r.event_json_us;
+    md += &format!(
+        "\n## Broker requests and events per order (librdkafka's counts, fixed rate {}/s, sagas included)\n\n{:.2} requests per order over {} orders, from every service's producer and consumers. {:.2} events produced and {:.2} received per order (one per consuming group). Their JSON: {:.2} µs to encode an event, {:.2} µs to decode one (in the bench's process), {:.3} ms per order.\n\n| requests per order | kind |\n|---|---|\n",
+        r.fixed_rate_target,
+        k.requests_per_order,
+        k.orders,
+        k.messages_sent_per_order,
+        k.messages_received_per_order,
+        json.encode_us,
+        json.decode_us,
+        (k.messages_sent_per_order * json.encode_us
+            + k.messages_received_per_order * json.decode_us)
+            / 1000.0,
+    );
+    for (kind, per_order) in &k.requests_by_kind {
+        md += &format!("| {per_order:.3} | {kind} |\n");
     }
     let s = &r.saga;
     md += &format!(
@@ -226,5 +254,18 @@ fn markdown(r: &Report) -> String {
         100.0
             * (t.with_export.cpu_ms_per_order / t.without_export.cpu_ms_per_order.max(1e-9) - 1.0)
     );
+    let run = &t.without_export;
+    md += &format!(
+        "\nWhere the CPU goes, without export: ms of CPU per order, by process ({:.2} in all).\n\n| process | ms per order |\n|---|---|\n",
+        run.cpu_ms_per_order
+    );
+    let mut by_process: Vec<_> = run.cpu_seconds.iter().collect();
+    by_process.sort_by(|a, b| b.1.total_cmp(a.1));
+    for (process, seconds) in by_process {
+        md += &format!(
+            "| {process} | {:.2} |\n",
+            1000.0 * seconds / (run.orders.max(1) as f64)
+        );
+    }
     md
 }

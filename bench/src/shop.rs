@@ -97,3 +97,44 @@ pub async fn register(g: &str) -> anyhow::Result<i64> {
     }
     anyhow::bail!("order never learned product {id}")
 }
+
+/// What one event's JSON costs, in microseconds of one core: encoding it (once, into the outbox)
+/// and decoding it (once per consuming group), an `OrderPlaced` as the relays send it.
+#[derive(serde::Serialize, Default)]
+pub struct EventJson {
+    pub encode_us: f64,
+    pub decode_us: f64,
+}
+
+pub fn event_json_cost() -> anyhow::Result<EventJson> {
+    use contracts::{Envelope, Event, OrderPlaced};
+    let envelope = Envelope::new(
+        "order",
+        Event::OrderPlaced(OrderPlaced {
+            order_id: 1_000_001,
+            customer_id: 1,
+            seller_id: 2,
+            product_id: 3,
+            product_name: "Bulgogi kit for two".into(),
+            qty: 1,
+            amount: 15_800,
+            address: "Seoul".into(),
+        }),
+    );
+    const ROUNDS: u32 = 50_000;
+    let started = std::time::Instant::now();
+    let mut body = String::new();
+    for _ in 0..ROUNDS {
+        body = std::hint::black_box(&envelope).to_json();
+    }
+    let encode_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(ROUNDS);
+    let started = std::time::Instant::now();
+    for _ in 0..ROUNDS {
+        std::hint::black_box(Envelope::from_json(body.as_bytes())?);
+    }
+    let decode_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(ROUNDS);
+    Ok(EventJson {
+        encode_us,
+        decode_us,
+    })
+}

@@ -12,21 +12,45 @@ pub struct StatementCounts {
     pub per_order: f64,
     /// The most frequent statements, with their calls per order.
     pub top: Vec<(String, f64)>,
+    /// Explicit transactions (`COMMIT` statements) per order; a statement run on its own commits
+    /// too, without one.
+    pub commits_per_order: f64,
+    /// WAL flushes to disk per order: what commits cost the disk, after group commit merged them.
+    pub wal_syncs_per_order: f64,
+    pub wal_bytes_per_order: f64,
+}
+
+/// The cluster's WAL counters when counting started.
+pub struct WalBaseline {
+    syncs: i64,
+    bytes: f64,
+}
+
+async fn wal(pool: &PgPool) -> anyhow::Result<WalBaseline> {
+    let (syncs, bytes): (i64, f64) =
+        sqlx::query_as("SELECT wal_sync, wal_bytes::float8 FROM pg_stat_wal")
+            .fetch_one(pool)
+            .await?;
+    Ok(WalBaseline { syncs, bytes })
 }
 
 /// Starts counting from zero.
-pub async fn reset(pool: &PgPool) -> anyhow::Result<()> {
+pub async fn reset(pool: &PgPool) -> anyhow::Result<WalBaseline> {
     sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         .execute(pool)
         .await?;
     sqlx::query("SELECT pg_stat_statements_reset()")
         .execute(pool)
         .await?;
-    Ok(())
+    wal(pool).await
 }
 
 /// Every statement counted since [`reset`] but the harness's own, divided by `orders`.
-pub async fn per_order(pool: &PgPool, orders: usize) -> anyhow::Result<StatementCounts> {
+pub async fn per_order(
+    pool: &PgPool,
+    since: &WalBaseline,
+    orders: usize,
+) -> anyhow::Result<StatementCounts> {
     // The harness's saga query joins the seller page's table under this alias; nothing else does.
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT query, calls FROM pg_stat_statements
@@ -37,6 +61,12 @@ pub async fn per_order(pool: &PgPool, orders: usize) -> anyhow::Result<Statement
     .await?;
     let divisor = orders.max(1) as f64;
     let total: i64 = rows.iter().map(|(_, calls)| calls).sum();
+    let commits: i64 = rows
+        .iter()
+        .filter(|(query, _)| query.trim().eq_ignore_ascii_case("COMMIT"))
+        .map(|(_, calls)| calls)
+        .sum();
+    let now = wal(pool).await?;
     let top = rows
         .into_iter()
         .take(15)
@@ -50,5 +80,8 @@ pub async fn per_order(pool: &PgPool, orders: usize) -> anyhow::Result<Statement
         orders,
         per_order: total as f64 / divisor,
         top,
+        commits_per_order: commits as f64 / divisor,
+        wal_syncs_per_order: (now.syncs - since.syncs) as f64 / divisor,
+        wal_bytes_per_order: (now.bytes - since.bytes) / divisor,
     })
 }

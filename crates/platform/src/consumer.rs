@@ -28,13 +28,14 @@ use std::time::Duration;
 
 use contracts::{Envelope, Event, Topic, TopicNames};
 use rdkafka::Message;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::{BorrowedMessage, Headers};
-use rdkafka::producer::FutureProducer;
+
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::health::ConsumerStatus;
+use crate::kafka::{FutureProducer, StreamConsumer};
 use crate::shutdown::CancellationToken;
 use crate::unit_of_work::{Store, UnitOfWork};
 

@@ -20,13 +20,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use contracts::{Envelope, Topic, TopicNames};
 use rdkafka::Message;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiResult, ErrorBody};
+use crate::kafka::{FutureProducer, StreamConsumer};
 use crate::openapi::{OpenApiRouter, routes};
 use crate::shutdown::CancellationToken;
 use crate::{ApiError, Caller, Party, Path, Query, Store};

@@ -5,18 +5,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::StreamConsumer;
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::producer::Producer;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, ClientContext, Statistics};
 
 use crate::settings::ConsumerTuning;
 use crate::shutdown::CancellationToken;
 
 /// Partitions per topic: enough for a few consumer replicas, few enough for a laptop broker.
 pub const PARTITIONS: i32 = 3;
+
+/// A service's producer: requests it sends are counted (see [`RequestCounts`]).
+pub type FutureProducer = rdkafka::producer::FutureProducer<RequestCounts>;
+/// A service's consumer: requests it sends are counted (see [`RequestCounts`]).
+pub type StreamConsumer = rdkafka::consumer::StreamConsumer<RequestCounts>;
+
+/// How often librdkafka reports what each client sent; the counters lag by at most this.
+const STATISTICS_INTERVAL_MS: &str = "5000";
 
 /// What every client shares. Metrics push is off: librdkafka otherwise asks the broker for a
 /// telemetry subscription every few seconds (five requests a second from our clients against
@@ -29,6 +37,38 @@ fn client(brokers: &str) -> ClientConfig {
     config
 }
 
+/// Counts what each client asked of the brokers and carried: `kafka_requests_total{client,
+/// request}` by kind (`Fetch`, `Produce`, `OffsetCommit`, `Heartbeat`, ...) and
+/// `kafka_messages_total{client, direction}` (`sent`, `received`). The bench divides them by
+/// orders: what the consumers' fetch settings and the relays' batching cost the broker.
+/// librdkafka keeps the totals and reports them every [`STATISTICS_INTERVAL_MS`].
+#[derive(Clone, Copy, Default)]
+pub struct RequestCounts;
+
+impl ClientContext for RequestCounts {
+    fn stats(&self, statistics: Statistics) {
+        let mut requests: std::collections::BTreeMap<&str, i64> = Default::default();
+        for broker in statistics.brokers.values() {
+            for (request, count) in &broker.req {
+                *requests.entry(request).or_default() += count;
+            }
+        }
+        let client = &statistics.name;
+        for (request, count) in requests.into_iter().filter(|(_, count)| *count > 0) {
+            metrics::counter!("kafka_requests_total", "client" => client.clone(), "request" => request.to_owned())
+                .absolute(count.unsigned_abs());
+        }
+        for (direction, count) in [("sent", statistics.txmsgs), ("received", statistics.rxmsgs)] {
+            if count > 0 {
+                metrics::counter!("kafka_messages_total", "client" => client.clone(), "direction" => direction)
+                    .absolute(count.unsigned_abs());
+            }
+        }
+    }
+}
+
+impl ConsumerContext for RequestCounts {}
+
 /// An idempotent producer (no duplicates or reordering on retry) that waits for all replicas.
 pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
     Ok(client(brokers)
@@ -37,7 +77,8 @@ pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
         .set("linger.ms", "2")
         .set("message.timeout.ms", "30000")
         .set("topic.metadata.refresh.interval.ms", "10000")
-        .create()?)
+        .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+        .create_with_context(RequestCounts)?)
 }
 
 /// A consumer whose offsets are committed automatically but only *stored* by us, after the
@@ -72,7 +113,8 @@ pub fn consumer(
             tuning.fetch_wait.as_millis().to_string(),
         )
         .set("topic.metadata.refresh.interval.ms", "5000")
-        .create()?)
+        .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
+        .create_with_context(RequestCounts)?)
 }
 
 /// Creates the topics that do not exist yet.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use contracts::{Envelope, Event, Topic, TopicNames};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use sqlx::error::BoxDynError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgRow};
@@ -30,6 +30,7 @@ use sqlx::{Arguments, PgConnection, PgPool, Postgres};
 use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 
+use crate::kafka::FutureProducer;
 use crate::shutdown::CancellationToken;
 use crate::unit_of_work::Store;
 

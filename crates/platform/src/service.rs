@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use contracts::{Topic, TopicNames};
-use rdkafka::producer::FutureProducer;
+
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -27,7 +27,7 @@ use crate::client::ServiceClient;
 use crate::consumer::{ConsumerLoop, EventHandler};
 use crate::dead_letters::DeadLetters;
 use crate::health::{ConsumerStatus, Health};
-use crate::kafka::{self, BrokerStatus};
+use crate::kafka::{self, BrokerStatus, FutureProducer};
 use crate::openapi::{self, OpenApiRouter};
 use crate::outbox::Relay;
 use crate::settings::{ClientSettings, CommonSettings};

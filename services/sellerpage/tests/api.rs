@@ -68,6 +68,15 @@ fn consumed(outcome: &str) -> u64 {
         .sum()
 }
 
+/// The sum of `family`'s series whose labels hold `label`, over every client in this process.
+fn kafka_total(family: &str, label: &str) -> u64 {
+    platform::metrics::render()
+        .lines()
+        .filter(|line| line.starts_with(&format!("{family}{{")) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 #[tokio::test]
 async fn the_seller_sees_each_order_whatever_order_its_events_arrive_in() {
     let (env, app) = spawn().await;
@@ -100,6 +109,15 @@ async fn the_seller_sees_each_order_whatever_order_its_events_arrive_in() {
     })
     .await;
     assert_eq!(outcomes, Some((8, 4)), "{}", platform::metrics::render());
+    // What the consumer asked of the broker and received is counted, within librdkafka's 5 s
+    // statistics interval: its fetches, and at least the 12 events published above.
+    let counted = eventually(Duration::from_secs(15), || async {
+        let fetches = kafka_total("kafka_requests_total", "request=\"Fetch\"");
+        let received = kafka_total("kafka_messages_total", "direction=\"received\"");
+        (fetches > 0 && received >= 12).then_some(())
+    })
+    .await;
+    assert!(counted.is_some(), "{}", platform::metrics::render());
     assert!(
         items
             .iter()
