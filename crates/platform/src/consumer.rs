@@ -30,7 +30,6 @@ use contracts::{Envelope, Event, Topic, TopicNames};
 use rdkafka::Message;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{BorrowedMessage, Headers};
-
 use tracing::Instrument;
 use uuid::Uuid;
 
