@@ -4,6 +4,7 @@
 //! `--quick` runs every phase for seconds instead of minutes: CI uses it to keep the harness
 //! working; its numbers mean nothing and nothing asserts on them.
 
+mod ceiling;
 mod kafka_traffic;
 mod load;
 mod proc;
@@ -248,7 +249,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     let all_completed = saga_completion(&pool, load_started).await?.never_completed == 0;
 
     eprintln!("==> the machine's ceiling: pgbench inserts, gateway pass-through");
-    let postgres_insert_commits_per_s = pgbench(stack, plan.pgbench_seconds).await?;
+    let postgres_insert_commits_per_s = ceiling::pgbench(stack, plan.pgbench_seconds).await?;
     let gateway_pass_through = load::oha(
         &format!("{g}/orders?customerId=1&limit=0"),
         None,
@@ -369,41 +370,4 @@ async fn saga_completion(pool: &PgPool, since: DateTime<Utc>) -> anyhow::Result<
         p99_ms: at(0.99),
         max_ms: done.last().copied().unwrap_or(f64::NAN),
     })
-}
-
-/// Single-row insert commits per second on the stack's own Postgres (pgbench, 8 clients).
-async fn pgbench(stack: &Stack, seconds: u32) -> anyhow::Result<f64> {
-    let admin = PgPool::connect(&stack.database_url).await?;
-    let _ = sqlx::query("CREATE DATABASE ceiling").execute(&admin).await;
-    let url = stack
-        .database_url
-        .rsplit_once('/')
-        .map(|(b, _)| format!("{b}/ceiling"))
-        .unwrap_or_default();
-    let db = PgPool::connect(&url).await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS t (id BIGSERIAL PRIMARY KEY, v INT)")
-        .execute(&db)
-        .await?;
-    let script = std::env::temp_dir().join(format!("mealkit-insert-{}.sql", std::process::id()));
-    std::fs::write(&script, "INSERT INTO t (v) VALUES (1);\n")?;
-    let pgbench = stack::postgres_bin_dir()
-        .map(|d| d.join("pgbench"))
-        .unwrap_or_else(|| "pgbench".into());
-    let out = tokio::process::Command::new(pgbench)
-        .args(["-n", "-c", "8", "-j", "2", "-T", &seconds.to_string(), "-f"])
-        .arg(&script)
-        .arg(&url)
-        .output()
-        .await?;
-    let _ = std::fs::remove_file(&script);
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "pgbench printed no tps: {text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
 }
