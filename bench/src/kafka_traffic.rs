@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use stack::Stack;
+use testkit::metrics::sum_by_label;
 
 /// librdkafka reports its counts every 5 s: waiting a little longer makes a snapshot whole.
 const REPORT_LAG: Duration = Duration::from_secs(6);
@@ -48,39 +49,21 @@ pub async fn snapshot(stack: &Stack) -> anyhow::Result<Snapshot> {
                 .await?;
             add(
                 &mut snapshot.requests,
-                by_label(&text, "kafka_requests_total", "request"),
+                sum_by_label(&text, "kafka_requests_total", "request"),
             );
             add(
                 &mut snapshot.messages,
-                by_label(&text, "kafka_messages_total", "direction"),
+                sum_by_label(&text, "kafka_messages_total", "direction"),
             );
         }
     }
     Ok(snapshot)
 }
 
-fn add(totals: &mut BTreeMap<String, f64>, counts: impl Iterator<Item = (String, f64)>) {
+fn add(totals: &mut BTreeMap<String, f64>, counts: BTreeMap<String, f64>) {
     for (key, count) in counts {
         *totals.entry(key).or_default() += count;
     }
-}
-
-/// The `family{...,label="value",...} count` lines of a Prometheus text, as (value, count).
-fn by_label<'a>(
-    metrics: &'a str,
-    family: &'a str,
-    label: &'a str,
-) -> impl Iterator<Item = (String, f64)> + 'a {
-    metrics.lines().filter_map(move |line| {
-        let labels = line.strip_prefix(family)?.strip_prefix('{')?;
-        let (labels, count) = labels.split_once("} ")?;
-        let value = labels.split(',').find_map(|pair| {
-            pair.strip_prefix(label)?
-                .strip_prefix("=\"")?
-                .strip_suffix('"')
-        })?;
-        Some((value.to_owned(), count.trim().parse().ok()?))
-    })
 }
 
 /// What was sent and received between `before` and `after`, divided by `orders`.
@@ -122,11 +105,11 @@ mod tests {
         let mut after = Snapshot::default();
         add(
             &mut after.requests,
-            by_label(text, "kafka_requests_total", "request"),
+            sum_by_label(text, "kafka_requests_total", "request"),
         );
         add(
             &mut after.messages,
-            by_label(text, "kafka_messages_total", "direction"),
+            sum_by_label(text, "kafka_messages_total", "direction"),
         );
         let before = Snapshot {
             requests: BTreeMap::from([("Fetch".to_owned(), 20.0)]),

@@ -6,6 +6,7 @@
 //! each other's rows or events.
 
 mod identity;
+pub mod metrics;
 pub mod otlp;
 mod topics;
 

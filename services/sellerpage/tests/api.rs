@@ -60,16 +60,16 @@ fn order_events(order_id: i64) -> Vec<Envelope> {
 
 /// Events this process's consumers counted with `outcome` (only this test consumes events).
 fn consumed(outcome: &str) -> u64 {
-    metric_total("events_consumed_total", &format!("outcome=\"{outcome}\""))
+    total("events_consumed_total", "outcome", outcome) as u64
 }
 
-/// The sum of `family`'s series whose labels hold `label`, over this whole process.
-fn metric_total(family: &str, label: &str) -> u64 {
-    platform::metrics::render()
-        .lines()
-        .filter(|line| line.starts_with(&format!("{family}{{")) && line.contains(label))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+/// The sum of `family`'s series whose `label` is `value`, over this whole process.
+fn total(family: &str, label: &str, value: &str) -> f64 {
+    let metrics = platform::metrics::render();
+    testkit::metrics::sum_by_label(&metrics, family, label)
+        .get(value)
+        .copied()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -107,9 +107,9 @@ async fn the_seller_sees_each_order_whatever_order_its_events_arrive_in() {
     // What the consumer asked of the broker and received is counted, within librdkafka's 5 s
     // statistics interval: its fetches, and at least the 12 events published above.
     let counted = eventually(Duration::from_secs(15), || async {
-        let fetches = metric_total("kafka_requests_total", "request=\"Fetch\"");
-        let received = metric_total("kafka_messages_total", "direction=\"received\"");
-        (fetches > 0 && received >= 12).then_some(())
+        let fetches = total("kafka_requests_total", "request", "Fetch");
+        let received = total("kafka_messages_total", "direction", "received");
+        (fetches > 0.0 && received >= 12.0).then_some(())
     })
     .await;
     assert!(counted.is_some(), "{}", platform::metrics::render());
