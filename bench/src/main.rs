@@ -31,6 +31,8 @@ struct Plan {
     /// How long each rate of the sustained-rate search is offered.
     probe: Duration,
     pgbench_seconds: u32,
+    /// How long the idle stack is watched before the first load.
+    idle: Duration,
 }
 
 /// Every saga of a sustained rate completes within this (the target).
@@ -59,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
             phase: Duration::from_secs(3),
             probe: Duration::from_secs(2),
             pgbench_seconds: 2,
+            idle: Duration::from_secs(3),
         }
     } else {
         Plan {
@@ -67,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
             phase: Duration::from_secs(30),
             probe: Duration::from_secs(15),
             pgbench_seconds: 10,
+            idle: Duration::from_secs(30),
         }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -111,10 +115,8 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         .map(|(n, d)| (n, d.as_millis()))
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle_rss_mib = proc::sample(&stack.pids())
-        .into_iter()
-        .map(|(n, u)| (n, u.rss_mib))
-        .collect();
+    eprintln!("==> the idle stack for {}s", plan.idle.as_secs());
+    let idle = proc::idle(&stack.pids(), plan.idle).await;
 
     let product = shop::register(&g).await?;
     // Every order is sent signed in, as the README's siege command: one customer's token (the
@@ -299,7 +301,9 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         saga_by_load,
         probes,
         startup_ms,
-        idle_rss_mib,
+        broker: stack.broker_description(),
+        idle_rss_mib: idle.rss_mib,
+        idle_cpu_percent: idle.cpu_percent,
         cpu_seconds,
         peak_rss_mib,
         postgres_insert_commits_per_s,

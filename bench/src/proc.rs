@@ -80,3 +80,28 @@ pub fn sample(pids: &[(String, u32)]) -> BTreeMap<String, Usage> {
         })
         .collect()
 }
+
+/// What each process uses while the stack is idle: its memory, and its CPU over `window` as a
+/// share of one core (an idle broker that keeps polling its storage shows here).
+#[derive(Debug, Default)]
+pub struct Idle {
+    pub rss_mib: BTreeMap<String, f64>,
+    pub cpu_percent: BTreeMap<String, f64>,
+}
+
+pub async fn idle(pids: &[(String, u32)], window: std::time::Duration) -> Idle {
+    let before = sample(pids);
+    tokio::time::sleep(window).await;
+    let after = sample(pids);
+    let cpu_percent = after
+        .iter()
+        .map(|(name, usage)| {
+            let used = usage.cpu_seconds - before.get(name).map_or(0.0, |b| b.cpu_seconds);
+            (name.clone(), 100.0 * used / window.as_secs_f64())
+        })
+        .collect();
+    Idle {
+        rss_mib: after.into_iter().map(|(n, u)| (n, u.rss_mib)).collect(),
+        cpu_percent,
+    }
+}

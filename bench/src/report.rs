@@ -42,6 +42,8 @@ pub struct Report {
     pub date: String,
     pub quick: bool,
     pub machine: String,
+    /// The broker the stack ran on.
+    pub broker: String,
     pub siege: Siege,
     pub fixed_concurrency: Percentiles,
     pub fixed_rate: Percentiles,
@@ -57,6 +59,8 @@ pub struct Report {
     pub probes: Vec<Probe>,
     pub startup_ms: BTreeMap<String, u128>,
     pub idle_rss_mib: BTreeMap<String, f64>,
+    /// CPU while idle, before any load, as a percentage of one core.
+    pub idle_cpu_percent: BTreeMap<String, f64>,
     pub cpu_seconds: BTreeMap<String, f64>,
     pub peak_rss_mib: BTreeMap<String, f64>,
     pub postgres_insert_commits_per_s: f64,
@@ -103,14 +107,15 @@ fn saga_row(load: &str, s: &SagaCompletion) -> String {
 
 fn markdown(r: &Report) -> String {
     let mut md = format!(
-        "# Benchmark {}{}\n\n{}.\n\n",
+        "# Benchmark {}{}\n\n{}; broker: {}.\n\n",
         r.date,
         if r.quick {
             " (quick: not a measurement)"
         } else {
             ""
         },
-        r.machine
+        r.machine,
+        r.broker
     );
     md += "## siege (the seed's load: POST /orders through the gateway)\n\n| figure | value |\n|---|---|\n";
     for (k, v) in &r.siege.figures {
@@ -195,13 +200,14 @@ fn markdown(r: &Report) -> String {
         Some(best) => md += &format!("\nHighest sustained rate found: {best} orders/s.\n"),
         None => md += "\nNo rate tried was sustained.\n",
     }
-    md += "\n## Cost\n\n| process | start to ready ms | idle memory (PSS) MiB | CPU s during load | peak memory (PSS) MiB |\n|---|---|---|---|---|\n";
+    md += "\n## Cost\n\n| process | start to ready ms | idle CPU % of a core | idle memory (PSS) MiB | CPU s during load | peak memory (PSS) MiB |\n|---|---|---|---|---|---|\n";
     for (name, cpu) in &r.cpu_seconds {
         md += &format!(
-            "| {name} | {} | {:.1} | {cpu:.1} | {:.1} |\n",
+            "| {name} | {} | {:.1} | {:.1} | {cpu:.1} | {:.1} |\n",
             r.startup_ms
                 .get(name)
                 .map_or("-".to_owned(), |m| m.to_string()),
+            r.idle_cpu_percent.get(name).copied().unwrap_or(0.0),
             r.idle_rss_mib.get(name).copied().unwrap_or(0.0),
             r.peak_rss_mib.get(name).copied().unwrap_or(0.0)
         );

@@ -42,6 +42,14 @@ fn binary() -> Result<PathBuf, StepError> {
         })
 }
 
+/// Which broker the launcher runs, for reports.
+pub fn describe() -> String {
+    match std::env::var_os("MEALKIT_BROKER_BIN") {
+        Some(bin) => format!("{} (MEALKIT_BROKER_BIN)", bin.to_string_lossy()),
+        None => format!("{NAME} {VERSION}"),
+    }
+}
+
 pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepError> {
     let broker_bin = binary()?;
     let version = Command::new(&broker_bin)
@@ -98,6 +106,7 @@ pub async fn start(dir: &Path, port: u16, log: &Path) -> Result<Managed, StepErr
         {
             // The broker creates its tables before it listens.
             index_headers(&dir.join("broker.db")).await?;
+            broker.mark_ready();
             return Ok(broker);
         }
         if tokio::time::Instant::now() >= deadline {

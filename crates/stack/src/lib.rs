@@ -346,12 +346,23 @@ impl Stack {
         pids
     }
 
-    /// How long each service and the gateway took from spawn to ready.
+    /// How long the broker, each service and the gateway took from spawn to ready.
     pub fn startup_times(&self) -> Vec<(String, Duration)> {
-        self.services
-            .iter()
-            .filter_map(|s| s.ready_after.map(|d| (s.name.clone(), d)))
+        let broker = self.broker.iter().map(|b| ("broker", b));
+        let services = self.services.iter().map(|s| (s.name.as_str(), s));
+        broker
+            .chain(services)
+            .filter_map(|(name, s)| s.ready_after.map(|d| (name.to_owned(), d)))
             .collect()
+    }
+
+    /// Which broker this stack runs (or that it uses `KAFKA_BROKERS`), for reports.
+    pub fn broker_description(&self) -> String {
+        if self.broker.is_some() {
+            broker::describe()
+        } else {
+            format!("the brokers in KAFKA_BROKERS ({})", self.kafka_brokers)
+        }
     }
 
     /// Base URL of a service (its first replica's), bypassing the gateway.

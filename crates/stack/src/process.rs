@@ -55,6 +55,11 @@ impl Managed {
         })
     }
 
+    /// Records that the process is ready now (for one whose readiness is not an HTTP probe).
+    pub fn mark_ready(&mut self) {
+        self.ready_after = Some(self.started.elapsed());
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
     }
