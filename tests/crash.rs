@@ -9,11 +9,10 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::PgPool;
-use support::load::{FAULT_ENV, Traffic, scalar, settle, shop, stream};
+use support::load::{FAULT_ENV, Load, Traffic, scalar, settle, shop};
 use support::{start_stack, stop_stack};
 use tokio::sync::Mutex;
 
@@ -27,15 +26,8 @@ async fn the_system_survives_crashes_and_restarts_under_load() {
     let g = stack.gateway_url.clone();
     let (products, customers) = shop(&stack).await;
 
-    let stop = Arc::new(AtomicBool::new(false));
     let traffic = Arc::new(Mutex::new(Traffic::default()));
-    let load = tokio::spawn(stream(
-        g.clone(),
-        products.clone(),
-        customers,
-        stop.clone(),
-        traffic.clone(),
-    ));
+    let load = Load::start(&g, &products, &customers, &traffic);
     let pause = || tokio::time::sleep(Duration::from_secs(2));
     let mut faults = Vec::new();
     for _ in 0..rounds {
@@ -68,8 +60,7 @@ async fn the_system_survives_crashes_and_restarts_under_load() {
         faults.push("restart postgres".to_owned());
     }
     pause().await;
-    stop.store(true, Ordering::Relaxed);
-    load.await.unwrap();
+    load.finish().await;
     let traffic = Arc::try_unwrap(traffic).ok().unwrap().into_inner();
 
     // Drain: the invariants hold once every saga has finished (or never, which fails below).

@@ -406,6 +406,37 @@ fn docker_compose_runs_the_same_system() {
     );
 }
 
+/// Compose and every overlay run the Kafka the local stack and the tests run: the version
+/// pinned in `crates/stack/kafka/pom.xml`.
+#[test]
+fn kafka_is_the_version_the_local_stack_runs() {
+    let wanted = format!("apache/kafka:{}", stack::kafka::version());
+    let compose = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let mut images: Vec<(String, String)> = compose
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("image: "))
+        .map(|image| ("docker-compose.yml".to_owned(), image.to_owned()))
+        .collect();
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        for doc in &docs {
+            let spec = &doc["spec"]["template"]["spec"];
+            for container in spec["containers"].as_array().into_iter().flatten() {
+                let image = container["image"].as_str().unwrap_or_default().to_owned();
+                images.push((overlay.to_owned(), image));
+            }
+        }
+    }
+    let kafkas: Vec<&(String, String)> = images
+        .iter()
+        .filter(|(_, image)| image.starts_with("apache/kafka"))
+        .collect();
+    assert!(kafkas.len() >= 2 + 2 * OVERLAYS.len(), "{images:?}");
+    for (file, image) in kafkas {
+        assert_eq!(image, &wanted, "{file}");
+    }
+}
+
 /// The dev issuer hands any token to anyone: only the kind overlay turns it on, never AKS.
 #[test]
 fn only_kind_runs_the_dev_issuer() {

@@ -1,7 +1,9 @@
 //! Two replicas of every service under a steady stream of orders and cancellations: the
-//! replicas of each consumer group share its partitions; one replica of each service is
-//! `kill -9`ed and stays down while the survivors take over its partitions and every saga
-//! finishes without it; then it is started again and gets partitions back. The crash suite's
+//! replicas of each consumer group share its partitions; a replica `kill -9`ed and started
+//! again at once takes back its own partitions and the other's stay (static membership); then
+//! one replica of each service is `kill -9`ed and stays down while the survivors take over its
+//! partitions and every saga finishes without it; then it is started again and gets partitions
+//! back. The crash suite's
 //! invariants (`support::load::check`) are checked with the replicas down and again at the end.
 //! This is what an HPA's scale-down and a lost node rely on in a cluster.
 
@@ -9,19 +11,18 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stack::Stack;
-use support::load::{FAULT_ENV, Traffic, settle, shop, stream};
-use support::{start_stack_with, stop_stack};
-use testkit::{Http, eventually};
+use support::load::{FAULT_ENV, Load, Traffic, settle, shop};
+use support::{Shape, start_stack_with, stop_stack};
+use testkit::eventually;
 use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 
 /// The services' default `KAFKA_SESSION_TIMEOUT_MS`: how long the group waits for a replica
 /// that went silent.
-const SESSION: Duration = Duration::from_secs(10);
+const SESSION: Duration =
+    Duration::from_millis(platform::settings::ConsumerTuning::SESSION_TIMEOUT_MS);
 /// Time for the rebalance after the session has ended, and for the replicas' partition gauge
 /// (sampled every 5 s) to show it.
 const REBALANCE: Duration = Duration::from_secs(30);
@@ -59,33 +60,62 @@ async fn wait_assignments(
     start.elapsed()
 }
 
-struct Load {
-    stop: Arc<AtomicBool>,
-    task: JoinHandle<()>,
+/// Each member of `service`'s group by its name (`group.instance.id`: the replica's) with the
+/// partitions it holds, as Kafka's own tool describes the group.
+async fn members(stack: &Stack, service: &str) -> BTreeMap<String, String> {
+    let described = stack
+        .kafka_tool(
+            "consumer-groups",
+            &["--describe", "--group", service, "--members", "--verbose"],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    described
+        .lines()
+        .filter(|line| line.split_whitespace().next() == Some(service))
+        .filter_map(|line| {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            let name = columns.get(2)?.to_string();
+            Some((name, columns.get(6..)?.join(" ")))
+        })
+        .collect()
 }
 
-impl Load {
-    fn start(g: &str, products: &[i64], customers: &[Http], traffic: &Arc<Mutex<Traffic>>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(stream(
-            g.to_owned(),
-            products.to_vec(),
-            customers.to_vec(),
-            stop.clone(),
-            traffic.clone(),
-        ));
-        Self { stop, task }
-    }
-
-    async fn finish(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.task.await.unwrap();
+/// Static membership: a replica killed and started again within the session timeout takes its
+/// own partitions back, and the other replica's stay where they were.
+async fn a_replica_started_at_once_takes_its_own_partitions_back(stack: &mut Stack) {
+    for (service, _) in stack::SERVICES {
+        let before = members(stack, service).await;
+        assert_eq!(before.len(), 2, "{service}: {before:?}");
+        let started = Instant::now();
+        stack.kill_service(service).await;
+        stack
+            .restart_service(service)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let back = eventually(SESSION, || async {
+            (members(stack, service).await == before).then_some(())
+        })
+        .await;
+        assert!(
+            back.is_some(),
+            "{service}: before {before:?}, after {:?}",
+            members(stack, service).await
+        );
+        println!(
+            "{service} killed and started again: its own partitions back {:?} after the kill ({before:?})",
+            started.elapsed()
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survivors_take_over_a_killed_replicas_partitions_and_it_gets_them_back() {
-    let mut stack = start_stack_with(&FAULT_ENV, 2).await;
+    let shape = Shape {
+        replicas: 2,
+        brokers: 1,
+    };
+    let mut stack = start_stack_with(&FAULT_ENV, shape).await;
     let g = stack.gateway_url.clone();
     let (products, customers) = shop(&stack).await;
     let traffic = Arc::new(Mutex::new(Traffic::default()));
@@ -104,6 +134,7 @@ async fn survivors_take_over_a_killed_replicas_partitions_and_it_gets_them_back(
     let before = assignments(&stack).await;
     let total = |service: &str| before[service] + before[&survivor(service)];
     println!("partitions shared after {shared:?}: {before:?}");
+    a_replica_started_at_once_takes_its_own_partitions_back(&mut stack).await;
 
     // kill -9 one replica of each; it stays down. The survivors take over its partitions.
     for service in &services {

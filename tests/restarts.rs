@@ -13,7 +13,8 @@ use support::{WAIT, place_order, register_kit, sign_in, start_stack, stop_stack,
 use testkit::eventually;
 
 /// The services' default `KAFKA_SESSION_TIMEOUT_MS`.
-const SESSION: Duration = Duration::from_secs(10);
+const SESSION: Duration =
+    Duration::from_millis(platform::settings::ConsumerTuning::SESSION_TIMEOUT_MS);
 
 /// Every service's consumer holds partitions, and an order placed now reaches
 /// `DELIVERY_REQUESTED` (payment, stock and delivery all consumed its events).

@@ -1,5 +1,5 @@
 //! The seed scenario, steps 1–6 of the walking-saga issue, through the gateway only, against
-//! the whole system started by the launcher (its own Postgres cluster and nisshi broker).
+//! the whole system started by the launcher (its own Postgres cluster and Kafka).
 
 use std::time::{Duration, Instant};
 

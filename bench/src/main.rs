@@ -9,6 +9,7 @@ mod kafka_traffic;
 mod load;
 mod proc;
 mod report;
+mod search;
 mod shop;
 mod statements;
 mod tracing_cost;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use load::Shape;
 use report::{PhaseSagas, Probe, Report, SagaCompletion};
+use search::RateSearch;
 use sqlx::PgPool;
 use stack::{Options, Stack};
 
@@ -41,8 +43,10 @@ const SAGA_TARGET_MS: f64 = 2000.0;
 const SAGA_GRACE: Duration = Duration::from_secs(10);
 /// How long the harness waits, at most, for a backlog of sagas to drain before the next load.
 const DRAIN: Duration = Duration::from_secs(180);
-/// Rates the sustained-rate search tries.
-const PROBES: usize = 4;
+/// The share of the offered rate a sustained rate's orders must be answered at.
+const KEPT_UP: f64 = 0.97;
+/// Most rates the sustained-rate search tries ([`RateSearch`]).
+const PROBES: usize = 7;
 
 fn bin_dir() -> PathBuf {
     std::env::current_exe()
@@ -217,36 +221,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     let peak_rss_mib = peaks.lock().unwrap().clone();
     let saga = saga_completion(&pool, load_started).await?;
 
-    eprintln!("==> the highest rate whose sagas all complete within 2 s");
-    let mut probes = Vec::new();
-    let mut rate = fixed_rate_target;
-    for _ in 0..PROBES {
-        eprintln!("==> oha: fixed rate {rate}/s for {}s", plan.probe.as_secs());
-        let started = Utc::now();
-        let orders = load::oha(
-            &orders_url,
-            Some(&body),
-            &token,
-            Shape::Rate(rate),
-            plan.probe,
-        )
-        .await?;
-        let saga = settle(&pool, started).await?;
-        let sustained = saga.never_completed == 0
-            && saga.max_ms <= SAGA_TARGET_MS
-            && orders.success_rate >= 1.0;
-        probes.push(Probe {
-            offered_per_s: rate,
-            orders,
-            saga,
-            sustained,
-        });
-        rate = if sustained {
-            rate + (rate / 4).max(1)
-        } else {
-            (rate - (rate / 4).max(1)).max(1)
-        };
-    }
+    let probes = sustained_rate(plan, &pool, &orders_url, &body, &token, fixed_rate_target).await?;
     // Late is measured above; never, even after draining, means a saga is stuck.
     let all_completed = saga_completion(&pool, load_started).await?.never_completed == 0;
 
@@ -318,6 +293,52 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     Ok(all_completed)
 }
 
+/// Offers fixed arrival rates from `first` on, each after the sagas of the one before
+/// completed, as [`RateSearch`] picks them, at most [`PROBES`]: how each went.
+async fn sustained_rate(
+    plan: &Plan,
+    pool: &PgPool,
+    orders_url: &str,
+    body: &str,
+    token: &str,
+    first: u32,
+) -> anyhow::Result<Vec<Probe>> {
+    eprintln!("==> the highest rate whose sagas all complete within 2 s");
+    let mut probes = Vec::new();
+    let mut search = RateSearch::default();
+    let mut rate = Some(first);
+    while let Some(offered) = rate.filter(|_| probes.len() < PROBES) {
+        eprintln!(
+            "==> oha: fixed rate {offered}/s for {}s",
+            plan.probe.as_secs()
+        );
+        let started = Utc::now();
+        let orders = load::oha(
+            orders_url,
+            Some(body),
+            token,
+            Shape::Rate(offered),
+            plan.probe,
+        )
+        .await?;
+        let saga = settle(pool, started).await?;
+        // Answered at the rate offered (oha holds back requests the stack is too slow to
+        // take), every one of them, and every saga in time.
+        let sustained = saga.never_completed == 0
+            && saga.max_ms <= SAGA_TARGET_MS
+            && orders.success_rate >= 1.0
+            && orders.requests_per_second >= KEPT_UP * f64::from(offered);
+        rate = search.next(offered, sustained);
+        probes.push(Probe {
+            offered_per_s: offered,
+            orders,
+            saga,
+            sustained,
+        });
+    }
+    Ok(probes)
+}
+
 /// The sagas of the orders accepted since `since` as they stand once all are complete or
 /// [`SAGA_GRACE`] has passed; then, so that the next load starts on an idle pipeline, waits up
 /// to [`DRAIN`] for the rest.
@@ -343,8 +364,10 @@ async fn settle(pool: &PgPool, since: DateTime<Utc>) -> anyhow::Result<SagaCompl
     Ok(graced)
 }
 
-/// For every order accepted since `since`: the time until its delivery is requested, its stock
-/// taken and the seller page shows it, from the services' own commit timestamps.
+/// For every order accepted since `since` (placed: paid for and answered `201`, or settled so
+/// by order's recovery loop; a request cut off before its payment, as siege does to those in
+/// flight when its time is up, places nothing): the time until its delivery is requested, its
+/// stock taken and the seller page shows it, from the services' own commit timestamps.
 async fn saga_completion(pool: &PgPool, since: DateTime<Utc>) -> anyhow::Result<SagaCompletion> {
     let rows: Vec<(Option<f64>,)> = sqlx::query_as(
         "SELECT CASE WHEN d.order_id IS NOT NULL AND m.order_id IS NOT NULL
@@ -354,7 +377,7 @@ async fn saga_completion(pool: &PgPool, since: DateTime<Utc>) -> anyhow::Result<
          LEFT JOIN delivery.deliveries d ON d.order_id = o.id
          LEFT JOIN product.stock_movements m ON m.order_id = o.id
          LEFT JOIN sellerpage.seller_orders s ON s.order_id = o.id
-         WHERE o.status <> 'REJECTED' AND o.created_at >= $1",
+         WHERE o.placed_at IS NOT NULL AND o.created_at >= $1",
     )
     .bind(since)
     .fetch_all(pool)

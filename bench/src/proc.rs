@@ -82,7 +82,7 @@ pub fn sample(pids: &[(String, u32)]) -> BTreeMap<String, Usage> {
 }
 
 /// What each process uses while the stack is idle: its memory, and its CPU over `window` as a
-/// share of one core (an idle broker that keeps polling its storage shows here).
+/// share of one core (a broker that keeps polling its storage while idle shows here).
 #[derive(Debug, Default)]
 pub struct Idle {
     pub rss_mib: BTreeMap<String, f64>,

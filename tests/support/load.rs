@@ -17,6 +17,36 @@ use tokio::sync::Mutex;
 pub const POISON: &str = "{\"eventType\": \"PaymentCompleted\", \"payload\": \"not an event\"}";
 pub const INITIAL_STOCK: i64 = 100_000;
 
+/// [`stream`] running in the background until [`Load::finish`].
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Load {
+    pub fn start(
+        g: &str,
+        products: &[i64],
+        customers: &[Http],
+        traffic: &Arc<Mutex<Traffic>>,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(stream(
+            g.to_owned(),
+            products.to_vec(),
+            customers.to_vec(),
+            stop.clone(),
+            traffic.clone(),
+        ));
+        Self { stop, task }
+    }
+
+    pub async fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap();
+    }
+}
+
 #[derive(Default)]
 pub struct Traffic {
     pub sent: u64,
@@ -27,7 +57,7 @@ pub struct Traffic {
 /// Orders at a steady pace, each as one of `customers` (signed in before the faults begin; a
 /// restarted gateway keeps its signing key, so their tokens stay valid); every fourth accepted
 /// order is then cancelled by its customer.
-pub async fn stream(
+async fn stream(
     g: String,
     products: Vec<i64>,
     customers: Vec<Http>,

@@ -25,14 +25,30 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Starts the whole system (its own Postgres and broker, free ports) with `env` for every
-/// service, the gateway's rate limits lifted ([`stack::UNTHROTTLED`]).
-pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
-    start_stack_with(env, 1).await
+/// How many of each a stack runs.
+#[derive(Clone, Copy)]
+pub struct Shape {
+    /// Replicas of every service.
+    pub replicas: usize,
+    /// Kafka nodes: 1, or 3 for a cluster.
+    pub brokers: usize,
 }
 
-/// [`start_stack`] with `replicas` of every service.
-pub async fn start_stack_with(env: &[(&str, &str)], replicas: usize) -> Stack {
+/// Starts the whole system (its own Postgres and Kafka, free ports) with `env` for every
+/// service, the gateway's rate limits lifted ([`stack::UNTHROTTLED`]).
+pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
+    start_stack_with(
+        env,
+        Shape {
+            replicas: 1,
+            brokers: 1,
+        },
+    )
+    .await
+}
+
+/// [`start_stack`] with several replicas of every service, or several Kafka nodes.
+pub async fn start_stack_with(env: &[(&str, &str)], shape: Shape) -> Stack {
     let dir = std::env::temp_dir().join(format!("mealkit-e2e-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     // The cluster runs as the postgres user when the tests run as root: let it in.
@@ -41,7 +57,7 @@ pub async fn start_stack_with(env: &[(&str, &str)], replicas: usize) -> Stack {
         .arg(&dir)
         .status();
     let mut options = Options::isolated(dir, bin_dir()).expect("free ports");
-    set_replicas(&mut options, replicas);
+    set_shape(&mut options, shape);
     // Tests are one address and a few identities at full speed; the limits have their own
     // tests. Later entries win, so a test may set the limits again.
     options.env = stack::UNTHROTTLED
@@ -63,7 +79,7 @@ pub async fn start_stack_with(env: &[(&str, &str)], replicas: usize) -> Stack {
                     env: options.env.clone(),
                     ..fresh
                 };
-                set_replicas(&mut options, replicas);
+                set_shape(&mut options, shape);
                 attempt += 1;
             }
             Err(e) => panic!("{e}"),
@@ -71,10 +87,11 @@ pub async fn start_stack_with(env: &[(&str, &str)], replicas: usize) -> Stack {
     }
 }
 
-fn set_replicas(options: &mut Options, replicas: usize) {
+fn set_shape(options: &mut Options, shape: Shape) {
     for (service, _) in stack::SERVICES {
-        options.set_replicas(service, replicas).unwrap();
+        options.set_replicas(service, shape.replicas).unwrap();
     }
+    options.set_brokers(shape.brokers).unwrap();
 }
 
 /// The value of the sample `name` (with its labels, as written: `m{l="v"}`) on the `/metrics`

@@ -34,7 +34,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::health::ConsumerStatus;
-use crate::kafka::{FutureProducer, StreamConsumer};
+use crate::kafka::{self, FutureProducer, GroupMember, ReceiveErrors, SessionEnd, StreamConsumer};
 use crate::shutdown::CancellationToken;
 use crate::unit_of_work::{Store, UnitOfWork};
 
@@ -116,7 +116,7 @@ pub const BATCH: usize = 200;
 pub const DEAD_LETTER_ATTEMPTS: u32 = 10;
 
 pub(crate) struct ConsumerLoop<H> {
-    pub consumer: StreamConsumer,
+    pub member: GroupMember,
     pub status: ConsumerStatus,
     pub store: Store,
     pub handler: H,
@@ -138,48 +138,63 @@ impl<H: EventHandler> ConsumerLoop<H> {
         let _stopped_when_done = self.status.stopped_on_drop();
         let names: Vec<String> = subscribe.iter().map(|t| self.topics.name(*t)).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        if let Err(err) = self.consumer.subscribe(&refs) {
+        self.member
+            .serve(&stop, |consumer| self.session(consumer, &refs, &stop))
+            .await;
+        tracing::info!("consumer stopped");
+    }
+
+    /// Consumes with `consumer` until `stop`, or until it fails for good (then a new consumer
+    /// takes over: see [`GroupMember`]).
+    async fn session(
+        &self,
+        consumer: StreamConsumer,
+        topics: &[&str],
+        stop: &CancellationToken,
+    ) -> SessionEnd {
+        if let Err(err) = consumer.subscribe(topics) {
             tracing::error!(error = %err, "consumer: subscribe failed");
-            return;
+            return SessionEnd::Stopped;
         }
-        tracing::info!(topics = ?names, "consumer started");
+        tracing::info!(?topics, "consumer started");
         let mut assignment = AssignmentWatch::new(&self.service);
         let mut check = tokio::time::interval(AssignmentWatch::EVERY);
+        let mut errors = ReceiveErrors::default();
         loop {
             let message = tokio::select! {
-                () = stop.cancelled() => break,
+                () = stop.cancelled() => return SessionEnd::Stopped,
                 _ = check.tick() => {
-                    let partitions = self.consumer.assignment().map(|list| list.count()).unwrap_or(0);
+                    let partitions = consumer.assignment().map(|list| list.count()).unwrap_or(0);
                     assignment.observe(partitions, std::time::Instant::now());
                     continue;
                 }
-                message = self.consumer.recv() => message,
+                message = consumer.recv() => message,
             };
             let mut batch = match message {
                 Ok(message) => vec![message],
+                Err(err) if kafka::is_fatal(&err) => return SessionEnd::Fatal(err),
                 Err(err) => {
-                    tracing::warn!(error = %err, "consumer: receive failed");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    errors.failed(&err, "events");
                     continue;
                 }
             };
+            errors.received("events");
             // Whatever is already buffered joins the batch; nothing waits for more.
             while batch.len() < BATCH {
-                match tokio::time::timeout(Duration::ZERO, self.consumer.recv()).await {
+                match tokio::time::timeout(Duration::ZERO, consumer.recv()).await {
                     Ok(Ok(message)) => batch.push(message),
                     _ => break,
                 }
             }
-            if !self.process_batch(&batch, &stop).await {
-                break;
+            if !self.process_batch(&batch, stop).await {
+                return SessionEnd::Stopped;
             }
             for message in &batch {
-                if let Err(err) = self.consumer.store_offset_from_message(message) {
+                if let Err(err) = consumer.store_offset_from_message(message) {
                     tracing::warn!(error = %err, "consumer: storing the offset failed");
                 }
             }
         }
-        tracing::info!("consumer stopped");
     }
 
     /// Handles a batch; false when stopped first (no offset of the batch is stored then, and

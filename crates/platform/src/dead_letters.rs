@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::kafka::{FutureProducer, StreamConsumer};
+use crate::kafka::{self, FutureProducer, GroupMember, ReceiveErrors, SessionEnd, StreamConsumer};
 use crate::openapi::{OpenApiRouter, routes};
 use crate::shutdown::CancellationToken;
 use crate::{ApiError, Caller, Party, Path, Query, Store};
@@ -107,19 +107,31 @@ impl DeadLetters {
     /// stored once its row is committed.
     pub(crate) async fn record(
         self,
-        consumer: StreamConsumer,
+        member: GroupMember,
         topics: TopicNames,
         stop: CancellationToken,
     ) {
         let topic = topics.name(Topic::DeadLetter);
-        if let Err(err) = consumer.subscribe(&[&topic]) {
+        member
+            .serve(&stop, |consumer| self.session(consumer, &topic, &stop))
+            .await;
+    }
+
+    async fn session(
+        &self,
+        consumer: StreamConsumer,
+        topic: &str,
+        stop: &CancellationToken,
+    ) -> SessionEnd {
+        if let Err(err) = consumer.subscribe(&[topic]) {
             tracing::error!(error = %err, "dead letters: subscribe failed");
-            return;
+            return SessionEnd::Stopped;
         }
         let mut gauges = tokio::time::interval(Duration::from_secs(5));
+        let mut errors = ReceiveErrors::default();
         loop {
             let message = tokio::select! {
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => return SessionEnd::Stopped,
                 _ = gauges.tick() => {
                     self.update_gauges().await;
                     continue;
@@ -128,17 +140,18 @@ impl DeadLetters {
             };
             let message = match message {
                 Ok(message) => message,
+                Err(err) if kafka::is_fatal(&err) => return SessionEnd::Fatal(err),
                 Err(err) => {
-                    tracing::warn!(error = %err, "dead letters: receive failed");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    errors.failed(&err, "dead letters");
                     continue;
                 }
             };
+            errors.received("dead letters");
             let mut delay = Duration::from_millis(100);
             while let Err(err) = self.insert(&message).await {
                 tracing::warn!(error = %err, "dead letters: recording failed; retrying");
                 tokio::select! {
-                    () = stop.cancelled() => return,
+                    () = stop.cancelled() => return SessionEnd::Stopped,
                     () = tokio::time::sleep(delay) => {}
                 }
                 delay = (delay * 2).min(Duration::from_secs(5));

@@ -1,6 +1,7 @@
 //! Kafka clients configured the way every service needs them, topic creation, and the broker
 //! reachability monitor behind readiness.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaError;
 use rdkafka::producer::Producer;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Statistics};
@@ -26,14 +28,18 @@ pub type StreamConsumer = rdkafka::consumer::StreamConsumer<RequestCounts>;
 /// How often librdkafka reports what each client sent; the counters lag by at most this.
 const STATISTICS_INTERVAL_MS: &str = "5000";
 
-/// What every client shares. Metrics push is off: librdkafka otherwise asks the broker for a
-/// telemetry subscription every few seconds (five requests a second from our clients against
-/// the local broker, which answers each with a storage round trip).
+/// What every client shares.
+/// - Metrics push (KIP-714) is off: nothing here collects client metrics from the brokers, and
+///   librdkafka would otherwise ask each broker for a telemetry subscription every few seconds.
+/// - A broker that went away is tried again at least every second (librdkafka's backoff grows
+///   to 10 s): a saga placed after a broker's restart completed 8.5 to 14.6 s later, 1.1 to
+///   4.6 s with this (`tests/restarts.rs`, `tests/probes.rs`, 2026-12-06).
 fn client(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
-        .set("enable.metrics.push", "false");
+        .set("enable.metrics.push", "false")
+        .set("reconnect.backoff.max.ms", "1000");
     config
 }
 
@@ -84,22 +90,35 @@ pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
 /// A consumer whose offsets are committed automatically but only *stored* by us, after the
 /// database transaction that handled the message has committed (at-least-once delivery).
 /// Committed every 5 s (librdkafka's default): what a crash makes us read again is skipped as
-/// a duplicate, and each commit is a write transaction on the broker.
+/// a duplicate, and each commit is a write on the brokers.
 ///
-/// Membership is dynamic: a replica that dies silently (`kill -9`, a lost node) has its
-/// partitions handed to the others once `session_timeout` passes, and a new replica joins beside
-/// the others, whatever its name. Static membership (`group.instance.id`) was tried and dropped:
-/// the local broker then never gave a dead member's partitions to anyone
-/// (`bench/results/2026-12-01-broker-choice.md`), and Kubernetes names a replaced pod anew, so
-/// it would not have taken its predecessor's place there either. A replica stopped gracefully
-/// leaves the group at once.
+/// **Group membership.**
+/// - Static, when the replica has a name of its own (`group.instance.id`, from
+///   `KAFKA_GROUP_INSTANCE_ID`: the launcher gives each replica its name, Kubernetes its pod's).
+///   A replica that stops or dies keeps its partitions for `session_timeout`; started again
+///   within it, under the same name, it takes them back at once, and nobody else's partitions
+///   move. Once the timeout passes, the others take its partitions over. Two replicas with one
+///   name fence each other: the name must be unique in the group.
+/// - Dynamic without a name (the services' own tests, several instances in one process): a
+///   member that stops leaves at once.
+///
+/// **Cooperative-sticky assignment.** When a member joins or leaves, only the partitions that
+/// move are revoked; the others keep consuming through the rebalance, instead of every member
+/// giving up everything and starting over (the eager protocols).
 pub fn consumer(
     brokers: &str,
     group: &str,
-    tuning: ConsumerTuning,
+    tuning: &ConsumerTuning,
 ) -> anyhow::Result<StreamConsumer> {
-    Ok(client(brokers)
+    let mut config = client(brokers);
+    // Named in Kafka's own tools (`consumer-groups --describe`) by replica, or by group.
+    config.set("client.id", tuning.instance_id.as_deref().unwrap_or(group));
+    if let Some(instance) = &tuning.instance_id {
+        config.set("group.instance.id", instance);
+    }
+    Ok(config
         .set("group.id", group)
+        .set("partition.assignment.strategy", "cooperative-sticky")
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "5000")
         .set("enable.auto.offset.store", "false")
@@ -117,12 +136,148 @@ pub fn consumer(
         .create_with_context(RequestCounts)?)
 }
 
-/// Creates the topics that do not exist yet.
+/// How a consumer's session ended.
+pub(crate) enum SessionEnd {
+    /// Stopped on purpose, or unable to go on at all (it logged why): nothing more to do.
+    Stopped,
+    /// librdkafka gave this consumer up for good (a fatal error): a new one takes its place.
+    Fatal(KafkaError),
+}
+
+/// Whether a consumer that returned `error` can never consume again.
+pub(crate) fn is_fatal(error: &KafkaError) -> bool {
+    matches!(error, KafkaError::MessageConsumptionFatal(_))
+}
+
+/// A consumer's receive errors, logged once per outage instead of once each.
+///
+/// While the brokers are away librdkafka queues an error for every failed attempt to reach
+/// them, and the consumer reads them back one by one before any message. They are read as fast
+/// as they come (waiting between them would hold the first messages back for as long as the
+/// queue takes to drain at that pace, long after the brokers are back), and logged as one
+/// warning when the first arrives, a reminder with the count every [`ReceiveErrors::REMIND`],
+/// and a line when messages flow again.
+#[derive(Default)]
+pub(crate) struct ReceiveErrors {
+    streak: u64,
+    last_logged: Option<std::time::Instant>,
+}
+
+impl ReceiveErrors {
+    const REMIND: Duration = Duration::from_secs(30);
+
+    pub(crate) fn failed(&mut self, error: &KafkaError, consumer: &str) {
+        self.streak += 1;
+        let now = std::time::Instant::now();
+        if self.last_logged.is_none_or(|at| now - at >= Self::REMIND) {
+            self.last_logged = Some(now);
+            tracing::warn!(error = %error, errors = self.streak, consumer, "consumer: receive failed");
+        }
+    }
+
+    pub(crate) fn received(&mut self, consumer: &str) {
+        if self.streak > 0 {
+            tracing::info!(errors = self.streak, consumer, "consumer: receiving again");
+        }
+        self.streak = 0;
+        self.last_logged = None;
+    }
+}
+
+/// A service's place in a consumer group: what it takes to make its consumer, and to make it
+/// again when librdkafka gives one up for good.
+///
+/// That happens to a static member (see [`consumer`]) that the group's coordinator fences:
+/// when a broker that coordinated the group dies, the next coordinator can hold an older member
+/// id for the replica's name than the one the replica presents (its last join's answer was lost
+/// with the broker), and fences the replica by its own name, which librdkafka treats as fatal.
+/// A new consumer joins under the same name with no member id, which the coordinator accepts as
+/// that name's new owner. Two replicas that share a name would fence each other in turn, each
+/// new consumer a little later than the last (up to [`GroupMember::MAX_BACKOFF`]), logging an
+/// error each time: names must be unique in the group.
+#[derive(Clone)]
+pub(crate) struct GroupMember {
+    brokers: String,
+    group: String,
+    tuning: ConsumerTuning,
+}
+
+impl GroupMember {
+    const MAX_BACKOFF: Duration = Duration::from_secs(30);
+    /// A session that lasted this long was healthy: the next failure waits the least again.
+    const HEALTHY: Duration = Duration::from_secs(60);
+
+    pub(crate) fn new(brokers: &str, group: &str, tuning: &ConsumerTuning) -> Self {
+        Self {
+            brokers: brokers.to_owned(),
+            group: group.to_owned(),
+            tuning: tuning.clone(),
+        }
+    }
+
+    /// Runs `session` with a consumer of the group, and with a new consumer each time one ends
+    /// with a fatal error, until a session ends otherwise or `stop` is cancelled.
+    pub(crate) async fn serve<F, Fut>(&self, stop: &CancellationToken, mut session: F)
+    where
+        F: FnMut(StreamConsumer) -> Fut,
+        Fut: Future<Output = SessionEnd>,
+    {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let started = std::time::Instant::now();
+            let end = match consumer(&self.brokers, &self.group, &self.tuning) {
+                Ok(consumer) => session(consumer).await,
+                Err(err) => {
+                    tracing::error!(error = %err, group = %self.group, "consumer: could not be made");
+                    SessionEnd::Stopped
+                }
+            };
+            let SessionEnd::Fatal(err) = end else {
+                return;
+            };
+            if started.elapsed() >= Self::HEALTHY {
+                backoff = Duration::from_secs(1);
+            }
+            metrics::counter!("consumer_replaced_total").increment(1);
+            tracing::error!(
+                error = %err,
+                group = %self.group,
+                retry_in_ms = backoff.as_millis() as u64,
+                "consumer: given up for good by librdkafka (a static member fenced under its own \
+                 name, most often after its group's coordinator moved); joining again with a new one"
+            );
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Self::MAX_BACKOFF);
+        }
+    }
+}
+
+/// Creates the topics that do not exist yet, replicated as the cluster's size allows: on three
+/// brokers or more, three replicas, of which two must be in sync to take a write (with the
+/// producers' `acks=all`, an acknowledged event is then on two brokers, and one broker can be
+/// lost without refusing or losing one); on fewer, one replica per broker.
 pub async fn ensure_topics(brokers: &str, names: &[String]) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = client(brokers).create()?;
+    let config = client(brokers);
+    let cluster_size = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let probe: rdkafka::producer::BaseProducer = config.create()?;
+        let metadata = probe
+            .client()
+            .fetch_metadata(None, Duration::from_secs(10))?;
+        Ok(metadata.brokers().len())
+    })
+    .await??;
+    let replicas = cluster_size.clamp(1, 3) as i32;
+    let min_in_sync = if replicas >= 3 { "2" } else { "1" };
     let topics: Vec<NewTopic<'_>> = names
         .iter()
-        .map(|name| NewTopic::new(name, PARTITIONS, TopicReplication::Fixed(1)))
+        .map(|name| {
+            NewTopic::new(name, PARTITIONS, TopicReplication::Fixed(replicas))
+                .set("min.insync.replicas", min_in_sync)
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics(&topics, &options).await? {

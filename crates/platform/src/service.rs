@@ -26,7 +26,7 @@ use crate::client::ServiceClient;
 use crate::consumer::{ConsumerLoop, EventHandler};
 use crate::dead_letters::DeadLetters;
 use crate::health::{ConsumerStatus, Health};
-use crate::kafka::{self, BrokerStatus, FutureProducer};
+use crate::kafka::{self, BrokerStatus, FutureProducer, GroupMember};
 use crate::openapi::{self, OpenApiRouter};
 use crate::outbox::Relay;
 use crate::settings::{ClientSettings, CommonSettings};
@@ -123,11 +123,11 @@ impl ServiceBuilder {
         self.consumer = Some(status.clone());
         let consumer = ConsumerLoop {
             status,
-            consumer: kafka::consumer(
+            member: GroupMember::new(
                 &self.settings.kafka_brokers,
                 &self.settings.consumer_group,
-                self.settings.consumer,
-            )?,
+                &self.settings.consumer,
+            ),
             store: self.store.clone(),
             handler,
             producer: self.producer.clone(),
@@ -142,18 +142,18 @@ impl ServiceBuilder {
     /// Operates the dead-letter topic (see [`crate::dead_letters`]): records what arrives on it,
     /// in a consumer group of its own, and answers the admin endpoints it returns.
     pub fn operate_dead_letters(&mut self) -> anyhow::Result<OpenApiRouter> {
-        let consumer = kafka::consumer(
+        let member = GroupMember::new(
             &self.settings.kafka_brokers,
             &format!("{}-dead-letters", self.settings.consumer_group),
-            self.settings.consumer,
-        )?;
+            &self.settings.consumer,
+        );
         let letters = DeadLetters {
             store: self.store.clone(),
             producer: self.producer.clone(),
         };
         let topics = self.topics.clone();
         let recorder = letters.clone();
-        self.spawn(move |stop| recorder.record(consumer, topics, stop));
+        self.spawn(move |stop| recorder.record(member, topics, stop));
         Ok(letters.router())
     }
 

@@ -98,7 +98,8 @@ pub struct CommonSettings {
     pub topic_prefix: String,
     /// `KAFKA_CONSUMER_GROUP` (default: the service name).
     pub consumer_group: String,
-    /// `KAFKA_SESSION_TIMEOUT_MS`, `KAFKA_FETCH_WAIT_MS`: see [`ConsumerTuning`].
+    /// `KAFKA_SESSION_TIMEOUT_MS`, `KAFKA_FETCH_WAIT_MS`, `KAFKA_GROUP_INSTANCE_ID`: see
+    /// [`ConsumerTuning`].
     pub consumer: ConsumerTuning,
     /// `CONSUMER_MAX_ATTEMPTS`: tries before a failing message goes to the dead-letter topic.
     pub consumer_max_attempts: u32,
@@ -129,8 +130,13 @@ impl CommonSettings {
             topic_prefix: string("KAFKA_TOPIC_PREFIX", ""),
             consumer_group: string("KAFKA_CONSUMER_GROUP", service),
             consumer: ConsumerTuning {
-                session_timeout: millis("KAFKA_SESSION_TIMEOUT_MS", 10_000)?,
+                session_timeout: millis(
+                    "KAFKA_SESSION_TIMEOUT_MS",
+                    ConsumerTuning::SESSION_TIMEOUT_MS,
+                )?,
                 fetch_wait: millis("KAFKA_FETCH_WAIT_MS", ConsumerTuning::FETCH_WAIT_MS)?,
+                instance_id: Some(string("KAFKA_GROUP_INSTANCE_ID", ""))
+                    .filter(|id| !id.is_empty()),
             },
             consumer_max_attempts: var("CONSUMER_MAX_ATTEMPTS", 5)?,
             outbox_poll: millis("OUTBOX_POLL_MS", 500)?,
@@ -162,8 +168,10 @@ impl CommonSettings {
             topic_prefix: topic_prefix.to_owned(),
             consumer_group: format!("{topic_prefix}{service}"),
             consumer: ConsumerTuning {
-                session_timeout: Duration::from_secs(10),
+                session_timeout: Duration::from_millis(ConsumerTuning::SESSION_TIMEOUT_MS),
                 fetch_wait: Duration::from_millis(ConsumerTuning::FETCH_WAIT_MS),
+                // Several instances of one service may share a test's group: dynamic membership.
+                instance_id: None,
             },
             consumer_max_attempts: 3,
             outbox_poll: Duration::from_millis(200),
@@ -175,22 +183,32 @@ impl CommonSettings {
 }
 
 /// How a service's consumers take part in their group and fetch.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConsumerTuning {
-    /// `KAFKA_SESSION_TIMEOUT_MS` (default 10 s): how long the group waits for a silent member
-    /// before giving its partitions to the others. See [`crate::kafka::consumer`].
+    /// `KAFKA_SESSION_TIMEOUT_MS`: how long the group waits for a silent member before giving
+    /// its partitions to the others. See [`ConsumerTuning::SESSION_TIMEOUT_MS`].
     pub session_timeout: Duration,
-    /// `KAFKA_FETCH_WAIT_MS`: how long the broker may hold a fetch that found nothing
+    /// `KAFKA_FETCH_WAIT_MS`: how long a broker may hold a fetch that found nothing
     /// (`fetch.wait.max.ms`). See [`ConsumerTuning::FETCH_WAIT_MS`].
     pub fetch_wait: Duration,
+    /// `KAFKA_GROUP_INSTANCE_ID`: this replica's name in its group, unique there (static
+    /// membership); unset, membership is dynamic. See [`crate::kafka::consumer`].
+    pub instance_id: Option<String>,
 }
 
 impl ConsumerTuning {
-    /// librdkafka's default, kept by measurement (`bench/results/2026-12-01-broker-choice.md`):
-    /// the local broker answers a fetch that found nothing by looking again and again until this
-    /// has passed, for every partition the consumer holds, so a shorter wait makes an idle stack
-    /// busy (100 ms: most of a core for the broker alone) and sagas slower under load, while a
-    /// longer one makes an event's hop slower at low rates.
+    /// 10 s. With static membership this is both how long a replica started again may take to
+    /// come back and still find its partitions waiting, and how long a replica that died keeps
+    /// its partitions from the others: a service restarts in well under a second, while a dead
+    /// replica's share of the saga waits this long. Kafka allows 6 s at the least
+    /// (`group.min.session.timeout.ms`); the heartbeat goes every 3 s, so 10 s survives one lost
+    /// heartbeat on a busy machine. Measured in `tests/replicas.rs` and `tests/restarts.rs`.
+    pub const SESSION_TIMEOUT_MS: u64 = 10_000;
+
+    /// 500 ms, librdkafka's default. A Kafka broker answers a fetch as soon as records arrive,
+    /// so this bounds only how long an idle fetch is held: it adds nothing to an event's
+    /// latency, and a longer wait means fewer idle fetches (measured on the idle stack:
+    /// `bench/results/2026-12-06-kafka-and-nisshi.md`).
     pub const FETCH_WAIT_MS: u64 = 500;
 }
 

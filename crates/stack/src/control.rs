@@ -1,9 +1,12 @@
 //! Faults and restarts of a running [`Stack`]: one service or replica stopped, killed, frozen
-//! or started again; the broker and Postgres stopped and started on their data.
+//! or started again; Kafka (all of it or one node) and Postgres stopped and started on their
+//! data; and what a test needs to know to pick its fault (which node leads, which controls).
 
 use std::time::Duration;
 
-use crate::{GATEWAY, Signal, Stack, StepError, broker, postgres, process, step_error};
+use std::collections::BTreeMap;
+
+use crate::{GATEWAY, Signal, Stack, StepError, kafka, postgres, process, step_error};
 
 impl Stack {
     /// Stops one service gracefully (SIGTERM, then SIGKILL after 10 s).
@@ -24,7 +27,7 @@ impl Stack {
                 .map(|(service, _, port)| (service, port))
                 .ok_or_else(|| step_error(name, "no such service or replica", None))?
         };
-        let env = self.service_env(&service, port);
+        let env = self.service_env(&service, name, port);
         let logs = self.options.logs_dir();
         let bin_dir = &self.options.bin_dir;
         let mut fresh = process::spawn_service(bin_dir, &service, name, port, env, &logs)?;
@@ -61,25 +64,66 @@ impl Stack {
         }
     }
 
-    /// Starts (or restarts, keeping its data) the private broker.
+    /// Starts every Kafka node that is not running (the whole cluster after
+    /// [`Stack::stop_broker`] or [`Stack::kill_broker`]) and waits until each is ready.
     pub async fn start_broker(&mut self) -> Result<(), StepError> {
-        let broker = broker::start(
-            &self.options.data_dir.join("broker"),
-            self.options.broker_port,
-            &self.options.logs_dir().join("broker.log"),
-        )
-        .await?;
-        self.broker = Some(broker);
-        Ok(())
+        self.cluster()?.start().await
     }
 
-    /// `kill -9` the broker, as a crash would.
+    /// `kill -9` every Kafka node, as a crash would.
     pub async fn kill_broker(&mut self) {
-        if let Some(mut broker) = self.broker.take() {
-            broker
-                .stop_with(Signal::SIGKILL, Duration::from_secs(10))
-                .await;
+        if let Ok(cluster) = self.cluster() {
+            for id in cluster.node_ids() {
+                cluster.kill(id).await;
+            }
         }
+    }
+
+    /// Stops every Kafka node gracefully, all at once, as an outage or Ctrl-C would.
+    pub async fn stop_broker(&mut self) {
+        if let Ok(cluster) = self.cluster() {
+            cluster.stop().await;
+        }
+    }
+
+    /// `kill -9` Kafka node `id` (1, 2, 3), as a crash would.
+    pub async fn kill_broker_node(&mut self, id: u32) {
+        if let Ok(cluster) = self.cluster() {
+            cluster.kill(id).await;
+        }
+    }
+
+    /// Starts Kafka node `id` again on its data and waits until the cluster lists it.
+    pub async fn start_broker_node(&mut self, id: u32) -> Result<(), StepError> {
+        self.cluster()?.start_node(id).await
+    }
+
+    /// How many partitions each Kafka node leads among the topics named `prefix...`.
+    pub async fn broker_leaders(&self, prefix: &str) -> Result<BTreeMap<u32, usize>, StepError> {
+        self.running()?.leaders(prefix).await
+    }
+
+    /// The Kafka node that is the active controller (the metadata quorum's leader).
+    pub async fn active_controller(&self) -> Result<u32, StepError> {
+        self.running()?.active_controller().await
+    }
+
+    /// Partitions with fewer replicas in sync than they have: a Kafka node still catching up.
+    pub async fn under_replicated(&self) -> Result<Vec<String>, StepError> {
+        self.running()?.under_replicated().await
+    }
+
+    /// Runs Kafka's tool `tool` (see [`kafka::TOOLS`]) against the stack's cluster; its output.
+    pub async fn kafka_tool(&self, tool: &str, args: &[&str]) -> Result<String, StepError> {
+        self.running()?.tool(tool, args).await
+    }
+
+    fn cluster(&mut self) -> Result<&mut kafka::Cluster, StepError> {
+        self.kafka.as_mut().ok_or_else(no_cluster)
+    }
+
+    fn running(&self) -> Result<&kafka::Cluster, StepError> {
+        self.kafka.as_ref().ok_or_else(no_cluster)
     }
 
     /// `kill -9` one service, as a crash would (restart it with [`Stack::restart_service`]).
@@ -88,13 +132,6 @@ impl Stack {
             service
                 .stop_with(Signal::SIGKILL, Duration::from_secs(10))
                 .await;
-        }
-    }
-
-    /// Stops the private broker, as an outage would (see [`broker::stop`] for how).
-    pub async fn stop_broker(&mut self) {
-        if let Some(mut broker) = self.broker.take() {
-            broker::stop(&mut broker).await;
         }
     }
 
@@ -112,4 +149,12 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+fn no_cluster() -> StepError {
+    step_error(
+        "kafka",
+        "this stack uses the brokers in KAFKA_BROKERS; it runs no Kafka of its own",
+        None,
+    )
 }

@@ -1,13 +1,13 @@
 //! The launcher behind `./dev up` and the end-to-end tests.
 //!
 //! [`Stack::start`] brings the system up step by step: a private Postgres cluster (or the one in
-//! `DATABASE_URL`), the nisshi broker (or `KAFKA_BROKERS`), the topics, the six services and the
-//! gateway, each waited on until ready. A failing step stops what was started and is reported as
+//! `DATABASE_URL`), Apache Kafka, one node or three ([`kafka`]; or `KAFKA_BROKERS`), the topics,
+//! the six services and the gateway, each waited on until ready. A failing step stops what was started and is reported as
 //! one [`StepError`] line naming the step, the reason and the log. [`Stack::stop`] stops
 //! everything in reverse order; dropping a `Stack` kills what is left.
 
-mod broker;
 mod control;
+pub mod kafka;
 mod options;
 mod postgres;
 mod process;
@@ -96,7 +96,7 @@ pub struct Stack {
     pub kafka_brokers: String,
     pub gateway_url: String,
     postgres: Option<postgres::Postgres>,
-    broker: Option<Managed>,
+    kafka: Option<kafka::Cluster>,
     services: Vec<Managed>,
     /// The order service's secret for its service token from the dev issuer: made up at each
     /// start, known only to the gateway and order.
@@ -115,7 +115,7 @@ impl Stack {
             kafka_brokers: String::new(),
             gateway_url: format!("http://127.0.0.1:{}", options.gateway_port),
             postgres: None,
-            broker: None,
+            kafka: None,
             services: Vec::new(),
             client_secret: platform::auth::dev::random_secret(),
             options,
@@ -162,16 +162,25 @@ impl Stack {
                 brokers
             }
             None => {
+                let cluster = kafka::Cluster::new(
+                    &self.options.data_dir.join("kafka"),
+                    &logs,
+                    self.options.kafka_ports(),
+                )?;
                 self.say(&format!(
-                    "starting the nisshi broker on 127.0.0.1:{}",
-                    self.options.broker_port
+                    "starting Apache Kafka {} on {} (a JVM: a few seconds)",
+                    kafka::version(),
+                    cluster.bootstrap()
                 ));
-                self.start_broker().await?;
-                format!("127.0.0.1:{}", self.options.broker_port)
+                self.kafka.insert(cluster).start().await?;
+                self.kafka
+                    .as_ref()
+                    .map(kafka::Cluster::bootstrap)
+                    .unwrap_or_default()
             }
         };
         self.say("creating the topics");
-        broker::create_topics(&self.kafka_brokers, &TopicNames::default()).await?;
+        create_topics(&self.kafka_brokers, &TopicNames::default()).await?;
         if !self.options.with_services {
             return Ok(());
         }
@@ -180,12 +189,12 @@ impl Stack {
 
         for (service, name, port) in self.replicas() {
             self.say(&format!("starting {name} on 127.0.0.1:{port}"));
-            let env = self.service_env(&service, port);
+            let env = self.service_env(&service, &name, port);
             let bin_dir = &self.options.bin_dir;
             let process = process::spawn_service(bin_dir, &service, &name, port, env, &logs)?;
             self.services.push(process);
         }
-        let gateway_env = self.service_env(GATEWAY.0, self.options.gateway_port);
+        let gateway_env = self.service_env(GATEWAY.0, GATEWAY.0, self.options.gateway_port);
         self.say(&format!(
             "starting the gateway on 127.0.0.1:{}",
             self.options.gateway_port
@@ -257,8 +266,9 @@ impl Stack {
         self.options.data_dir.join("auth").join("dev-issuer.key")
     }
 
-    /// The environment a service reads (the same names a ConfigMap sets).
-    fn service_env(&self, name: &str, port: u16) -> Vec<(String, String)> {
+    /// The environment replica `replica` of service `name` reads (the same names a ConfigMap
+    /// sets).
+    fn service_env(&self, name: &str, replica: &str, port: u16) -> Vec<(String, String)> {
         let gateway = &self.gateway_url;
         let mut env = vec![
             ("PORT".to_owned(), port.to_string()),
@@ -273,6 +283,8 @@ impl Stack {
         ];
         if let Some(url) = self.service_database_urls.get(name) {
             env.push(("DATABASE_URL".to_owned(), url.clone()));
+            // Static group membership: a replica started again takes its partitions back.
+            env.push(("KAFKA_GROUP_INSTANCE_ID".to_owned(), replica.to_owned()));
         }
         match name {
             "order" => {
@@ -329,39 +341,43 @@ impl Stack {
             .collect()
     }
 
-    /// Every process this stack started, by name: services, gateway, broker, Postgres (its
-    /// postmaster; the backends are its children).
+    /// Every process this stack started, by name: services, gateway, Kafka's nodes (`kafka`,
+    /// `kafka-2`, ...), Postgres (its postmaster; the backends are its children).
     pub fn pids(&self) -> Vec<(String, u32)> {
         let mut pids: Vec<(String, u32)> = self
             .services
             .iter()
             .filter_map(|s| s.pid().map(|pid| (s.name.clone(), pid)))
             .collect();
-        if let Some(pid) = self.broker.as_ref().and_then(Managed::pid) {
-            pids.push(("broker".to_owned(), pid));
-        }
+        pids.extend(self.kafka.iter().flat_map(kafka::Cluster::pids));
         if let Some(pid) = self.postgres.as_ref().and_then(|pg| pg.pid()) {
             pids.push(("postgres".to_owned(), pid));
         }
         pids
     }
 
-    /// How long the broker, each service and the gateway took from spawn to ready.
+    /// How long each Kafka node, each service and the gateway took from spawn to ready.
     pub fn startup_times(&self) -> Vec<(String, Duration)> {
-        let broker = self.broker.iter().map(|b| ("broker", b));
-        let services = self.services.iter().map(|s| (s.name.as_str(), s));
-        broker
+        let services = self
+            .services
+            .iter()
+            .filter_map(|s| s.ready_after.map(|d| (s.name.clone(), d)));
+        self.kafka
+            .iter()
+            .flat_map(kafka::Cluster::startup_times)
             .chain(services)
-            .filter_map(|(name, s)| s.ready_after.map(|d| (name.to_owned(), d)))
             .collect()
     }
 
     /// Which broker this stack runs (or that it uses `KAFKA_BROKERS`), for reports.
     pub fn broker_description(&self) -> String {
-        if self.broker.is_some() {
-            broker::describe()
-        } else {
-            format!("the brokers in KAFKA_BROKERS ({})", self.kafka_brokers)
+        match &self.kafka {
+            Some(cluster) => format!(
+                "Apache Kafka {}, {} node(s) in KRaft mode",
+                kafka::version(),
+                cluster.node_ids().len()
+            ),
+            None => format!("the brokers in KAFKA_BROKERS ({})", self.kafka_brokers),
         }
     }
 
@@ -370,16 +386,35 @@ impl Stack {
         self.url_of(name)
     }
 
-    /// Stops the gateway and services, then the broker, then Postgres.
+    /// Stops the gateway and services, then Kafka, then Postgres.
     pub async fn stop(&mut self) {
         for service in self.services.iter_mut().rev() {
             service.stop(Duration::from_secs(10)).await;
         }
-        if let Some(broker) = self.broker.as_mut() {
-            broker::stop(broker).await;
+        if let Some(cluster) = self.kafka.as_mut() {
+            cluster.stop().await;
         }
         if let Some(pg) = self.postgres.as_mut() {
             pg.stop().await;
+        }
+    }
+}
+
+/// Creates the topics of the README's Contracts section (the brokers do not create topics on
+/// their own), retrying while the cluster settles.
+async fn create_topics(brokers: &str, topics: &TopicNames) -> Result<(), StepError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match platform::kafka::ensure_topics(brokers, &topics.all()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(step_error(
+                    "topics",
+                    format!("creating topics on {brokers}: {e}"),
+                    None,
+                ));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
 }

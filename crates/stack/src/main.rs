@@ -1,7 +1,10 @@
-//! `mealkit up [--wipe] [--replicas order=3,delivery=2]`: the whole system, until Ctrl-C.
-//! `mealkit infra --env-file FILE`: only Postgres and the broker (what `./dev test` runs the
-//! tests against); writes `DATABASE_URL` and `KAFKA_BROKERS` to FILE once they are up.
+//! `mealkit up [--wipe] [--replicas order=3,delivery=2] [--brokers 3]`: the whole system, until
+//! Ctrl-C.
+//! `mealkit infra --env-file FILE`: only Postgres and Kafka (what `./dev test` runs the tests
+//! against); writes `DATABASE_URL` and `KAFKA_BROKERS` to FILE once they are up.
 //! `mealkit dlq ...`: the dead-letter topic (see [`dlq`]).
+//! `mealkit kafka TOOL [ARGS]`: Kafka's own tool against `KAFKA_BROKERS` (default the local
+//! stack's, 127.0.0.1:9092), e.g. `mealkit kafka consumer-groups --describe --all-groups`.
 
 mod dlq;
 
@@ -12,7 +15,12 @@ use stack::{Options, SERVICES, Stack};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: mealkit up [--wipe] [--replicas SERVICE=N,...] [--data-dir DIR] [--bin-dir DIR]\n       mealkit infra --env-file FILE [--data-dir DIR]\n       {}",
+        "usage: mealkit up [--wipe] [--replicas SERVICE=N,...] [--brokers 1|3] [--data-dir DIR] [--bin-dir DIR]\n       mealkit infra --env-file FILE [--data-dir DIR]\n       mealkit kafka TOOL [ARGS]   (TOOL: {})\n       {}",
+        stack::kafka::TOOLS
+            .iter()
+            .map(|(name, _, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", "),
         dlq::usage()
     );
     std::process::exit(2)
@@ -26,6 +34,8 @@ struct Args {
     env_file: Option<PathBuf>,
     /// `--replicas order=3,delivery=2`.
     replicas: String,
+    /// `--brokers 3`.
+    brokers: usize,
 }
 
 fn parse() -> Args {
@@ -42,6 +52,7 @@ fn parse() -> Args {
         bin_dir: exe_dir,
         env_file: None,
         replicas: String::new(),
+        brokers: 1,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -54,6 +65,12 @@ fn parse() -> Args {
             }
             "--env-file" => parsed.env_file = args.next().map(PathBuf::from),
             "--replicas" => parsed.replicas = args.next().unwrap_or_else(|| usage()),
+            "--brokers" => {
+                parsed.brokers = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
             _ => usage(),
         }
     }
@@ -72,6 +89,9 @@ async fn main() {
             std::process::exit(1);
         }
         return;
+    }
+    if raw.first().map(String::as_str) == Some("kafka") {
+        std::process::exit(kafka_tool(&raw[1..]).await);
     }
     let args = parse();
     let result = match args.command.as_str() {
@@ -94,6 +114,9 @@ async fn up(args: Args) -> anyhow::Result<()> {
     options
         .set_replicas_from(&args.replicas)
         .map_err(|e| anyhow::anyhow!("--replicas: {e}"))?;
+    options
+        .set_brokers(args.brokers)
+        .map_err(|e| anyhow::anyhow!("--brokers: {e}"))?;
     let logs = options.logs_dir();
     let mut stack = Stack::start(options).await?;
     println!();
@@ -108,7 +131,10 @@ async fn up(args: Args) -> anyhow::Result<()> {
         println!("  {name:<10} {}", stack.replica_urls(name).join(" "));
     }
     println!("  postgres   {}", stack.database_url);
-    println!("  broker     {}", stack.kafka_brokers);
+    println!(
+        "  kafka      {}   (./dev kafka consumer-groups --describe --all-groups)",
+        stack.kafka_brokers
+    );
     println!("  logs       {}/<name>.log", logs.display());
     println!("  try        curl {}/products", stack.gateway_url);
     println!(
@@ -142,9 +168,12 @@ async fn infra(args: Args) -> anyhow::Result<()> {
     let mut options = Options::local(args.data_dir, args.bin_dir);
     options.with_services = false;
     // Free ports: the tests' infrastructure must not collide with a running `./dev up`.
-    let ports = stack::free_ports(2)?;
+    let ports = stack::free_ports(3)?;
     options.postgres_port = ports[0];
-    options.broker_port = ports[1];
+    options.broker_ports[0] = stack::kafka::BrokerPorts {
+        client: ports[1],
+        controller: ports[2],
+    };
     let mut stack = Stack::start(options).await?;
     std::fs::write(
         &env_file,
@@ -156,4 +185,32 @@ async fn infra(args: Args) -> anyhow::Result<()> {
     platform::shutdown::signal().await;
     stack.stop().await;
     Ok(())
+}
+
+/// `mealkit kafka TOOL [ARGS]`: runs Kafka's tool against `KAFKA_BROKERS` (the local stack's by
+/// default); its exit code.
+async fn kafka_tool(args: &[String]) -> i32 {
+    let Some((tool, args)) = args.split_first() else {
+        usage()
+    };
+    let brokers = std::env::var("KAFKA_BROKERS")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| format!("127.0.0.1:{}", stack::BROKER_PORT));
+    let command = stack::kafka::libs_dir()
+        .map_err(|e| e.to_string())
+        .and_then(|libs| stack::kafka::tool_command(&libs, tool, args, &brokers));
+    match command {
+        Ok(mut command) => match command.status().await {
+            Ok(status) => status.code().unwrap_or(1),
+            Err(e) => {
+                eprintln!("mealkit kafka: running java: {e}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("mealkit kafka: {e}");
+            2
+        }
+    }
 }

@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
+use crate::kafka::BrokerPorts;
 use crate::{BROKER_PORT, GATEWAY, POSTGRES_PORT, SERVICES, StepError, postgres, step_error};
+
+/// Most Kafka nodes a stack runs ([`Options::set_brokers`]).
+const MAX_BROKERS: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -12,10 +16,13 @@ pub struct Options {
     pub bin_dir: PathBuf,
     /// Use this database instead of starting a cluster.
     pub database_url: Option<String>,
-    /// Use these brokers instead of starting the broker.
+    /// Use these brokers instead of starting Kafka.
     pub kafka_brokers: Option<String>,
     pub postgres_port: u16,
-    pub broker_port: u16,
+    /// How many Kafka nodes to run: 1, or 3 for a cluster ([`Options::set_brokers`]).
+    pub brokers: usize,
+    /// Each possible Kafka node's ports (the first [`Options::brokers`] are used).
+    pub broker_ports: [BrokerPorts; MAX_BROKERS],
     pub gateway_port: u16,
     /// The ports of each service's replicas, in [`SERVICES`] order: one each unless
     /// [`Options::set_replicas`] asks for more.
@@ -39,7 +46,12 @@ impl Options {
                 .ok()
                 .filter(|v| !v.is_empty()),
             postgres_port: POSTGRES_PORT,
-            broker_port: BROKER_PORT,
+            brokers: 1,
+            // 9092 for clients and 9093 for the controllers' quorum, then plus 100 per node.
+            broker_ports: [0u16, 100, 200].map(|k| BrokerPorts {
+                client: BROKER_PORT + k,
+                controller: BROKER_PORT + 1 + k,
+            }),
             gateway_port: GATEWAY.1,
             service_ports: SERVICES.map(|(_, port)| vec![port]),
             env: Vec::new(),
@@ -50,15 +62,19 @@ impl Options {
 
     /// Free ports for everything: several stacks can run side by side (tests).
     pub fn isolated(data_dir: PathBuf, bin_dir: PathBuf) -> std::io::Result<Self> {
-        let mut ports = free_ports(9)?.into_iter();
-        let mut next = || ports.next().expect("nine ports");
+        let mut ports = free_ports(14)?.into_iter();
+        let mut next = || ports.next().expect("fourteen ports");
         Ok(Self {
             data_dir,
             bin_dir,
             database_url: None,
             kafka_brokers: None,
             postgres_port: next(),
-            broker_port: next(),
+            brokers: 1,
+            broker_ports: [(); MAX_BROKERS].map(|()| BrokerPorts {
+                client: next(),
+                controller: next(),
+            }),
             gateway_port: next(),
             service_ports: [(); 6].map(|()| vec![next()]),
             env: Vec::new(),
@@ -80,6 +96,23 @@ impl Options {
         let first = self.service_ports[i][0];
         self.service_ports[i] = (0..count as u16).map(|k| first + 100 * k).collect();
         Ok(())
+    }
+
+    /// Runs `count` Kafka nodes: 1, or 3 (a KRaft quorum of three, every topic on three nodes
+    /// and two in sync for a write). Two would make a quorum that survives no loss.
+    pub fn set_brokers(&mut self, count: usize) -> Result<(), String> {
+        if count != 1 && count != MAX_BROKERS {
+            return Err(format!(
+                "1 or 3 brokers, not {count} (a quorum of two survives no lost node)"
+            ));
+        }
+        self.brokers = count;
+        Ok(())
+    }
+
+    /// The ports of the Kafka nodes this stack runs.
+    pub fn kafka_ports(&self) -> &[BrokerPorts] {
+        &self.broker_ports[..self.brokers]
     }
 
     /// Applies a `--replicas` list: `order=3,delivery=2`.
@@ -110,7 +143,10 @@ impl Options {
             wanted.push(("Postgres", o.postgres_port));
         }
         if o.kafka_brokers.is_none() {
-            wanted.push(("the broker", o.broker_port));
+            for ports in o.kafka_ports() {
+                wanted.push(("Kafka", ports.client));
+                wanted.push(("Kafka's controller", ports.controller));
+            }
         }
         if o.with_services {
             for (i, (name, _)) in SERVICES.iter().enumerate() {
@@ -182,6 +218,20 @@ mod tests {
         assert_eq!(options.service_ports[0], [8081]);
         for bad in ["order", "order=0", "order=x", "orders=2", "order=10"] {
             assert!(options.set_replicas_from(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn three_brokers_listen_on_9092_9192_and_9292_with_their_controllers_one_above() {
+        let mut options = Options::local(PathBuf::from("d"), PathBuf::from("b"));
+        assert_eq!(options.kafka_ports().len(), 1);
+        options.set_brokers(3).unwrap();
+        let clients: Vec<u16> = options.kafka_ports().iter().map(|p| p.client).collect();
+        let controllers: Vec<u16> = options.kafka_ports().iter().map(|p| p.controller).collect();
+        assert_eq!(clients, [9092, 9192, 9292]);
+        assert_eq!(controllers, [9093, 9193, 9293]);
+        for bad in [0, 2, 4] {
+            assert!(options.set_brokers(bad).is_err(), "{bad}");
         }
     }
 }

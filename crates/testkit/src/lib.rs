@@ -1,6 +1,6 @@
 //! Test harness shared by the services' integration tests.
 //!
-//! Tests run against real infrastructure: the Postgres cluster and nisshi broker that
+//! Tests run against real infrastructure: the Postgres cluster and the Kafka broker that
 //! `./dev test` starts (it exports `DATABASE_URL` and `KAFKA_BROKERS`). Each [`TestEnv`] gets a
 //! database of its own and a topic prefix of its own, so tests run in parallel without seeing
 //! each other's rows or events.

@@ -7,8 +7,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 /// A consumer of every partition of the topic `name` from its beginning, outside any consumer
-/// group: it reads at once, however long a broker's group coordinator takes to give a new
-/// group its partitions (nisshi 0.7 waits half the session timeout), and commits nothing.
+/// group: it reads at once, without waiting for a group to form, and commits nothing.
 pub fn topic_reader(brokers: &str, name: &str) -> StreamConsumer {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)

@@ -1,0 +1,203 @@
+//! What a local Kafka node runs with: its JVM, its `server.properties`, its logging, and the
+//! cluster's id.
+
+use std::path::Path;
+
+use base64::Engine;
+
+use crate::{StepError, step_error};
+
+/// A node's two loopback listeners: clients and the other nodes' brokers, and the controllers'
+/// quorum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerPorts {
+    pub client: u16,
+    pub controller: u16,
+}
+
+/// The broker's JVM.
+///
+/// - **Heap: 256 MiB at most, 64 MiB to start.** Kafka keeps records in the operating system's
+///   page cache, not on the heap; the heap holds requests in flight and every partition's
+///   state. The live heap after a full collection measured 40 MiB after 40 s of orders at
+///   250/s, and 65 MiB on the tests' shared node holding 150 topics (2026-12-06, `jmap
+///   -histo:live`), once the log cleaner's map was cut to 8 MiB ([`server_properties`]; at its
+///   default of 128 MiB it was most of the heap). 256 MiB leaves four times the larger of
+///   those; Kafka's own script sets 1 GiB, which a laptop running three nodes would feel.
+/// - **G1 with short pauses**, as Kafka's start script sets it.
+/// - **Exit on running out of memory**, so the launcher reports a dead node instead of one that
+///   limps on.
+pub const JVM_OPTIONS: &[&str] = &[
+    "-Xms64m",
+    "-Xmx256m",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+];
+
+/// The cluster's id: made once, when `root` is first used, for `nodes` nodes. A folder made for
+/// another number of nodes is refused: its quorum and its topics' replicas would not match.
+pub fn cluster_id(root: &Path, nodes: usize) -> Result<String, StepError> {
+    let file = root.join("cluster");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let (id, made_for) = text
+                .split_once(' ')
+                .and_then(|(id, n)| Some((id.to_owned(), n.trim().parse::<usize>().ok()?)))
+                .ok_or_else(|| {
+                    step_error(
+                        "kafka",
+                        format!("{} is not `<id> <nodes>`", file.display()),
+                        None,
+                    )
+                })?;
+            if made_for != nodes {
+                return Err(step_error(
+                    "kafka",
+                    format!(
+                        "{} holds a cluster of {made_for} broker(s), not {nodes}: start it with \
+                         --brokers {made_for}, or start afresh with --wipe",
+                        root.display()
+                    ),
+                    None,
+                ));
+            }
+            Ok(id)
+        }
+        Err(_) => {
+            // Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding.
+            let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(uuid::Uuid::new_v4().as_bytes());
+            std::fs::write(&file, format!("{id} {nodes}\n")).map_err(|e| {
+                step_error("kafka", format!("writing {}: {e}", file.display()), None)
+            })?;
+            Ok(id)
+        }
+    }
+}
+
+/// Node `id`'s settings in a cluster whose nodes listen on `ports` (node 1 on the first), its
+/// log segments in `data`.
+///
+/// Replication follows the cluster's size: with three nodes every topic, the consumer offsets
+/// and the producers' transaction state have three replicas and need two of them in sync to
+/// take a write (`acks=all`), so one node can be lost without losing an acknowledged event or
+/// refusing one; alone, one replica.
+pub fn server_properties(id: u32, ports: &[BrokerPorts], data: &Path) -> String {
+    let own = ports[id as usize - 1];
+    let replicas = ports.len().min(3);
+    let min_in_sync = if replicas >= 3 { 2 } else { 1 };
+    let voters: Vec<String> = (1..)
+        .zip(ports)
+        .map(|(n, p)| format!("{n}@127.0.0.1:{}", p.controller))
+        .collect();
+    let lines = [
+        "# Written by the launcher at every start (crates/stack/src/kafka/config.rs).".to_owned(),
+        "process.roles=broker,controller".to_owned(),
+        format!("node.id={id}"),
+        format!("controller.quorum.voters={}", voters.join(",")),
+        format!(
+            "listeners=PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
+            own.client, own.controller
+        ),
+        format!("advertised.listeners=PLAINTEXT://127.0.0.1:{}", own.client),
+        "controller.listener.names=CONTROLLER".to_owned(),
+        "inter.broker.listener.name=PLAINTEXT".to_owned(),
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".to_owned(),
+        format!("log.dirs={}", data.display()),
+        // Topics are made by the launcher and the tests, with their partitions and replicas;
+        // a typo in a consumer's topic must not make one.
+        "auto.create.topics.enable=false".to_owned(),
+        "num.partitions=3".to_owned(),
+        format!("default.replication.factor={replicas}"),
+        format!("min.insync.replicas={min_in_sync}"),
+        format!("offsets.topic.replication.factor={replicas}"),
+        format!("transaction.state.log.replication.factor={replicas}"),
+        format!("transaction.state.log.min.isr={min_in_sync}"),
+        format!("share.coordinator.state.topic.replication.factor={replicas}"),
+        format!("share.coordinator.state.topic.min.isr={min_in_sync}"),
+        // A new group's first member gets its partitions at once instead of after 3 s spent
+        // waiting for others: the stack starts all of a group's replicas together anyway.
+        "group.initial.rebalance.delay.ms=0".to_owned(),
+        // A replica that is out of sync never becomes leader: no acknowledged event is dropped.
+        "unclean.leader.election.enable=false".to_owned(),
+        // The log cleaner's key map, on the heap: Kafka's 128 MiB default is sized for large
+        // compacted topics, and was three quarters of a local node's live heap. Here the one
+        // compacted topic is the consumer offsets (a few thousand keys); 8 MiB holds about
+        // 350,000 keys per cleaning pass.
+        "log.cleaner.dedupe.buffer.size=8388608".to_owned(),
+    ];
+    lines.join("\n") + "\n"
+}
+
+/// Log4j2's settings for a node: warnings and errors, and Kafka's own line when a node has
+/// started; `MEALKIT_KAFKA_LOG` (`info`, `debug`) sets the level of everything.
+pub fn log4j2_properties() -> String {
+    let level = std::env::var("MEALKIT_KAFKA_LOG").unwrap_or_else(|_| "warn".to_owned());
+    format!(
+        "status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.out.ref = OUT
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = info
+"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_three_node_cluster_replicates_thrice_and_needs_two_in_sync() {
+        let ports = [
+            BrokerPorts {
+                client: 9092,
+                controller: 9093,
+            },
+            BrokerPorts {
+                client: 9192,
+                controller: 9193,
+            },
+            BrokerPorts {
+                client: 9292,
+                controller: 9293,
+            },
+        ];
+        let text = server_properties(2, &ports, Path::new("/d"));
+        for line in [
+            "node.id=2",
+            "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293",
+            "listeners=PLAINTEXT://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193",
+            "default.replication.factor=3",
+            "min.insync.replicas=2",
+            "offsets.topic.replication.factor=3",
+            "log.dirs=/d",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        let alone = server_properties(1, &ports[..1], Path::new("/d"));
+        assert!(alone.contains("\nmin.insync.replicas=1\n"));
+        assert!(alone.contains("\ndefault.replication.factor=1\n"));
+    }
+
+    #[test]
+    fn a_folder_made_for_one_node_is_not_started_as_three() {
+        let root =
+            std::env::temp_dir().join(format!("mealkit-cluster-id-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&root).unwrap();
+        let id = cluster_id(&root, 1).unwrap();
+        assert_eq!(id.len(), 22);
+        assert_eq!(cluster_id(&root, 1).unwrap(), id);
+        let refused = cluster_id(&root, 3).unwrap_err().to_string();
+        assert!(refused.contains("--wipe"), "{refused}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

@@ -1,0 +1,285 @@
+//! Three Kafka nodes on loopback, as `./dev up --brokers 3` runs them: every topic has three
+//! replicas and takes a write only when two are in sync (`acks=all`). Under the crash suite's
+//! stream of orders and cancellations a node is killed (`kill -9`) and kept down, first the one
+//! that leads the most of the shop's partitions, then the active controller: every saga
+//! finishes without it, and nothing is lost or applied twice (the crash suite's invariants).
+//! Started again, it catches up: every partition has three replicas in sync. Last, the whole
+//! cluster is stopped and started on its data, as Ctrl-C and `./dev up` do: every service's
+//! consumer holds as many partitions as before, and a new order's saga completes.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use stack::Stack;
+use support::load::{FAULT_ENV, Load, Traffic, settle, shop};
+use support::{Shape, WAIT, place_order, sign_in, start_stack_with, stop_stack, wait_field};
+use testkit::{Http, eventually};
+use tokio::sync::Mutex;
+
+/// How long the stream goes on with a node down: longer than the controller takes to fence a
+/// silent broker (`broker.session.timeout.ms`, 9 s) and move its partitions' leadership.
+const DOWN: Duration = Duration::from_secs(15);
+/// How long a restarted node may take to have every partition's replica in sync again.
+const CATCH_UP: Duration = Duration::from_secs(90);
+
+struct Shop {
+    products: Vec<i64>,
+    customers: Vec<Http>,
+    traffic: Arc<Mutex<Traffic>>,
+}
+
+/// Every topic of the shop is replicated on the three nodes and needs two in sync.
+async fn topics_are_replicated_thrice(stack: &Stack) {
+    for topic in contracts::TopicNames::default().all() {
+        let described = stack
+            .kafka_tool("topics", &["--describe", "--topic", &topic])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            described.contains("ReplicationFactor: 3")
+                && described.contains("min.insync.replicas=2"),
+            "{topic}: {described}"
+        );
+    }
+}
+
+/// Kills `node` while the stream runs and keeps it down until every saga of the stream so far
+/// has finished; then starts it again and waits until it has caught up.
+async fn lose_a_node(stack: &mut Stack, shop: &Shop, node: u32, what: &str) {
+    let load = Load::start(
+        &stack.gateway_url,
+        &shop.products,
+        &shop.customers,
+        &shop.traffic,
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stack.kill_broker_node(node).await;
+    let killed = Instant::now();
+    tokio::time::sleep(DOWN).await;
+    load.finish().await;
+    let found = {
+        let traffic = shop.traffic.lock().await;
+        println!(
+            "{what} (node {node}) down: {} orders sent, {} accepted, {} cancellations accepted so far",
+            traffic.sent,
+            traffic.accepted.len(),
+            traffic.cancels_accepted.len()
+        );
+        settle(stack, &shop.products, &traffic).await
+    };
+    assert!(
+        found.iter().all(|(_, n)| *n == 0),
+        "with {what} (node {node}) down: {found:?}"
+    );
+    println!(
+        "{what} (node {node}) killed; every saga finished {:?} after; consumers replaced after \
+         a fatal error so far: {}",
+        killed.elapsed(),
+        replaced_consumers(stack).await
+    );
+    stack
+        .start_broker_node(node)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let caught_up = eventually(CATCH_UP, || async {
+        stack.under_replicated().await.ok().filter(Vec::is_empty)
+    })
+    .await;
+    assert!(
+        caught_up.is_some(),
+        "node {node} has not caught up within {CATCH_UP:?}: {:?}",
+        stack.under_replicated().await
+    );
+    println!(
+        "node {node} started again and caught up in {:?}",
+        started.elapsed()
+    );
+}
+
+/// How many consumers the services have made anew after librdkafka gave one up for good (a
+/// static member fenced under its own name when its group's coordinator moved).
+async fn replaced_consumers(stack: &Stack) -> f64 {
+    let mut replaced = 0.0;
+    for (service, _) in stack::SERVICES {
+        let url = stack.service_url(service);
+        replaced += support::metric(&url, "consumer_replaced_total")
+            .await
+            .unwrap_or(0.0);
+    }
+    replaced
+}
+
+/// How many partitions each service's consumer holds now.
+async fn assignments(stack: &Stack) -> BTreeMap<&'static str, f64> {
+    let mut held = BTreeMap::new();
+    for (service, _) in stack::SERVICES {
+        let n = support::metric(&stack.service_url(service), "consumer_assigned_partitions").await;
+        held.insert(service, n.unwrap_or(0.0));
+    }
+    held
+}
+
+/// Stops every node at once and starts the cluster again on its data; every consumer gets as
+/// many partitions as it held before, and an order's saga completes.
+async fn restart_the_cluster(stack: &mut Stack) {
+    let before = assignments(stack).await;
+    assert!(before.values().all(|n| *n > 0.0), "{before:?}");
+    stack.stop_broker().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    stack.start_broker().await.unwrap_or_else(|e| panic!("{e}"));
+    let regained = eventually(WAIT * 2, || async {
+        (assignments(stack).await == before).then_some(())
+    })
+    .await;
+    assert!(
+        regained.is_some(),
+        "after the cluster's restart, partitions held: {:?}, before: {before:?}",
+        assignments(stack).await
+    );
+    println!(
+        "cluster restarted: every consumer holds its partitions {:?} after the start",
+        started.elapsed()
+    );
+    let g = &stack.gateway_url;
+    let http = sign_in(g, "customer", 1).await;
+    let product = support::register_kit(g, 1, 10).await;
+    let (status, order) = place_order(&http, g, json!({"productId": product, "qty": 1})).await;
+    assert_eq!(status, 201, "{order}");
+    let url = format!("{g}/orders/{}", order["id"]);
+    wait_field(&http, url, "status", "DELIVERY_REQUESTED").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_cluster_loses_a_broker_without_losing_an_event() {
+    let shape = Shape {
+        replicas: 1,
+        brokers: 3,
+    };
+    let mut stack = start_stack_with(&FAULT_ENV, shape).await;
+    topics_are_replicated_thrice(&stack).await;
+    let (products, customers) = shop(&stack).await;
+    let shop = Shop {
+        products,
+        customers,
+        traffic: Arc::default(),
+    };
+
+    let leaders = stack
+        .broker_leaders("mealkit.")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let busiest = leaders
+        .iter()
+        .max_by_key(|(_, led)| **led)
+        .map(|(node, _)| *node)
+        .unwrap();
+    println!("partitions led by node: {leaders:?}");
+    lose_a_node(
+        &mut stack,
+        &shop,
+        busiest,
+        "the leader of the most partitions",
+    )
+    .await;
+
+    let controller = stack
+        .active_controller()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    lose_a_node(&mut stack, &shop, controller, "the active controller").await;
+
+    restart_the_cluster(&mut stack).await;
+    let traffic = shop.traffic.lock().await;
+    assert!(
+        traffic.accepted.len() > 50,
+        "the stream placed too few orders to mean anything"
+    );
+    let found = settle(&stack, &shop.products, &traffic).await;
+    assert!(
+        found.iter().all(|(_, n)| *n == 0),
+        "invariants violated: {found:?}"
+    );
+    drop(traffic);
+    stop_stack(stack).await;
+}
+
+/// Runs `mealkit kafka <args>` (what `./dev kafka` runs) against `stack`'s cluster.
+async fn mealkit_kafka(stack: &Stack, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(stack.options.bin_dir.join("mealkit"))
+        .arg("kafka")
+        .args(args)
+        .env("KAFKA_BROKERS", &stack.kafka_brokers)
+        .output()
+        .await
+        .expect("mealkit runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "mealkit kafka {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafkas_own_tools_and_kcat_read_the_local_cluster() {
+    let stack = support::start_stack(&[]).await;
+    let g = &stack.gateway_url;
+    let http = sign_in(g, "customer", 1).await;
+    let product = support::register_kit(g, 1, 10).await;
+    let (status, order) = place_order(&http, g, json!({"productId": product, "qty": 1})).await;
+    assert_eq!(status, 201, "{order}");
+    wait_field(
+        &http,
+        format!("{g}/orders/{}", order["id"]),
+        "status",
+        "DELIVERY_REQUESTED",
+    )
+    .await;
+
+    // Every service's group, with its lag (the README's `./dev kafka consumer-groups ...`).
+    let groups = mealkit_kafka(&stack, &["consumer-groups", "--describe", "--all-groups"]).await;
+    assert!(groups.contains("LAG"), "{groups}");
+    for (service, _) in stack::SERVICES {
+        assert!(
+            groups
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(service)),
+            "no group {service} in:\n{groups}"
+        );
+    }
+    // A topic read from its beginning (`./dev kafka console-consumer ...`).
+    let read = mealkit_kafka(
+        &stack,
+        &[
+            "console-consumer",
+            "--topic",
+            "mealkit.order",
+            "--from-beginning",
+            "--max-messages",
+            "1",
+            "--timeout-ms",
+            "30000",
+        ],
+    )
+    .await;
+    assert!(read.contains("\"eventType\":\"OrderPlaced\""), "{read}");
+    // Debian's kcat lists the cluster's topics.
+    let kcat = tokio::process::Command::new("kcat")
+        .args(["-b", &stack.kafka_brokers, "-L"])
+        .output()
+        .await
+        .expect("kcat is installed (./dev test installs it)");
+    let listed = String::from_utf8_lossy(&kcat.stdout);
+    assert!(
+        kcat.status.success() && listed.contains("topic \"mealkit.order\" with 3 partitions"),
+        "{listed}"
+    );
+    stop_stack(stack).await;
+}
