@@ -1,11 +1,12 @@
 //! Three Kafka nodes on loopback, as `./dev up --brokers 3` runs them: every topic has three
 //! replicas and takes a write only when two are in sync (`acks=all`). Under the crash suite's
 //! stream of orders and cancellations a node is killed (`kill -9`) and kept down, first the one
-//! that leads the most of the shop's partitions, then the active controller: every saga
-//! finishes without it, and nothing is lost or applied twice (the crash suite's invariants).
-//! Started again, it catches up: every partition has three replicas in sync. Last, the whole
-//! cluster is stopped and started on its data, as Ctrl-C and `./dev up` do: every service's
-//! consumer holds as many partitions as before, and a new order's saga completes.
+//! that leads the busiest partitions (the most records), then the active controller: every
+//! saga finishes without it, and nothing is lost or applied twice (the crash suite's
+//! invariants). Started again, it catches up: every partition has three replicas in sync. Last,
+//! the whole stack is stopped and started on its data, as Ctrl-C and `./dev up` do: Kafka's own
+//! tool shows every partition each group had before owned by a member again, and a new order's
+//! saga completes. Kafka's tools and Debian's kcat are tried against the local cluster too.
 
 mod support;
 
@@ -32,30 +33,68 @@ struct Shop {
     traffic: Arc<Mutex<Traffic>>,
 }
 
+impl Shop {
+    fn load(&self, stack: &Stack) -> Load {
+        Load::start(
+            &stack.gateway_url,
+            &self.products,
+            &self.customers,
+            &self.traffic,
+        )
+    }
+}
+
+/// Kafka's tool `tool` against `stack`'s cluster; its output.
+async fn kafka(stack: &Stack, tool: &str, args: &[&str]) -> String {
+    stack
+        .kafka_tool(tool, args)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Every topic of the shop is replicated on the three nodes and needs two in sync.
 async fn topics_are_replicated_thrice(stack: &Stack) {
     for topic in contracts::TopicNames::default().all() {
-        let described = stack
-            .kafka_tool("topics", &["--describe", "--topic", &topic])
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let described = kafka(stack, "topics", &["--describe", "--topic", &topic]).await;
         assert!(
-            described.contains("ReplicationFactor: 3")
-                && described.contains("min.insync.replicas=2"),
+            described.contains("ReplicationFactor: 3"),
             "{topic}: {described}"
         );
+        let entity = [
+            "--describe",
+            "--all",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            &topic,
+        ];
+        let configs = kafka(stack, "configs", &entity).await;
+        assert!(
+            configs
+                .lines()
+                .any(|l| l.trim_start().starts_with("min.insync.replicas=2 ")),
+            "{topic}: {configs}"
+        );
     }
+}
+
+/// How many consumers the services have made anew after librdkafka gave one up for good (a
+/// static member fenced under its own name when its group's coordinator moved).
+async fn replaced_consumers(stack: &Stack) -> f64 {
+    let mut replaced = 0.0;
+    for (service, _) in stack::SERVICES {
+        let url = stack.service_url(service);
+        replaced += support::metric(&url, "consumer_replaced_total")
+            .await
+            .unwrap_or(0.0);
+    }
+    replaced
 }
 
 /// Kills `node` while the stream runs and keeps it down until every saga of the stream so far
 /// has finished; then starts it again and waits until it has caught up.
 async fn lose_a_node(stack: &mut Stack, shop: &Shop, node: u32, what: &str) {
-    let load = Load::start(
-        &stack.gateway_url,
-        &shop.products,
-        &shop.customers,
-        &shop.traffic,
-    );
+    let load = shop.load(stack);
     tokio::time::sleep(Duration::from_secs(3)).await;
     stack.kill_broker_node(node).await;
     let killed = Instant::now();
@@ -64,7 +103,7 @@ async fn lose_a_node(stack: &mut Stack, shop: &Shop, node: u32, what: &str) {
     let found = {
         let traffic = shop.traffic.lock().await;
         println!(
-            "{what} (node {node}) down: {} orders sent, {} accepted, {} cancellations accepted so far",
+            "{what} (node {node}) down: {} orders sent, {} accepted, {} cancellations accepted",
             traffic.sent,
             traffic.accepted.len(),
             traffic.cancels_accepted.len()
@@ -76,7 +115,7 @@ async fn lose_a_node(stack: &mut Stack, shop: &Shop, node: u32, what: &str) {
         "with {what} (node {node}) down: {found:?}"
     );
     println!(
-        "{what} (node {node}) killed; every saga finished {:?} after; consumers replaced after \
+        "{what} (node {node}) killed; every saga finished {:?} after; consumers made anew after \
          a fatal error so far: {}",
         killed.elapsed(),
         replaced_consumers(stack).await
@@ -101,49 +140,54 @@ async fn lose_a_node(stack: &mut Stack, shop: &Shop, node: u32, what: &str) {
     );
 }
 
-/// How many consumers the services have made anew after librdkafka gave one up for good (a
-/// static member fenced under its own name when its group's coordinator moved).
-async fn replaced_consumers(stack: &Stack) -> f64 {
-    let mut replaced = 0.0;
-    for (service, _) in stack::SERVICES {
-        let url = stack.service_url(service);
-        replaced += support::metric(&url, "consumer_replaced_total")
-            .await
-            .unwrap_or(0.0);
-    }
-    replaced
+/// Each consumer group's partitions, as Kafka's own tool describes them (`group topic
+/// partition`), with whether a member owns it now.
+async fn owned_partitions(stack: &Stack) -> BTreeMap<String, bool> {
+    let described = stack
+        .kafka_tool("consumer-groups", &["--describe", "--all-groups"])
+        .await
+        .unwrap_or_default();
+    described
+        .lines()
+        .filter_map(|line| {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            let partition = columns.get(2)?.parse::<u32>().ok()?;
+            let owned = columns.get(6).is_some_and(|id| *id != "-");
+            Some((format!("{} {} {partition}", columns[0], columns[1]), owned))
+        })
+        .collect()
 }
 
-/// How many partitions each service's consumer holds now.
-async fn assignments(stack: &Stack) -> BTreeMap<&'static str, f64> {
-    let mut held = BTreeMap::new();
-    for (service, _) in stack::SERVICES {
-        let n = support::metric(&stack.service_url(service), "consumer_assigned_partitions").await;
-        held.insert(service, n.unwrap_or(0.0));
-    }
-    held
-}
-
-/// Stops every node at once and starts the cluster again on its data; every consumer gets as
-/// many partitions as it held before, and an order's saga completes.
-async fn restart_the_cluster(stack: &mut Stack) {
-    let before = assignments(stack).await;
-    assert!(before.values().all(|n| *n > 0.0), "{before:?}");
-    stack.stop_broker().await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+/// Stops the whole stack and starts it again on its data, as Ctrl-C and `./dev up` do: every
+/// partition a group had before is owned by a member again, and an order's saga completes.
+async fn restart_the_stack(mut stack: Stack) -> Stack {
+    let before = owned_partitions(&stack).await;
+    assert!(
+        !before.is_empty() && before.values().all(|owned| *owned),
+        "{before:?}"
+    );
+    let options = stack.options.clone();
+    stack.stop().await;
     let started = Instant::now();
-    stack.start_broker().await.unwrap_or_else(|e| panic!("{e}"));
+    let stack = Stack::start(options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let regained = eventually(WAIT * 2, || async {
-        (assignments(stack).await == before).then_some(())
+        let now = owned_partitions(&stack).await;
+        before
+            .keys()
+            .all(|p| now.get(p) == Some(&true))
+            .then_some(())
     })
     .await;
     assert!(
         regained.is_some(),
-        "after the cluster's restart, partitions held: {:?}, before: {before:?}",
-        assignments(stack).await
+        "after the restart, the groups' partitions and whether owned: {:?}",
+        owned_partitions(&stack).await
     );
     println!(
-        "cluster restarted: every consumer holds its partitions {:?} after the start",
+        "stack restarted: the {} partitions of the groups owned again {:?} after the start",
+        before.len(),
         started.elapsed()
     );
     let g = &stack.gateway_url;
@@ -153,6 +197,7 @@ async fn restart_the_cluster(stack: &mut Stack) {
     assert_eq!(status, 201, "{order}");
     let url = format!("{g}/orders/{}", order["id"]);
     wait_field(&http, url, "status", "DELIVERY_REQUESTED").await;
+    stack
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,22 +214,25 @@ async fn a_three_node_cluster_loses_a_broker_without_losing_an_event() {
         customers,
         traffic: Arc::default(),
     };
-
-    let leaders = stack
-        .broker_leaders("mealkit.")
+    // Traffic first, so that the partitions' loads differ.
+    let load = shop.load(&stack);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    load.finish().await;
+    let led = stack
+        .broker_records_led("mealkit.")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let busiest = leaders
+    let busiest = led
         .iter()
-        .max_by_key(|(_, led)| **led)
+        .max_by_key(|(_, records)| **records)
         .map(|(node, _)| *node)
         .unwrap();
-    println!("partitions led by node: {leaders:?}");
+    println!("records in the partitions each node leads: {led:?}");
     lose_a_node(
         &mut stack,
         &shop,
         busiest,
-        "the leader of the most partitions",
+        "the leader of the busiest partitions",
     )
     .await;
 
@@ -194,7 +242,7 @@ async fn a_three_node_cluster_loses_a_broker_without_losing_an_event() {
         .unwrap_or_else(|e| panic!("{e}"));
     lose_a_node(&mut stack, &shop, controller, "the active controller").await;
 
-    restart_the_cluster(&mut stack).await;
+    let stack = restart_the_stack(stack).await;
     let traffic = shop.traffic.lock().await;
     assert!(
         traffic.accepted.len() > 50,

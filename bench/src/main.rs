@@ -28,6 +28,10 @@ use stack::{Options, Stack};
 
 struct Plan {
     quick: bool,
+    /// `--rate N`: the fixed-rate load (and the CPU per order measured at it) at N orders/s
+    /// instead of half the fixed-concurrency throughput, to compare two configurations at one
+    /// rate.
+    rate: Option<u32>,
     siege_users: u32,
     phase: Duration,
     /// How long each rate of the sustained-rate search is offered.
@@ -57,10 +61,18 @@ fn bin_dir() -> PathBuf {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let rate = args
+        .iter()
+        .position(|a| a == "--rate")
+        .map(|i| args.get(i + 1).and_then(|n| n.parse().ok()))
+        .map(|n| n.ok_or_else(|| anyhow::anyhow!("--rate takes a number of orders per second")))
+        .transpose()?;
     let plan = if quick {
         Plan {
             quick,
+            rate,
             siege_users: 10,
             phase: Duration::from_secs(3),
             probe: Duration::from_secs(2),
@@ -70,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Plan {
             quick,
+            rate,
             siege_users: 100,
             phase: Duration::from_secs(30),
             probe: Duration::from_secs(15),
@@ -180,9 +193,11 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         load: "fixed concurrency 50".into(),
         saga: settle(&pool, started).await?,
     });
-    let fixed_rate_target = ((fixed_concurrency.requests_per_second / 2.0) as u32).max(1);
+    let fixed_rate_target = plan
+        .rate
+        .unwrap_or(((fixed_concurrency.requests_per_second / 2.0) as u32).max(1));
     eprintln!(
-        "==> oha: fixed rate {fixed_rate_target}/s (half the throughput) for {}s",
+        "==> oha: fixed rate {fixed_rate_target}/s for {}s",
         plan.phase.as_secs()
     );
     let started = Utc::now();

@@ -34,6 +34,15 @@ pub struct Shape {
     pub brokers: usize,
 }
 
+/// How many Kafka nodes the tests' stacks run: `MEALKIT_TEST_BROKERS` (1 or 3; default 1).
+/// `MEALKIT_TEST_BROKERS=3 ./dev test -p e2e` runs every end-to-end suite on a cluster of three.
+pub fn test_brokers() -> usize {
+    std::env::var("MEALKIT_TEST_BROKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
 /// Starts the whole system (its own Postgres and Kafka, free ports) with `env` for every
 /// service, the gateway's rate limits lifted ([`stack::UNTHROTTLED`]).
 pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
@@ -41,7 +50,7 @@ pub async fn start_stack(env: &[(&str, &str)]) -> Stack {
         env,
         Shape {
             replicas: 1,
-            brokers: 1,
+            brokers: test_brokers(),
         },
     )
     .await

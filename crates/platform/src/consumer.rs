@@ -34,7 +34,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::health::ConsumerStatus;
-use crate::kafka::{self, FutureProducer, GroupMember, ReceiveErrors, SessionEnd, StreamConsumer};
+use crate::kafka::{
+    self, FutureProducer, GroupMember, Next, ReceiveErrors, SessionEnd, StreamConsumer,
+};
 use crate::shutdown::CancellationToken;
 use crate::unit_of_work::{Store, UnitOfWork};
 
@@ -159,31 +161,33 @@ impl<H: EventHandler> ConsumerLoop<H> {
         tracing::info!(?topics, "consumer started");
         let mut assignment = AssignmentWatch::new(&self.service);
         let mut check = tokio::time::interval(AssignmentWatch::EVERY);
-        let mut errors = ReceiveErrors::default();
+        let mut errors = ReceiveErrors::new("events");
         loop {
-            let message = tokio::select! {
+            let next = tokio::select! {
                 () = stop.cancelled() => return SessionEnd::Stopped,
                 _ = check.tick() => {
+                    if let Some(err) = kafka::fatal(&consumer) {
+                        return SessionEnd::Fatal(err);
+                    }
                     let partitions = consumer.assignment().map(|list| list.count()).unwrap_or(0);
                     assignment.observe(partitions, std::time::Instant::now());
                     continue;
                 }
-                message = consumer.recv() => message,
+                next = kafka::next(&consumer, &mut errors) => next,
             };
-            let mut batch = match message {
-                Ok(message) => vec![message],
-                Err(err) if kafka::is_fatal(&err) => return SessionEnd::Fatal(err),
-                Err(err) => {
-                    errors.failed(&err, "events");
-                    continue;
-                }
+            let mut batch = match next {
+                Next::Message(message) => vec![message],
+                Next::Fatal(err) => return SessionEnd::Fatal(err),
             };
-            errors.received("events");
             // Whatever is already buffered joins the batch; nothing waits for more.
-            while batch.len() < BATCH {
-                match tokio::time::timeout(Duration::ZERO, consumer.recv()).await {
-                    Ok(Ok(message)) => batch.push(message),
-                    _ => break,
+            let mut fatal = None;
+            while batch.len() < BATCH && fatal.is_none() {
+                match tokio::time::timeout(Duration::ZERO, kafka::next(&consumer, &mut errors))
+                    .await
+                {
+                    Ok(Next::Message(message)) => batch.push(message),
+                    Ok(Next::Fatal(err)) => fatal = Some(err),
+                    Err(_nothing_buffered) => break,
                 }
             }
             if !self.process_batch(&batch, stop).await {
@@ -193,6 +197,9 @@ impl<H: EventHandler> ConsumerLoop<H> {
                 if let Err(err) = consumer.store_offset_from_message(message) {
                     tracing::warn!(error = %err, "consumer: storing the offset failed");
                 }
+            }
+            if let Some(err) = fatal {
+                return SessionEnd::Fatal(err);
             }
         }
     }

@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiResult, ErrorBody};
-use crate::kafka::{self, FutureProducer, GroupMember, ReceiveErrors, SessionEnd, StreamConsumer};
+use crate::kafka::{
+    self, FutureProducer, GroupMember, Next, ReceiveErrors, SessionEnd, StreamConsumer,
+};
 use crate::openapi::{OpenApiRouter, routes};
 use crate::shutdown::CancellationToken;
 use crate::{ApiError, Caller, Party, Path, Query, Store};
@@ -128,25 +130,23 @@ impl DeadLetters {
             return SessionEnd::Stopped;
         }
         let mut gauges = tokio::time::interval(Duration::from_secs(5));
-        let mut errors = ReceiveErrors::default();
+        let mut errors = ReceiveErrors::new("dead letters");
         loop {
-            let message = tokio::select! {
+            let next = tokio::select! {
                 () = stop.cancelled() => return SessionEnd::Stopped,
                 _ = gauges.tick() => {
+                    if let Some(err) = kafka::fatal(&consumer) {
+                        return SessionEnd::Fatal(err);
+                    }
                     self.update_gauges().await;
                     continue;
                 }
-                message = consumer.recv() => message,
+                next = kafka::next(&consumer, &mut errors) => next,
             };
-            let message = match message {
-                Ok(message) => message,
-                Err(err) if kafka::is_fatal(&err) => return SessionEnd::Fatal(err),
-                Err(err) => {
-                    errors.failed(&err, "dead letters");
-                    continue;
-                }
+            let message = match next {
+                Next::Message(message) => message,
+                Next::Fatal(err) => return SessionEnd::Fatal(err),
             };
-            errors.received("dead letters");
             let mut delay = Duration::from_millis(100);
             while let Err(err) = self.insert(&message).await {
                 tracing::warn!(error = %err, "dead letters: recording failed; retrying");

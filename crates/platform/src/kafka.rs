@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::Producer;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Statistics};
@@ -145,7 +146,7 @@ pub(crate) enum SessionEnd {
 }
 
 /// Whether a consumer that returned `error` can never consume again.
-pub(crate) fn is_fatal(error: &KafkaError) -> bool {
+fn is_fatal(error: &KafkaError) -> bool {
     matches!(error, KafkaError::MessageConsumptionFatal(_))
 }
 
@@ -157,8 +158,9 @@ pub(crate) fn is_fatal(error: &KafkaError) -> bool {
 /// queue takes to drain at that pace, long after the brokers are back), and logged as one
 /// warning when the first arrives, a reminder with the count every [`ReceiveErrors::REMIND`],
 /// and a line when messages flow again.
-#[derive(Default)]
 pub(crate) struct ReceiveErrors {
+    /// Which consumer, in the log lines.
+    consumer: &'static str,
     streak: u64,
     last_logged: Option<std::time::Instant>,
 }
@@ -166,22 +168,65 @@ pub(crate) struct ReceiveErrors {
 impl ReceiveErrors {
     const REMIND: Duration = Duration::from_secs(30);
 
-    pub(crate) fn failed(&mut self, error: &KafkaError, consumer: &str) {
+    pub(crate) fn new(consumer: &'static str) -> Self {
+        Self {
+            consumer,
+            streak: 0,
+            last_logged: None,
+        }
+    }
+
+    fn failed(&mut self, error: &KafkaError) {
         self.streak += 1;
         let now = std::time::Instant::now();
         if self.last_logged.is_none_or(|at| now - at >= Self::REMIND) {
             self.last_logged = Some(now);
-            tracing::warn!(error = %error, errors = self.streak, consumer, "consumer: receive failed");
+            tracing::warn!(error = %error, errors = self.streak, consumer = self.consumer, "consumer: receive failed");
         }
     }
 
-    pub(crate) fn received(&mut self, consumer: &str) {
+    fn received(&mut self) {
         if self.streak > 0 {
-            tracing::info!(errors = self.streak, consumer, "consumer: receiving again");
+            tracing::info!(
+                errors = self.streak,
+                consumer = self.consumer,
+                "consumer: receiving again"
+            );
         }
         self.streak = 0;
         self.last_logged = None;
     }
+}
+
+/// What [`next`] brought.
+pub(crate) enum Next<'c> {
+    Message(BorrowedMessage<'c>),
+    /// librdkafka gave the consumer up for good: a new one must take its place.
+    Fatal(KafkaError),
+}
+
+/// The next message of `consumer`; receive errors that are not fatal are counted in `errors`
+/// and skipped. Cancel-safe, like `recv`.
+pub(crate) async fn next<'c>(consumer: &'c StreamConsumer, errors: &mut ReceiveErrors) -> Next<'c> {
+    loop {
+        match consumer.recv().await {
+            Ok(message) => {
+                errors.received();
+                return Next::Message(message);
+            }
+            Err(err) if is_fatal(&err) => return Next::Fatal(err),
+            Err(err) => errors.failed(&err),
+        }
+    }
+}
+
+/// The fatal error librdkafka holds for `consumer`, if it has given it up. librdkafka reports
+/// a fatal error once; one that came while nobody was receiving shows here.
+pub(crate) fn fatal(consumer: &StreamConsumer) -> Option<KafkaError> {
+    consumer
+        .client()
+        .fatal_error()
+        .map(|(code, _)| KafkaError::MessageConsumptionFatal(code))
 }
 
 /// A service's place in a consumer group: what it takes to make its consumer, and to make it
@@ -255,29 +300,17 @@ impl GroupMember {
     }
 }
 
-/// Creates the topics that do not exist yet, replicated as the cluster's size allows: on three
-/// brokers or more, three replicas, of which two must be in sync to take a write (with the
-/// producers' `acks=all`, an acknowledged event is then on two brokers, and one broker can be
-/// lost without refusing or losing one); on fewer, one replica per broker.
+/// Creates the topics that do not exist yet, with [`PARTITIONS`] partitions each and the
+/// brokers' own replication settings (`default.replication.factor`, `min.insync.replicas`):
+/// the local launcher sets three replicas with two in sync on a cluster of three
+/// (`crates/stack/src/kafka/config.rs`), one alone; a managed cluster has its own. A cluster
+/// that cannot place every replica (a node down) refuses to make the topic rather than make it
+/// with fewer.
 pub async fn ensure_topics(brokers: &str, names: &[String]) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = client(brokers).create()?;
-    let config = client(brokers);
-    let cluster_size = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-        let probe: rdkafka::producer::BaseProducer = config.create()?;
-        let metadata = probe
-            .client()
-            .fetch_metadata(None, Duration::from_secs(10))?;
-        Ok(metadata.brokers().len())
-    })
-    .await??;
-    let replicas = cluster_size.clamp(1, 3) as i32;
-    let min_in_sync = if replicas >= 3 { "2" } else { "1" };
     let topics: Vec<NewTopic<'_>> = names
         .iter()
-        .map(|name| {
-            NewTopic::new(name, PARTITIONS, TopicReplication::Fixed(replicas))
-                .set("min.insync.replicas", min_in_sync)
-        })
+        .map(|name| NewTopic::new(name, PARTITIONS, TopicReplication::Fixed(-1)))
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics(&topics, &options).await? {

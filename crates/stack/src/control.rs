@@ -98,9 +98,10 @@ impl Stack {
         self.cluster()?.start_node(id).await
     }
 
-    /// How many partitions each Kafka node leads among the topics named `prefix...`.
-    pub async fn broker_leaders(&self, prefix: &str) -> Result<BTreeMap<u32, usize>, StepError> {
-        self.running()?.leaders(prefix).await
+    /// How many records the partitions each Kafka node leads hold, among the topics named
+    /// `prefix...`: which node the traffic goes through.
+    pub async fn broker_records_led(&self, prefix: &str) -> Result<BTreeMap<u32, i64>, StepError> {
+        self.running()?.records_led(prefix).await
     }
 
     /// The Kafka node that is the active controller (the metadata quorum's leader).

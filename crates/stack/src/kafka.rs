@@ -72,8 +72,9 @@ pub fn libs_dir() -> Result<PathBuf, StepError> {
         Err(step_error(
             STEP,
             format!(
-                "Apache Kafka {}'s jars are not in {} (./dev fetches them with Maven: \
-                 mvn -f crates/stack/kafka/pom.xml dependency:copy-dependencies)",
+                "Apache Kafka {}'s jars are not in {}: ./dev fetches them with Maven \
+                 (mvn -f crates/stack/kafka/pom.xml dependency:copy-dependencies \
+                 -DoutputDirectory={1})",
                 version(),
                 dir.display()
             ),
@@ -160,7 +161,8 @@ impl Cluster {
         self.nodes.iter().map(|n| n.id).collect()
     }
 
-    /// Starts every node that is not running, then waits until the cluster lists them all.
+    /// Starts every node that is not running (formatting the storage of those that have
+    /// none), then waits until each is ready.
     pub async fn start(&mut self) -> Result<(), StepError> {
         let stopped: Vec<u32> = self
             .nodes
@@ -168,20 +170,24 @@ impl Cluster {
             .filter(|n| n.process.is_none())
             .map(|n| n.id)
             .collect();
+        for id in &stopped {
+            self.write_settings(self.node(*id)?)?;
+        }
         self.format(&stopped).await?;
         for id in &stopped {
             self.spawn(*id)?;
         }
-        self.wait_listed(&stopped).await
+        self.wait_ready(&stopped).await
     }
 
-    /// Starts node `id` again on its data (after [`Cluster::kill`] or [`Cluster::stop_node`])
-    /// and waits until the cluster lists it.
+    /// Starts node `id` again on its data (after [`Cluster::kill`]) and waits until it is
+    /// ready.
     pub async fn start_node(&mut self, id: u32) -> Result<(), StepError> {
         if self.node(id)?.process.is_none() {
+            self.write_settings(self.node(id)?)?;
             self.spawn(id)?;
         }
-        self.wait_listed(&[id]).await
+        self.wait_ready(&[id]).await
     }
 
     /// Stops every running node: SIGTERM to all at once, SIGKILL after [`STOP_GRACE`].
@@ -194,26 +200,10 @@ impl Cluster {
         futures::future::join_all(stopping).await;
     }
 
-    /// Stops node `id` gracefully (SIGTERM).
-    pub async fn stop_node(&mut self, id: u32) {
-        if let Some(mut process) = self
-            .nodes
-            .iter_mut()
-            .find(|n| n.id == id)
-            .and_then(|n| n.process.take())
-        {
-            process.stop(STOP_GRACE).await;
-        }
-    }
-
     /// `kill -9` node `id`, as a crash would.
     pub async fn kill(&mut self, id: u32) {
-        if let Some(mut process) = self
-            .nodes
-            .iter_mut()
-            .find(|n| n.id == id)
-            .and_then(|n| n.process.take())
-        {
+        let process = self.nodes.iter_mut().find(|n| n.id == id);
+        if let Some(mut process) = process.and_then(|n| n.process.take()) {
             process.stop_with(Signal::SIGKILL, STOP_GRACE).await;
         }
     }
@@ -270,14 +260,15 @@ impl Cluster {
             .ok_or_else(|| step_error(STEP, format!("no LeaderId in: {status}"), None))
     }
 
-    /// How many partitions each node leads, among the topics whose names start with `prefix`.
-    pub async fn leaders(&self, prefix: &str) -> Result<BTreeMap<u32, usize>, StepError> {
+    /// How many records the partitions each node leads hold, among the topics whose names
+    /// start with `prefix`: which node the traffic goes through.
+    pub async fn records_led(&self, prefix: &str) -> Result<BTreeMap<u32, i64>, StepError> {
         let metadata = self.metadata().await?;
         let mut led = BTreeMap::new();
         for (topic, partitions) in metadata.topics {
             if topic.starts_with(prefix) {
-                for partition in partitions {
-                    *led.entry(partition.leader).or_default() += 1;
+                for partition in partitions.into_iter().filter(|p| p.leader >= 0) {
+                    *led.entry(partition.leader as u32).or_default() += partition.records;
                 }
             }
         }
@@ -307,18 +298,22 @@ impl Cluster {
             .ok_or_else(|| step_error(STEP, format!("no node {id}"), None))
     }
 
-    /// Formats the storage of the nodes `ids` that have none yet (their first start).
+    /// Formats the storage of the nodes `ids` that have none yet (their first start), with
+    /// the settings [`Cluster::write_settings`] wrote.
     async fn format(&self, ids: &[u32]) -> Result<(), StepError> {
         let mut formats = Vec::new();
         for id in ids {
             let node = self.node(*id)?;
-            let properties = self.write_settings(node)?;
             if node.dir.join("data/meta.properties").is_file() {
                 continue;
             }
+            let properties = node.dir.join("server.properties");
             let mut command = jvm(&self.libs, tools::JVM_OPTIONS, "kafka.tools.StorageTool");
+            // `=` keeps an id a folder already holds from being read as an option.
             command
-                .args(["format", "--cluster-id", &self.cluster_id, "--config"])
+                .arg("format")
+                .arg(format!("--cluster-id={}", self.cluster_id))
+                .arg("--config")
                 .arg(&properties)
                 .kill_on_drop(true);
             formats.push(async move { (node.name.clone(), command.output().await) });
@@ -369,9 +364,10 @@ impl Cluster {
         Ok(properties)
     }
 
+    /// Starts node `id`'s JVM on the settings [`Cluster::write_settings`] wrote.
     fn spawn(&mut self, id: u32) -> Result<(), StepError> {
         let node = self.node(id)?;
-        let properties = self.write_settings(node)?;
+        let properties = node.dir.join("server.properties");
         let log_config = node.dir.join("log4j2.properties");
         let mut options: Vec<String> = config::JVM_OPTIONS
             .iter()
@@ -395,21 +391,26 @@ impl Cluster {
         Ok(())
     }
 
-    /// Waits until the cluster's metadata lists every node of `ids` (registered and unfenced:
-    /// ready for clients), failing early when one exits.
-    async fn wait_listed(&mut self, ids: &[u32]) -> Result<(), StepError> {
+    /// Waits until each node of `ids` answers a metadata request on its own port and lists
+    /// itself there (registered and unfenced: ready for clients), failing early when one exits.
+    /// Asked of the node itself: for a while after a `kill -9`, the others still list it.
+    async fn wait_ready(&mut self, ids: &[u32]) -> Result<(), StepError> {
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         let mut waiting: Vec<u32> = ids.to_vec();
         loop {
             self.none_exited(&waiting)?;
-            if let Ok(metadata) = self.metadata().await {
-                for node in self.nodes.iter_mut() {
-                    let listed = waiting.contains(&node.id) && metadata.brokers.contains(&node.id);
-                    if let Some(process) = node.process.as_mut().filter(|_| listed) {
+            for id in waiting.clone() {
+                let address = format!("127.0.0.1:{}", self.node(id)?.ports.client);
+                let lists_itself = Metadata::ask(&address)
+                    .await
+                    .is_ok_and(|m| m.brokers.contains(&id));
+                if lists_itself {
+                    let node = self.nodes.iter_mut().find(|n| n.id == id);
+                    if let Some(process) = node.and_then(|n| n.process.as_mut()) {
                         process.mark_ready();
                     }
+                    waiting.retain(|w| *w != id);
                 }
-                waiting.retain(|id| !metadata.brokers.contains(id));
             }
             if waiting.is_empty() {
                 return Ok(());
@@ -448,10 +449,7 @@ impl Cluster {
 
     /// The cluster as its metadata describes it now, asked of any running node.
     async fn metadata(&self) -> Result<Metadata, StepError> {
-        let bootstrap = self.bootstrap();
-        tokio::task::spawn_blocking(move || Metadata::fetch(&bootstrap))
-            .await
-            .map_err(|e| step_error(STEP, e, None))?
+        Metadata::ask(&self.bootstrap()).await
     }
 }
 
@@ -466,9 +464,12 @@ fn node_name(id: u32) -> String {
 
 struct PartitionState {
     id: i32,
-    leader: u32,
+    /// -1 while it has none.
+    leader: i32,
     replicas: usize,
     in_sync: usize,
+    /// Its high watermark: how many records it has held.
+    records: i64,
 }
 
 /// What a metadata request says: the live brokers, and each topic's partitions.
@@ -478,6 +479,14 @@ struct Metadata {
 }
 
 impl Metadata {
+    /// What the brokers at `bootstrap` say, off the async threads (librdkafka blocks).
+    async fn ask(bootstrap: &str) -> Result<Self, StepError> {
+        let bootstrap = bootstrap.to_owned();
+        tokio::task::spawn_blocking(move || Self::fetch(&bootstrap))
+            .await
+            .map_err(|e| step_error(STEP, e, None))?
+    }
+
     fn fetch(bootstrap: &str) -> Result<Self, StepError> {
         let client: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
@@ -498,9 +507,12 @@ impl Metadata {
                         .iter()
                         .map(|p| PartitionState {
                             id: p.id(),
-                            leader: p.leader() as u32,
+                            leader: p.leader(),
                             replicas: p.replicas().len(),
                             in_sync: p.isr().len(),
+                            records: client
+                                .fetch_watermarks(t.name(), p.id(), Duration::from_secs(2))
+                                .map_or(0, |(_, high)| high),
                         })
                         .collect();
                     (t.name().to_owned(), partitions)

@@ -136,17 +136,31 @@ impl Managed {
 }
 
 /// The line of a log that best says why a process failed, for one-line error reports: the last
-/// error it printed (a backtrace may follow it), else its last line.
+/// error it printed (a backtrace may follow it), else its last line. A Java error (Kafka's
+/// `] ERROR ...`) is followed by the exception that caused it, which is kept with it.
 pub fn last_line(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let error = lines.iter().rev().find(|l| {
-        l.starts_with("Error:") || l.contains("\"level\":\"ERROR\"") || l.contains("FATAL")
-    });
-    error
-        .or(lines.last())
-        .map(|l| l.chars().take(300).collect())
-        .unwrap_or_default()
+    let is_error = |l: &str| {
+        l.starts_with("Error:")
+            || l.contains("\"level\":\"ERROR\"")
+            || l.contains("FATAL")
+            || l.contains("] ERROR ")
+    };
+    let Some(at) = lines.iter().rposition(|l| is_error(l)) else {
+        return lines.last().map(|l| shortened(l)).unwrap_or_default();
+    };
+    let cause = lines
+        .get(at + 1)
+        .filter(|l| l.contains("Exception") && !l.trim_start().starts_with("at "));
+    match cause {
+        Some(cause) => shortened(&format!("{}: {}", lines[at], cause.trim())),
+        None => shortened(lines[at]),
+    }
+}
+
+fn shortened(line: &str) -> String {
+    line.chars().take(400).collect()
 }
 
 /// Starts `service`'s binary as the process `name` (a replica's name: `order`, `order-2`),
@@ -202,6 +216,17 @@ mod tests {
         );
         std::fs::write(&log, "first\nlast words\n").unwrap();
         assert_eq!(last_line(&log), "last words");
+        std::fs::write(
+            &log,
+            "[2026-12-06 23:24:01,001] INFO started (kafka.server.KafkaRaftServer)\n\
+             [2026-12-06 23:24:02,002] ERROR [KafkaRaftServer nodeId=1] Fatal error during broker startup. (kafka.server.KafkaRaftServer)\n\
+             org.apache.kafka.common.KafkaException: Socket server failed to bind to 127.0.0.1:9092: Address already in use.\n\
+             \tat kafka.network.Acceptor.openServerSocket(SocketServer.scala:700)\n",
+        )
+        .unwrap();
+        let said = last_line(&log);
+        assert!(said.contains("Fatal error during broker startup"), "{said}");
+        assert!(said.ends_with("Address already in use."), "{said}");
         let _ = std::fs::remove_file(&log);
     }
 }

@@ -42,7 +42,10 @@ pub const JVM_OPTIONS: &[&str] = &[
 /// another number of nodes is refused: its quorum and its topics' replicas would not match.
 pub fn cluster_id(root: &Path, nodes: usize) -> Result<String, StepError> {
     let file = root.join("cluster");
+    let unreadable =
+        |e: std::io::Error| step_error("kafka", format!("reading {}: {e}", file.display()), None);
     match std::fs::read_to_string(&file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(unreadable(e)),
         Ok(text) => {
             let (id, made_for) = text
                 .split_once(' ')
@@ -67,14 +70,25 @@ pub fn cluster_id(root: &Path, nodes: usize) -> Result<String, StepError> {
             }
             Ok(id)
         }
-        Err(_) => {
-            // Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding.
-            let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(uuid::Uuid::new_v4().as_bytes());
+        Err(_not_found) => {
+            let id = new_cluster_id();
             std::fs::write(&file, format!("{id} {nodes}\n")).map_err(|e| {
                 step_error("kafka", format!("writing {}: {e}", file.display()), None)
             })?;
             Ok(id)
+        }
+    }
+}
+
+/// A new cluster id as Kafka makes them (`Uuid.randomUuid`): 16 random bytes in URL-safe
+/// base64 without padding, never starting with `-`, which command lines would take for an
+/// option (`kafka-storage format --cluster-id -x…` fails; one id in 64 would).
+fn new_cluster_id() -> String {
+    loop {
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(uuid::Uuid::new_v4().as_bytes());
+        if !id.starts_with('-') {
+            return id;
         }
     }
 }
@@ -199,5 +213,14 @@ mod tests {
         let refused = cluster_id(&root, 3).unwrap_err().to_string();
         assert!(refused.contains("--wipe"), "{refused}");
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn cluster_ids_never_look_like_an_option() {
+        // One in 64 random ids would start with `-`; 2,000 tries miss that with odds 1e-14.
+        for _ in 0..2_000 {
+            let id = new_cluster_id();
+            assert!(!id.starts_with('-') && id.len() == 22, "{id}");
+        }
     }
 }
