@@ -2,9 +2,11 @@
 //! release binaries and measures it, writing `bench/results/<date>.md` and `.json`.
 //!
 //! `--quick` runs every phase for seconds instead of minutes: CI uses it to keep the harness
-//! working; its numbers mean nothing and nothing asserts on them.
+//! working; its numbers mean nothing and nothing asserts on them. `--cost` measures only what
+//! an order costs (see [`cost`]).
 
 mod ceiling;
+mod cost;
 mod kafka_traffic;
 mod load;
 mod proc;
@@ -63,6 +65,7 @@ fn bin_dir() -> PathBuf {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let cost_only = args.iter().any(|a| a == "--cost");
     let rate = args
         .iter()
         .position(|a| a == "--rate")
@@ -108,7 +111,12 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     eprintln!("==> starting the stack from {}", options.bin_dir.display());
     let mut stack = Stack::start(options).await?;
-    let result = run(&plan, &mut stack, &root).await;
+    let result = if cost_only {
+        let rate = plan.rate.unwrap_or(cost::DEFAULT_RATE);
+        cost::measure(&mut stack, rate, &root).await.map(|()| true)
+    } else {
+        run(&plan, &mut stack, &root).await
+    };
     stack.stop().await;
     match &result {
         Ok(true) => {
@@ -266,7 +274,8 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
     )
     .await?;
 
-    let token_verification_us = shop::verification_cost(&g, &token).await?;
+    let (token_verification_us, token_reverification_us) =
+        shop::verification_cost(&g, &token).await?;
     let rate_limit_check_ns = shop::rate_limit_cost(&g)?;
     let throttled_responses = [&fixed_concurrency, &fixed_rate, &gateway_pass_through]
         .iter()
@@ -298,6 +307,7 @@ async fn run(plan: &Plan, stack: &mut Stack, root: &std::path::Path) -> anyhow::
         peak_rss_mib,
         postgres_insert_commits_per_s,
         token_verification_us,
+        token_reverification_us,
         rate_limit_check_ns,
         throttled_responses,
         gateway_pass_through,

@@ -80,7 +80,7 @@ pub async fn measure(stack: &mut Stack, load: &Load<'_>) -> anyhow::Result<Traci
     })
 }
 
-async fn run(
+pub async fn run(
     stack: &Stack,
     load: &Load<'_>,
     received: Option<&Received>,

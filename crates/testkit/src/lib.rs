@@ -153,6 +153,16 @@ impl TestEnv {
         read_topic(&self.brokers, &self.topics.name(topic), window).await
     }
 
+    /// How many events of `event_type` are on `topic` (read from the beginning for 1.5 s): what
+    /// a service published, since its outbox keeps a row only until the relay has sent it.
+    pub async fn published(&self, topic: Topic, event_type: &str) -> usize {
+        self.events(topic, Duration::from_millis(1500))
+            .await
+            .iter()
+            .filter(|e| e.event_type() == event_type)
+            .count()
+    }
+
     /// Reads the dead-letter topic from the beginning for `window`: each message's payload and
     /// its `dlq-error` header.
     pub async fn dead_letters(&self, window: Duration) -> Vec<(String, String)> {
