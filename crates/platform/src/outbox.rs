@@ -3,8 +3,9 @@
 //! A service writes its state change and the events it causes in one transaction, through a
 //! [`crate::unit_of_work::UnitOfWork`] (or, on the hot paths, one [`Statement`]); the [`Relay`]
 //! publishes committed rows in id order with the idempotent producer and deletes them in the
-//! same transaction, once the broker has acknowledged every one (a row is written once and
-//! deleted once, never updated: the least WAL a durable queue in Postgres can make). Each
+//! same transaction once the broker has acknowledged every one; when a send fails, only the
+//! rows before it go, and the rest are sent again in order. A row is written once and deleted
+//! once, never updated: the least WAL a durable queue in Postgres can make. Each
 //! row keeps the `traceparent` of the span that committed it, and the relay sends it as the
 //! record's header ([`crate::trace`]). One
 //! relay per schema publishes at a time (a transaction-scoped advisory lock), which keeps one
@@ -374,18 +375,28 @@ impl Relay {
             })
             .collect();
 
-        // Any failure rolls the whole batch back (dropping `tx`): every row is sent again,
-        // in id order, the ones the broker took as well, which consumers skip as already
-        // processed. Nothing after a failed event is ever deleted before it.
-        for (row, result) in rows.iter().zip(futures::future::join_all(deliveries).await) {
-            if let Err((err, _)) = result {
-                tracing::warn!(error = %err, event_type = %row.event_type, "outbox relay: send failed");
-                anyhow::bail!("the batch will be sent again");
-            }
-        }
-        tx.commit().await?;
-        metrics::counter!("outbox_published_total").increment(rows.len() as u64);
-        Ok(Batch::Sent(rows.len()))
+        let results = futures::future::join_all(deliveries).await;
+        let Some(failed) = results.iter().position(Result::is_err) else {
+            tx.commit().await?;
+            metrics::counter!("outbox_published_total").increment(rows.len() as u64);
+            return Ok(Batch::Sent(rows.len()));
+        };
+        // In id order: the rows before the first failure were acknowledged and go; that one
+        // and every row after it stay, to be sent again in order.
+        tx.rollback().await?;
+        let acknowledged: Vec<i64> = rows[..failed].iter().map(|row| row.id).collect();
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+            .bind(&acknowledged)
+            .execute(&self.pool)
+            .await?;
+        metrics::counter!("outbox_published_total").increment(acknowledged.len() as u64);
+        let (row, err) = (&rows[failed], results[failed].as_ref().err());
+        let err = err.map(|(err, _)| err.to_string()).unwrap_or_default();
+        anyhow::bail!(
+            "sending {} (outbox row {}) failed: {err}",
+            row.event_type,
+            row.id
+        )
     }
 
     async fn purge(&self) -> Result<(), sqlx::Error> {
