@@ -14,10 +14,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use stack::Stack;
 use support::load::{FAULT_ENV, Load, Traffic, settle, shop};
-use support::{Shape, WAIT, place_order, sign_in, start_stack_with, stop_stack, wait_field};
+use support::{Shape, WAIT, start_stack_with, stop_stack};
 use testkit::{Http, eventually};
 use tokio::sync::Mutex;
 
@@ -190,13 +189,7 @@ async fn restart_the_stack(mut stack: Stack) -> Stack {
         before.len(),
         started.elapsed()
     );
-    let g = &stack.gateway_url;
-    let http = sign_in(g, "customer", 1).await;
-    let product = support::register_kit(g, 1, 10).await;
-    let (status, order) = place_order(&http, g, json!({"productId": product, "qty": 1})).await;
-    assert_eq!(status, 201, "{order}");
-    let url = format!("{g}/orders/{}", order["id"]);
-    wait_field(&http, url, "status", "DELIVERY_REQUESTED").await;
+    support::an_order_goes_through(&stack.gateway_url, "after the restart").await;
     stack
 }
 
@@ -278,18 +271,7 @@ async fn mealkit_kafka(stack: &Stack, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafkas_own_tools_and_kcat_read_the_local_cluster() {
     let stack = support::start_stack(&[]).await;
-    let g = &stack.gateway_url;
-    let http = sign_in(g, "customer", 1).await;
-    let product = support::register_kit(g, 1, 10).await;
-    let (status, order) = place_order(&http, g, json!({"productId": product, "qty": 1})).await;
-    assert_eq!(status, 201, "{order}");
-    wait_field(
-        &http,
-        format!("{g}/orders/{}", order["id"]),
-        "status",
-        "DELIVERY_REQUESTED",
-    )
-    .await;
+    support::an_order_goes_through(&stack.gateway_url, "on a fresh stack").await;
 
     // Every service's group, with its lag (the README's `./dev kafka consumer-groups ...`).
     let groups = mealkit_kafka(&stack, &["consumer-groups", "--describe", "--all-groups"]).await;

@@ -7,9 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use stack::Stack;
-use support::{WAIT, place_order, register_kit, sign_in, start_stack, stop_stack, wait_field};
+use support::{WAIT, an_order_goes_through, start_stack, stop_stack};
 use testkit::eventually;
 
 /// The services' default `KAFKA_SESSION_TIMEOUT_MS`.
@@ -42,17 +41,7 @@ async fn consumers_work(stack: &Stack, after: &str) {
         "after {after}: consumers without partitions: {:?}",
         unassigned().await
     );
-    let product = register_kit(g, 1, 10).await;
-    let http = sign_in(g, "customer", 1).await;
-    let (status, order) = place_order(&http, g, json!({"productId": product, "qty": 1})).await;
-    assert_eq!(status, 201, "after {after}: {order}");
-    wait_field(
-        &http,
-        format!("{g}/orders/{}", order["id"]),
-        "status",
-        "DELIVERY_REQUESTED",
-    )
-    .await;
+    an_order_goes_through(g, &format!("after {after}")).await;
     println!(
         "after {after}: every consumer assigned and a saga done in {:?}",
         started.elapsed()

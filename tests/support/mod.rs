@@ -203,6 +203,23 @@ pub async fn place_order(http: &Http, g: &str, body: Value) -> (u16, Value) {
     .expect("order's replica learned the product")
 }
 
+/// A customer orders a fresh kit and its saga runs as far as its delivery being requested:
+/// the stack takes orders and every step of the saga consumes. `when` names the moment in
+/// the failure message.
+pub async fn an_order_goes_through(g: &str, when: &str) {
+    let product = register_kit(g, 1, 10).await;
+    let http = sign_in(g, "customer", 1).await;
+    let (status, order) = place_order(
+        &http,
+        g,
+        serde_json::json!({"productId": product, "qty": 1}),
+    )
+    .await;
+    assert_eq!(status, 201, "{when}: {order}");
+    let url = format!("{g}/orders/{}", order["id"]);
+    wait_field(&http, url, "status", "DELIVERY_REQUESTED").await;
+}
+
 /// Waits until `url` answers a JSON whose `field` is `value`.
 pub async fn wait_field(http: &Http, url: String, field: &str, value: &str) -> Value {
     let found = eventually(WAIT, || async {

@@ -343,39 +343,7 @@ impl Relay {
         }
         rows.sort_unstable_by_key(|row| row.id);
 
-        let topics: Vec<String> = rows
-            .iter()
-            .map(|row| {
-                Topic::from_base_name(&row.topic)
-                    .map(|t| self.topics.name(t))
-                    .unwrap_or_else(|| row.topic.clone())
-            })
-            .collect();
-        // Few headers: the local broker stores each header as a row of its own, written per record and
-        // read back per record and consumer group; the event id is in the payload.
-        let deliveries: Vec<_> = rows
-            .iter()
-            .zip(&topics)
-            .map(|(row, topic)| {
-                let mut headers = OwnedHeaders::new().insert(Header {
-                    key: "event-type",
-                    value: Some(row.event_type.as_str()),
-                });
-                if let Some(traceparent) = &row.traceparent {
-                    headers = headers.insert(Header {
-                        key: crate::trace::HEADER,
-                        value: Some(traceparent.as_str()),
-                    });
-                }
-                let record = FutureRecord::to(topic)
-                    .key(&row.message_key)
-                    .payload(&row.body)
-                    .headers(headers);
-                self.producer.send(record, Duration::from_secs(10))
-            })
-            .collect();
-
-        let results = futures::future::join_all(deliveries).await;
+        let results = self.send(&rows).await;
         let Some(failed) = results.iter().position(Result::is_err) else {
             tx.commit().await?;
             metrics::counter!("outbox_published_total").increment(rows.len() as u64);
@@ -390,13 +358,48 @@ impl Relay {
             .execute(&self.pool)
             .await?;
         metrics::counter!("outbox_published_total").increment(acknowledged.len() as u64);
-        let (row, err) = (&rows[failed], results[failed].as_ref().err());
+        let row = &rows[failed];
+        let err = results[failed].as_ref().err();
         let err = err.map(|(err, _)| err.to_string()).unwrap_or_default();
         anyhow::bail!(
             "sending {} (outbox row {}) failed: {err}",
             row.event_type,
             row.id
         )
+    }
+
+    /// Sends every row, all at once, to its topic with its key, its type and its trace as
+    /// headers (the event id is in the payload): what the broker answered for each, in order.
+    async fn send(
+        &self,
+        rows: &[Row],
+    ) -> Vec<rdkafka::producer::future_producer::OwnedDeliveryResult> {
+        let topics: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                Topic::from_base_name(&row.topic)
+                    .map(|t| self.topics.name(t))
+                    .unwrap_or_else(|| row.topic.clone())
+            })
+            .collect();
+        let deliveries = rows.iter().zip(&topics).map(|(row, topic)| {
+            let mut headers = OwnedHeaders::new().insert(Header {
+                key: "event-type",
+                value: Some(row.event_type.as_str()),
+            });
+            if let Some(traceparent) = &row.traceparent {
+                headers = headers.insert(Header {
+                    key: crate::trace::HEADER,
+                    value: Some(traceparent.as_str()),
+                });
+            }
+            let record = FutureRecord::to(topic)
+                .key(&row.message_key)
+                .payload(&row.body)
+                .headers(headers);
+            self.producer.send(record, Duration::from_secs(10))
+        });
+        futures::future::join_all(deliveries).await
     }
 
     async fn purge(&self) -> Result<(), sqlx::Error> {
