@@ -265,12 +265,23 @@ async fn a_dead_letter_is_listed_shown_and_redriven_once_its_cause_is_fixed() {
         .count();
     assert_eq!(paid, 1, "{journey}");
     wait_metric(&stack, "sellerpage", "dead_letters_waiting", 0.0).await;
-    let stock: i64 = sqlx::query_scalar("SELECT stock::BIGINT FROM product.products WHERE id = $1")
-        .bind(product_id)
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(stock, 8, "the redrive took the stock once, not twice");
+    // Product applies the two orders' payments on its own time (nothing above waits for it);
+    // once it has, the redrive must not take the stock a third time.
+    let stock = || async {
+        sqlx::query_scalar::<_, i64>("SELECT stock::BIGINT FROM product.products WHERE id = $1")
+            .bind(product_id)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let taken = eventually(WAIT, || async { (stock().await == 8).then_some(()) }).await;
+    assert!(taken.is_some(), "stock {} instead of 8", stock().await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        stock().await,
+        8,
+        "the redrive took the stock once, not twice"
+    );
     let (_, waiting) = admin.get(&format!("{g}/dead-letters?status=WAITING")).await;
     assert_eq!(waiting, json!([]));
     tokio::time::sleep(Duration::from_millis(10)).await;
