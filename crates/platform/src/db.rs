@@ -41,13 +41,32 @@ pub fn connect_options(url: &str, schema: &str) -> Result<PgConnectOptions, sqlx
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
 }
 
+/// A connection idle longer than this is pinged before it is handed out; one used more recently
+/// is handed out as it is (see [`pool`]).
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// A pool whose connections live in `schema`. Lazy: it connects on first use, so a service
 /// starts (and reports not-ready) while the database is down.
+///
+/// A connection is pinged before use only when it sat idle for [`PING_AFTER_IDLE`] (as HikariCP
+/// skips its check for connections used in the last half second): sqlx's default pings before
+/// every checkout, a round trip and a wakeup of the server's backend per statement under load
+/// (issue #27). A connection that broke while in use since is found broken by its next
+/// statement, whose error is transient ([`is_transient`]) and closes it.
 pub fn pool(url: &str, schema: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(connect_options(url, schema)?))
 }
 
