@@ -143,6 +143,12 @@ pub fn server_properties(id: u32, ports: &[BrokerPorts], data: &Path) -> String 
         // compacted topic is the consumer offsets (a few thousand keys); 8 MiB holds about
         // 350,000 keys per cleaning pass.
         "log.cleaner.dedupe.buffer.size=8388608".to_owned(),
+        // Threads sized for a laptop: one network thread per listener and two request
+        // handlers, against Kafka's 3 and 8 (sized for a server's cores). The stack's few dozen
+        // connections and about a thousand requests a second keep one network thread far from
+        // busy, and more threads than cores only add wakeups and context switches (issue #27).
+        "num.network.threads=1".to_owned(),
+        "num.io.threads=2".to_owned(),
     ];
     lines.join("\n") + "\n"
 }
