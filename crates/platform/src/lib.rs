@@ -29,6 +29,13 @@ pub mod telemetry;
 pub mod trace;
 pub mod unit_of_work;
 
+/// Every binary that links the platform (the services, the gateway, their tests) allocates
+/// through mimalloc. A service allocates and frees per request and per event (JSON, headers,
+/// spans, rows), mostly small blocks across Tokio's worker threads; glibc's malloc and free were
+/// 7.5% of order's CPU under load (`perf`, issue #27).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use auth::{Caller, Party, Role, ServiceCaller};
 pub use error::ApiError;
 pub use extract::{Json, Path, Query};
