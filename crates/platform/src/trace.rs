@@ -158,6 +158,20 @@ mod tests {
     }
 
     #[test]
+    fn with_nothing_exporting_only_a_trace_its_caller_sampled_is_recorded() {
+        let captured = Captured::default();
+        tracing::subscriber::with_default(captured.subscriber(), || {
+            for (traceparent, recorded) in [(None, false), (Some(INCOMING), true)] {
+                let span = tracing::info_span!("event", trace_id = tracing::field::Empty);
+                continue_event(&span, traceparent);
+                let context = span.context();
+                assert_eq!(context.span().is_recording(), recorded, "{traceparent:?}");
+                assert!(context.span().span_context().is_valid(), "{traceparent:?}");
+            }
+        });
+    }
+
+    #[test]
     fn trace_ids_are_read_only_from_well_formed_traceparents() {
         assert_eq!(
             trace_id_in(INCOMING),
