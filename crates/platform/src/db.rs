@@ -51,8 +51,9 @@ pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// A connection is pinged before use only when it sat idle for [`PING_AFTER_IDLE`] (as HikariCP
 /// skips its check for connections used in the last half second): sqlx's default pings before
 /// every checkout, a round trip and a wakeup of the server's backend per statement under load
-/// (issue #27). A connection that broke while in use since is found broken by its next
-/// statement, whose error is transient ([`is_transient`]) and closes it.
+/// (issue #27). A connection that broke in use is still closed, not reused: sqlx 0.8 pings
+/// every connection when it comes back to the pool (unconditionally; that second round trip
+/// per checkout is left, there is no option for it).
 pub fn pool(url: &str, schema: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
