@@ -321,3 +321,187 @@ async fn one_order_is_one_trace_and_its_journey_lists_every_step() {
     println!("a cancellation's journey: {:#}", finished.unwrap());
     stop_stack(stack).await;
 }
+
+/// A live stream read as a browser reads it: `event:`/`data:` blocks, comments skipped.
+struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventStream {
+    /// Opens `url` with `token` (none: no `Authorization`); the status and JSON body when it is
+    /// not a stream.
+    async fn open(url: &str, token: Option<&str>) -> Result<Self, (u16, Value)> {
+        let mut request = reqwest::Client::new()
+            .get(url)
+            .header("accept", "text/event-stream");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status().as_u16();
+        let is_stream = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if status == 200 && is_stream {
+            return Ok(Self {
+                response,
+                buffer: String::new(),
+            });
+        }
+        Err((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Opens `url` expecting a refusal: `status` with the JSON error `code`.
+    async fn refused(url: &str, token: Option<&str>, status: u16, code: &str) {
+        let (got, body) = Self::open(url, token).await.err().expect("a refusal");
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(code)),
+            "{url}: {body}"
+        );
+    }
+
+    /// The next event (name and JSON data) within `within`; `None` if none came or the stream
+    /// ended.
+    async fn next(&mut self, within: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name).map(str::trim).map(str::to_owned))
+                };
+                if let (Some(event), Some(data)) = (field("event:"), field("data:")) {
+                    return Some((event, serde_json::from_str(&data).unwrap()));
+                }
+                continue; // a comment: the keep-alive
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next `journey` event that lists `step`; panics after [`WAIT`].
+    async fn journey_with(&mut self, step: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while let Some((event, journey)) = self.next(deadline - tokio::time::Instant::now()).await {
+            assert_eq!(event, "journey");
+            if steps(&journey).iter().any(|s| s == step) {
+                return journey;
+            }
+        }
+        panic!("the stream never listed {step}");
+    }
+}
+
+#[tokio::test]
+async fn live_streams_follow_a_journey_and_a_sellers_orders_for_their_owners_only() {
+    let stack = start_stack(&[("MAX_OPEN_STREAMS", "3")]).await;
+    let g = stack.gateway_url.clone();
+    let kit = register_kit(&g, 7, 10).await;
+    let alice = sign_in(&g, "customer", 42).await;
+    let alice_token = support::token(&g, "customer", 42).await;
+    let seller_token = support::token(&g, "seller", 7).await;
+
+    // A seller's stream: for that seller (and admins) only.
+    let sellers = format!("{g}/sellers/7/events");
+    let forged_seller = support::forged(&g, platform::Role::Seller, 7);
+    let other_seller = support::token(&g, "seller", 8).await;
+    for (token, status, code) in [
+        (None, 401, "unauthenticated"),
+        (Some(forged_seller.as_str()), 401, "invalid_token"),
+        (Some(other_seller.as_str()), 403, "forbidden"),
+    ] {
+        EventStream::refused(&sellers, token, status, code).await;
+    }
+    let out_of_range = format!("{g}/sellers/0/events");
+    EventStream::refused(&out_of_range, Some(&seller_token), 422, "invalid_value").await;
+    let mut console = EventStream::open(&sellers, Some(&seller_token))
+        .await
+        .unwrap();
+    assert_eq!(console.next(WAIT).await.unwrap().0, "ready");
+
+    let order_id = support::order_one(&alice, &g, kit, "Seoul").await;
+    let (event, changed) = console.next(WAIT).await.expect("the seller hears of it");
+    assert_eq!(event, "changed");
+    assert!(
+        changed["orderIds"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(order_id)),
+        "{changed}"
+    );
+
+    // The journey's stream: for its customer (and admins) only.
+    let url = format!("{g}/orders/{order_id}/journey/events");
+    let forged = support::forged(&g, platform::Role::Customer, 42);
+    let bob = support::token(&g, "customer", 43).await;
+    for (token, status, code) in [
+        (None, 401, "unauthenticated"),
+        (Some(forged.as_str()), 401, "invalid_token"),
+        (Some(bob.as_str()), 404, "not_found"),
+    ] {
+        EventStream::refused(&url, token, status, code).await;
+    }
+    let mut journey = eventually(WAIT, || async {
+        EventStream::open(&url, Some(&alice_token)).await.ok()
+    })
+    .await
+    .expect("the journey's stream opens once the read side has the order");
+    let mut last = journey.journey_with("DELIVERY_REQUESTED").await;
+    // The steps that follow by themselves (notifications) come, then the stream is quiet: it
+    // sends each change once, and nothing while nothing changes.
+    let mut quiet = false;
+    for _ in 0..8 {
+        match journey.next(Duration::from_millis(1500)).await {
+            Some((_, journey)) => last = journey,
+            None => {
+                quiet = true;
+                break;
+            }
+        }
+    }
+    assert!(quiet, "the stream kept sending; last: {last}");
+    let now = get(&alice, format!("{g}/orders/{order_id}/journey")).await;
+    assert_eq!(
+        steps(&last),
+        steps(&now),
+        "the last event is the journey as it stands"
+    );
+
+    // Shipped: the stream says so.
+    let seller = sign_in(&g, "seller", 7).await;
+    let delivery =
+        get(&seller, format!("{g}/deliveries?orderId={order_id}")).await[0]["id"].clone();
+    let shipped_at = tokio::time::Instant::now();
+    let (status, body) = seller
+        .post(&format!("{g}/deliveries/{delivery}/start"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    journey.journey_with("SHIPPED").await;
+    eprintln!(
+        "shipped -> on the journey's stream: {} ms",
+        shipped_at.elapsed().as_millis()
+    );
+
+    // Bounded: two open, one more fits, the next is refused; the gauge counts them.
+    let third = EventStream::open(&sellers, Some(&seller_token))
+        .await
+        .unwrap();
+    EventStream::refused(&sellers, Some(&seller_token), 503, "too_many_streams").await;
+    assert_eq!(support::metric(&g, "gateway_open_streams").await, Some(3.0));
+    drop((third, console, journey));
+    let closed = eventually(WAIT, || async {
+        (support::metric(&g, "gateway_open_streams").await == Some(0.0)).then_some(())
+    })
+    .await;
+    assert!(closed.is_some(), "closed streams are counted down");
+    stop_stack(stack).await;
+}

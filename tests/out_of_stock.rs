@@ -1,6 +1,8 @@
-//! Stock runs out: product never lets it go negative, and the orders it cannot fill are
-//! cancelled automatically through the compensation chain. And orders keep coming in while
-//! product is down, the stock catching up exactly when it returns.
+//! Stock runs out: order refuses at intake what its replica of the stock says cannot be
+//! filled, before anything is stored or charged. What its replica cannot see (orders in flight
+//! together) product catches: it never lets the stock go negative, and the orders it cannot
+//! fill are cancelled automatically through the compensation chain. And orders keep coming in
+//! while product is down, the stock catching up exactly when it returns.
 
 mod support;
 
@@ -8,8 +10,75 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::json;
-use support::{get, place_order, register_kit, sign_in, start_stack, stop_stack};
-use testkit::eventually;
+use support::{WAIT, get, place_order, register_kit, sign_in, start_stack, stop_stack};
+use testkit::{assert_error, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_than_the_stock_is_refused_before_anything_is_stored_or_charged() {
+    let stack = start_stack(&[]).await;
+    let g = stack.gateway_url.clone();
+    let db = sqlx::PgPool::connect(&stack.database_url).await.unwrap();
+    let http = sign_in(&g, "customer", 1001).await;
+    let product = register_kit(&g, 8, 5).await;
+    let charged = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM payment.payments WHERE customer_id = 1001",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap()
+    };
+
+    let refused = place_order(&http, &g, json!({"productId": product, "qty": 6})).await;
+    assert_error(&refused, 409, "insufficient_stock");
+    assert_eq!(
+        refused.1["message"],
+        "only 5 of Bulgogi kit are left; order at most 5"
+    );
+    assert_eq!(get(&http, format!("{g}/orders")).await, json!([]));
+    assert_eq!(charged().await, 0);
+
+    let (status, order) = http
+        .post(
+            &format!("{g}/orders"),
+            json!({"productId": product, "qty": 5}),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let payment = get(&http, format!("{g}/payments?orderId={}", order["id"])).await;
+    assert_eq!(payment[0]["status"], "APPROVED", "{payment}");
+
+    // Product takes the five; once order's replica has heard it, not even one is accepted.
+    eventually(WAIT, || async {
+        let stock: Option<i32> =
+            sqlx::query_scalar("SELECT stock FROM ordering.products WHERE product_id = $1")
+                .bind(product)
+                .fetch_one(&db)
+                .await
+                .ok()?;
+        (stock == Some(0)).then_some(())
+    })
+    .await
+    .expect("order's replica heard the stock fall to 0");
+    let sold_out = http
+        .post(
+            &format!("{g}/orders"),
+            json!({"productId": product, "qty": 1}),
+        )
+        .await;
+    assert_error(&sold_out, 409, "insufficient_stock");
+    assert!(
+        sold_out.1["message"].as_str().unwrap().contains("sold out"),
+        "{}",
+        sold_out.1
+    );
+    // The five's order and its payment, and nothing else.
+    assert_eq!(charged().await, 1);
+    let orders = get(&http, format!("{g}/orders")).await;
+    assert_eq!(orders.as_array().unwrap().len(), 1, "{orders}");
+
+    stop_stack(stack).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_orders_for_ten_kits_fill_ten_and_cancel_forty() {
@@ -18,7 +87,10 @@ async fn fifty_orders_for_ten_kits_fill_ten_and_cancel_forty() {
     let http = sign_in(&g, "customer", 1000).await;
     let seller = sign_in(&g, "seller", 8).await;
     let product = register_kit(&g, 8, 10).await;
-    // The first order waits for order's replica; the other 49 go at once, concurrently.
+    // The first order waits for order's replica; the other 49 go at once, concurrently. With
+    // product stopped meanwhile, order's replica cannot hear the stock fall and lets all 49
+    // through, as it would orders in flight together: product alone finds the stock short,
+    // once it is back.
     let (status, first) = place_order(
         &http,
         &g,
@@ -26,6 +98,7 @@ async fn fifty_orders_for_ten_kits_fill_ten_and_cancel_forty() {
     )
     .await;
     assert_eq!(status, 201, "{first}");
+    stack.stop_service("product").await;
     let answers = join_all((1..50).map(|_| {
         let (http, g) = (http.clone(), g.clone());
         async move {
@@ -42,6 +115,10 @@ async fn fifty_orders_for_ten_kits_fill_ten_and_cancel_forty() {
         assert_eq!(status, 201, "{body}");
         ids.push(body["id"].as_i64().unwrap());
     }
+    stack
+        .restart_service("product")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 
     // An order that will be cancelled can be DELIVERY_REQUESTED first (its delivery and its
     // shortage come from different topics), so only forty cancellations mean it has settled.

@@ -73,7 +73,7 @@ async fn a_seller_and_a_customer_click_through_the_seed_scenario() {
         // The seller signs in, registers a kit and corrects its stock.
         let seller = scene.browser("seller", DESKTOP).await;
         seller.open(&format!("{g}/")).await;
-        seller.sign_in("seller", 7).await;
+        sign_in_as_demo(&seller, "Seoul Kitchen (seller 7)", "Seoul Kitchen").await;
         seller.follow("Seller console").await;
         seller.fill("Register a kit", "Name", "Bibimbap kit").await;
         seller.fill("Register a kit", "Price (KRW)", "12900").await;
@@ -94,7 +94,7 @@ async fn a_seller_and_a_customer_click_through_the_seed_scenario() {
             catalog.contains("12,900 KRW") && catalog.contains("12 in stock"),
             "{catalog}"
         );
-        customer.sign_in("customer", 42).await;
+        sign_in_as_demo(&customer, "Alice (customer 42)", "Alice").await;
         keep_screenshot(&customer, "catalog").await;
         customer.follow("Order Bibimbap kit").await;
         customer.fill("Order Bibimbap kit", "Quantity", "2").await;
@@ -148,6 +148,7 @@ async fn a_seller_and_a_customer_click_through_the_seed_scenario() {
         let second = place_order(&customer).await;
         journey_says(&customer, "Delivery requested").await;
         customer.press("Cancel order").await;
+        customer.press("Yes, cancel the order").await;
         customer.message("Cancellation requested").await;
         journey_says(&customer, "Stock restored").await;
         customer.wait_for_text_in("dl", "Cancelled").await;
@@ -292,7 +293,8 @@ async fn refusals_are_sentences_on_a_phone_driven_by_the_keyboard() {
         assert_usable(&phone, &g).await;
         tab_to(&phone, "Bob (customer 43)").await;
         type_keys(&phone, ENTER).await;
-        phone.wait_for_text("Signed in as customer 43").await;
+        // A demo person has a name, and the header says it.
+        phone.wait_for_text("Signed in as Bob").await;
 
         // The declined card, typed with the keyboard: a sentence, and nothing placed.
         tab_to(&phone, "Order Bulgogi kit").await;
@@ -328,7 +330,16 @@ async fn refusals_are_sentences_on_a_phone_driven_by_the_keyboard() {
             "nothing is placed: {orders}"
         );
 
+        // A declined payment placed nothing, so it is no order to list.
+        phone.follow("My orders").await;
+        phone.wait_for_text("No orders yet").await;
+        phone.client.back().await.unwrap();
+        phone.wait_for_text("Place order").await;
+
         // A good card.
+        phone
+            .fill("Order Bulgogi kit", "Delivery address", "Busan")
+            .await;
         phone
             .fill("Order Bulgogi kit", "Card number", "4111 1111 1111 1111")
             .await;
@@ -339,6 +350,7 @@ async fn refusals_are_sentences_on_a_phone_driven_by_the_keyboard() {
         // Marketing down: the cancel is refused with the seed's fallback, and nothing changes.
         stack_ref.stop_service("marketing").await;
         phone.press("Cancel order").await;
+        phone.press("Yes, cancel the order").await;
         let fallback = phone.any_message().await;
         assert!(
             fallback.contains("nothing changed") && fallback.contains("try cancelling again"),
@@ -361,7 +373,8 @@ async fn refusals_are_sentences_on_a_phone_driven_by_the_keyboard() {
             .await
             .expect("marketing starts again");
         let accepted = eventually(WAIT, || async {
-            phone.press("Cancel order").await;
+            // The question stays while the order has not changed.
+            phone.press("Yes, cancel the order").await;
             let said = phone.any_message().await;
             let accepted = said.contains("Cancellation requested");
             if !accepted {
@@ -387,6 +400,316 @@ async fn refusals_are_sentences_on_a_phone_driven_by_the_keyboard() {
         let down = phone.message("unavailable").await;
         assert!(down.contains("try again"), "{down}");
         phone.wait_for_text("Something went wrong").await;
+    })
+    .await;
+    stop_stack(stack).await;
+}
+
+/// Signs in on the issuer's form by picking a demo person (`button`, e.g. "Alice (customer 42)").
+async fn sign_in_as_demo(page: &Page, button: &str, name: &str) {
+    page.press("Sign in").await;
+    page.press(button).await;
+    page.wait_for_text(&format!("Signed in as {name}")).await;
+}
+
+/// Milliseconds from the last click on `button` to the moment `selector`'s text first held
+/// `text`, measured in the page (a MutationObserver) so polling by the test adds nothing.
+async fn start_stopwatch(page: &Page, button: &str, selector: &str, text: &str) {
+    page.run(&format!(
+        "window.__shown = undefined;
+         document.addEventListener('click', (e) => {{
+           if (e.target.closest('button')?.textContent === {button:?}) window.__clicked = performance.now();
+         }}, true);
+         const check = () => {{
+           const el = document.querySelector({selector:?});
+           if (window.__shown === undefined && el && el.innerText.includes({text:?})) window.__shown = performance.now();
+         }};
+         new MutationObserver(check).observe(document.body, {{ subtree: true, childList: true, characterData: true }});
+         return true;"
+    ))
+    .await;
+}
+
+async fn stopwatch(page: &Page) -> f64 {
+    let elapsed = eventually(WAIT, || async {
+        page.run("return window.__shown - window.__clicked")
+            .await
+            .as_f64()
+    })
+    .await;
+    elapsed.expect("the text appeared after the click")
+}
+
+/// How many times the elements `selector` names change in `window`, nothing being done.
+async fn mutations_while_idle(page: &Page, selector: &str, window: std::time::Duration) -> i64 {
+    page.run(&format!(
+        "window.__mutations = 0;
+         for (const el of document.querySelectorAll({selector:?}))
+           new MutationObserver((m) => {{ window.__mutations += m.length; }})
+             .observe(el, {{ subtree: true, childList: true, characterData: true, attributes: true }});
+         return true;"
+    ))
+    .await;
+    tokio::time::sleep(window).await;
+    page.run("return window.__mutations")
+        .await
+        .as_i64()
+        .unwrap()
+}
+
+async fn focused_key(page: &Page) -> serde_json::Value {
+    page.run("return document.activeElement.dataset.key ?? document.activeElement.tagName")
+        .await
+}
+
+#[tokio::test]
+async fn the_shop_speaks_to_people_and_follows_them_live() {
+    let stack = start_stack(&[]).await;
+    let g = stack.gateway_url.clone();
+    let kit = register_kit(&g, 7, 10).await;
+    Scene::play("people", |scene| async move {
+        let customer = scene.browser("customer", DESKTOP).await;
+        customer.open(&format!("{g}/")).await;
+        customer.wait_for_text("Bulgogi kit").await;
+
+        // "Skip to content" moves focus to the content; it is no route.
+        tab_to(&customer, "Skip to content").await;
+        type_keys(&customer, ENTER).await;
+        let after = customer
+            .run("return [location.hash, document.activeElement.id, document.querySelector('h1').innerText]")
+            .await;
+        assert_eq!(after, json!(["", "main", "Meal kits"]));
+
+        // Assets come compressed, revalidate with their ETag; the icon is there.
+        let sizes = customer
+            .run("return performance.getEntriesByType('resource').filter((r) => r.name.endsWith('/assets/app.js'))
+                   .map((r) => [r.encodedBodySize, r.decodedBodySize])[0]")
+            .await;
+        assert!(sizes[0].as_i64() < sizes[1].as_i64(), "app.js came compressed: {sizes}");
+        let http = reqwest::Client::new();
+        let asset = http
+            .get(format!("{g}/assets/app.js"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asset.headers()["content-encoding"], "gzip");
+        let etag = asset.headers()["etag"].clone();
+        let again = http
+            .get(format!("{g}/assets/app.js"))
+            .header("accept-encoding", "gzip")
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304);
+        let icon = http.get(format!("{g}/favicon.ico")).send().await.unwrap();
+        assert_eq!(
+            (icon.status().as_u16(), icon.headers()["content-type"].to_str().unwrap()),
+            (200, "image/svg+xml")
+        );
+
+        // A demo person is greeted by name; nothing says "null".
+        sign_in_as_demo(&customer, "Alice (customer 42)", "Alice").await;
+        assert!(!customer.text().await.contains("null"));
+
+        // The total before paying; a refusal in words.
+        customer.follow("Order Bulgogi kit").await;
+        customer.fill("Order Bulgogi kit", "Quantity", "3").await;
+        customer.wait_for_text("Total: 30,000 KRW").await;
+        customer
+            .fill("Order Bulgogi kit", "Delivery address", "Seoul")
+            .await;
+        customer.fill("Order Bulgogi kit", "Card number", "12").await;
+        customer.press("Place order").await;
+        customer
+            .message("The card number must be 12 to 19 digits")
+            .await;
+        customer.fill("Order Bulgogi kit", "Card number", "").await;
+
+        // From "Place order" to "Delivery requested" on the page, followed live.
+        start_stopwatch(&customer, "Place order", "ol.journey", "Delivery requested").await;
+        let first = place_order(&customer).await;
+        journey_says(&customer, "Delivery requested").await;
+        let took = stopwatch(&customer).await;
+        println!("place order -> \"Delivery requested\" on the page: {took:.0} ms");
+        customer.wait_for_text("Updates live").await;
+        let page = customer.text().await;
+        for developer in ["sellerpage", "marketing", "SYSTEM", "COURIER", "product #", "_"] {
+            assert!(!page.contains(developer), "{developer:?} on the page: {page}");
+        }
+
+        // The seller: ship-to, a console that keeps its place and says nothing when nothing
+        // changes.
+        let seller = scene.browser("seller", DESKTOP).await;
+        seller.open(&format!("{g}/")).await;
+        sign_in_as_demo(&seller, "Seoul Kitchen (seller 7)", "Seoul Kitchen").await;
+        seller.follow("Seller console").await;
+        let orders = seller
+            .wait_for_text_in("#your-orders + div", &format!("Order #{first}"))
+            .await;
+        assert!(orders.contains("Ship to Seoul · customer 42"), "{orders}");
+        seller.wait_for_text("Updates live").await;
+        let idle = mutations_while_idle(
+            &seller,
+            "main section",
+            std::time::Duration::from_millis(2500),
+        )
+        .await;
+        assert_eq!(idle, 0, "the console changed while nothing happened");
+        let asked = seller
+            .run("return performance.getEntriesByType('resource').length")
+            .await;
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let asked_later = seller
+            .run("return performance.getEntriesByType('resource').length")
+            .await;
+        assert_eq!(asked, asked_later, "the console asked while nothing changed");
+        let edit = format!("edit-{kit}");
+        seller
+            .run(&format!("document.querySelector('[data-key={edit}]').focus(); return true"))
+            .await;
+        let bob = sign_in(&g, "customer", 43).await;
+        let second = support::order_one(&bob, &g, kit, "Busan").await;
+        seller
+            .wait_for_text_in("#your-orders + div", &format!("Order #{second}"))
+            .await;
+        seller.wait_for_text("6 in stock").await; // 10, less 3 and 1
+        assert_eq!(focused_key(&seller).await, json!(edit), "focus kept across refreshes");
+        seller.press("Edit Bulgogi kit").await;
+        seller.fill("Edit Bulgogi kit", "Stock", "20").await;
+        seller.press("Save").await;
+        seller.message("Bulgogi kit is saved").await;
+        assert_eq!(focused_key(&seller).await, json!(edit), "focus back on Edit after Save");
+
+        // Kit names: visible characters, a sensible length, wrapped on a phone.
+        seller.fill("Register a kit", "Name", "\u{200B}").await;
+        seller.fill("Register a kit", "Price (KRW)", "9000").await;
+        seller.fill("Register a kit", "Stock", "3").await;
+        seller.press("Register kit").await;
+        seller.message("The name must not be empty").await;
+        let long = "Gochujang".repeat(11);
+        seller.fill("Register a kit", "Name", &long).await;
+        seller.press("Register kit").await;
+        seller.message("is registered").await;
+        let phone = scene.browser("phone", PHONE).await;
+        phone.open(&format!("{g}/")).await;
+        phone.wait_for_text(&long[..40]).await;
+        assert_usable(&phone, &g).await;
+
+        // A step shows on the customer's page as soon as it happens.
+        seller.press(&format!("Ship order #{first}")).await;
+        journey_says(&customer, "Shipped").await;
+
+        // Cancelling asks first; failure looks like failure.
+        customer.press("Cancel order").await;
+        customer.wait_for_text(&format!("Cancel order #{first}?")).await;
+        customer.press("Keep the order").await;
+        let alice = sign_in(&g, "customer", 42).await;
+        let kept = get(&alice, format!("{g}/orders/{first}")).await;
+        assert_eq!(kept["status"], "SHIPPING", "{kept}");
+        customer.press("Cancel order").await;
+        customer.press("Yes, cancel the order").await;
+        customer.message("Cancellation requested").await;
+        journey_says(&customer, "Stock restored").await;
+        customer.wait_for_text_in("dl", "Cancelled").await;
+        let tones = customer
+            .run("return [document.querySelector('[data-order-status]').className,
+                          [...document.querySelectorAll('ol.journey li.failed strong')].map((s) => s.innerText)]")
+            .await;
+        assert_eq!(tones, json!(["status stopped", ["Cancellation requested", "Delivery cancelled"]]));
+        let words = customer
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 import('/assets/words.js').then((w) => done([w.tone('DELIVERED'), w.tone('REJECTED'), w.failedStep.has('STOCK_SHORT')]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(words, json!(["status done", "status stopped", true]));
+
+        // The session lost mid-order: a sentence, a way back in, and the form kept.
+        customer.follow("Kits").await;
+        customer.follow("Order Bulgogi kit").await;
+        customer
+            .fill("Order Bulgogi kit", "Delivery address", "Busan")
+            .await;
+        customer
+            .run("const s = JSON.parse(sessionStorage.getItem('mealkit.session'));
+                  s.token = 'expired.' + s.token; sessionStorage.setItem('mealkit.session', JSON.stringify(s)); return true")
+            .await;
+        customer.press("Place order").await;
+        let lost = customer.message("Your session has ended").await;
+        assert!(!lost.contains("Bearer"), "{lost}");
+        customer.press("Sign in again").await;
+        customer.wait_for_text("Demo people").await;
+        customer.client.back().await.unwrap();
+        customer.wait_for_text("Place order").await;
+        let lost = customer.message("Your session has ended").await;
+        assert!(!lost.contains("Bearer"), "{lost}");
+    })
+    .await;
+    stop_stack(stack).await;
+}
+
+/// Opens `route`, waits for its heading, and checks it with axe-core and for small targets.
+async fn visit(page: &Page, g: &str, route: &str, heading: &str) {
+    page.open(&format!("{g}/{route}")).await;
+    page.wait_for_text_in("h1", heading).await;
+    page.assert_accessible(route).await;
+    let small = page.small_targets().await;
+    assert_eq!(
+        small,
+        json!([]),
+        "{}: small tap targets on {route}",
+        page.name
+    );
+}
+
+#[tokio::test]
+async fn every_page_passes_axe_signed_in_and_out_on_a_phone_and_a_laptop() {
+    let stack = start_stack(&[]).await;
+    let g = stack.gateway_url.clone();
+    let kit = register_kit(&g, 7, 10).await;
+    let alice = sign_in(&g, "customer", 42).await;
+    let order = support::order_one(&alice, &g, kit, "Seoul").await;
+    Scene::play("axe", |scene| async move {
+        for (size, name) in [(PHONE, "phone"), (DESKTOP, "laptop")] {
+            let page = scene.browser(name, size).await;
+            // Signed out. First, the checker finds what it should: an image without a text.
+            visit(&page, &g, "#/", "Meal kits").await;
+            page.run("document.querySelector('main').append(Object.assign(document.createElement('img'), { src: '/assets/icon.svg', id: 'probe' })); return true")
+                .await;
+            let found = page.violations().await;
+            assert_eq!(found[0]["rule"], "image-alt", "{found}");
+            page.run("document.getElementById('probe').remove(); return true").await;
+            visit(&page, &g, &format!("#/kits/{kit}"), "Bulgogi kit").await;
+            visit(&page, &g, "#/orders", "Please sign in").await;
+            visit(&page, &g, "#/nowhere", "Not found").await;
+            page.press("Sign in").await;
+            page.wait_for_text("Demo people").await;
+            page.assert_accessible("the sign-in form").await;
+            page.press("Alice (customer 42)").await;
+            page.wait_for_text("Signed in as Alice").await;
+            // A customer.
+            visit(&page, &g, "#/", "Meal kits").await;
+            visit(&page, &g, &format!("#/kits/{kit}"), "Order Bulgogi kit").await;
+            visit(&page, &g, "#/orders", "My orders").await;
+            visit(&page, &g, &format!("#/orders/{order}"), &format!("Order #{order}")).await;
+            page.wait_for_text_in("ol.journey", "Delivery requested").await;
+            page.assert_accessible("an order's journey").await;
+            visit(&page, &g, "#/notifications", "Notifications").await;
+            // A seller.
+            page.press("Sign out").await;
+            page.open(&format!("{g}/")).await;
+            // Typed by hand, the person has no name: the header falls back to role and id.
+            page.sign_in("seller", 7).await;
+            visit(&page, &g, "#/console", "Seller console").await;
+            page.wait_for_text_in("#your-orders + div", &format!("Order #{order}")).await;
+            page.assert_accessible("the seller console with an order").await;
+            visit(&page, &g, "#/notifications", "Notifications").await;
+        }
     })
     .await;
     stop_stack(stack).await;

@@ -35,6 +35,7 @@ pub fn rate_limit_cost(g: &str) -> anyhow::Result<f64> {
         per_address: unlimited,
         per_caller: unlimited,
         max_concurrent: 1,
+        max_open_streams: 1,
     };
     let verifier = platform::auth::Verifier::new(platform::auth::AuthSettings::for_dev_issuer(g))?;
     let limits = Limits::new(&settings, verifier);

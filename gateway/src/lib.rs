@@ -22,11 +22,13 @@ pub mod docs;
 pub mod limits;
 mod proxy;
 pub mod storefront;
+pub mod streams;
 pub mod upstreams;
 
 use limits::{LimitSettings, Limits};
 use proxy::Proxy;
 use storefront::StorefrontSettings;
+use streams::Streams;
 use upstreams::BreakerSettings;
 
 use std::time::Duration;
@@ -81,16 +83,29 @@ pub const ROUTES: [(&str, &str, &str, &str); 7] = [
 ];
 
 /// The route (a prefix of [`ROUTES`]) that answers `path`: its first segment, but for an
-/// order's journey (`/orders/{id}/journey`), which the read side answers (sellerpage, routed as
-/// `sellers`), so that it answers while order is down.
+/// order's journey (`/orders/{id}/journey` and its live stream `/orders/{id}/journey/events`),
+/// which the read side answers (sellerpage, routed as `sellers`), so that it answers while
+/// order is down.
 pub fn route_of(path: &str) -> &str {
     let mut segments = path.trim_start_matches('/').split('/');
     let first = segments.next().unwrap_or_default();
     let is_journey = first == "orders"
         && segments.next().is_some_and(|id| !id.is_empty())
         && segments.next() == Some("journey")
+        && matches!(segments.next(), None | Some("events"))
         && segments.next().is_none();
     if is_journey { "sellers" } else { first }
+}
+
+/// Whether a request opens a live stream ([`streams`]): `GET /orders/{id}/journey/events` or
+/// `GET /sellers/{id}/events`.
+pub fn is_stream(method: &axum::http::Method, path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    method == axum::http::Method::GET
+        && matches!(
+            segments.as_slice(),
+            ["orders", id, "journey", "events"] | ["sellers", id, "events"] if !id.is_empty()
+        )
 }
 
 /// The service behind a path prefix.
@@ -150,7 +165,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .pool_max_idle_per_host(256)
         .build()?;
     let verifier = Verifier::new(settings.auth.clone())?;
-    let proxy = Proxy::new(http.clone(), &settings.upstreams, settings.breaker);
+    let streams = Streams::new(settings.limits.max_open_streams)?;
+    let proxy = Proxy::new(http.clone(), streams, &settings.upstreams, settings.breaker);
     let documented = proxy.documented();
     let mut routes = proxy
         .routes()
@@ -190,7 +206,18 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
 
 #[cfg(test)]
 mod tests {
-    use super::route_of;
+    use super::{is_stream, route_of};
+    use axum::http::Method;
+
+    #[test]
+    fn a_stream_is_a_get_of_a_journeys_or_a_sellers_events() {
+        assert!(is_stream(&Method::GET, "/orders/42/journey/events"));
+        assert!(is_stream(&Method::GET, "/sellers/7/events"));
+        assert!(!is_stream(&Method::POST, "/sellers/7/events"));
+        assert!(!is_stream(&Method::GET, "/sellers/7/orders"));
+        assert!(!is_stream(&Method::GET, "/sellers//events"));
+        assert!(!is_stream(&Method::GET, "/orders/42/journey"));
+    }
 
     #[test]
     fn an_orders_journey_goes_to_the_read_side_and_everything_else_by_prefix() {
@@ -199,6 +226,8 @@ mod tests {
         assert_eq!(route_of("/orders/42/cancel"), "orders");
         assert_eq!(route_of("/orders//journey"), "orders");
         assert_eq!(route_of("/orders/42/journey/x"), "orders");
+        assert_eq!(route_of("/orders/42/journey/events"), "sellers");
+        assert_eq!(route_of("/orders/42/journey/events/x"), "orders");
         assert_eq!(route_of("/dead-letters/3/redrive"), "dead-letters");
         assert_eq!(route_of("/"), "");
     }

@@ -38,6 +38,9 @@ pub struct LimitSettings {
     pub per_caller: Rate,
     /// `MAX_CONCURRENT_REQUESTS`: requests in flight through the gateway at once.
     pub max_concurrent: usize,
+    /// `MAX_OPEN_STREAMS`: live streams open through the gateway at once
+    /// ([`crate::streams`]).
+    pub max_open_streams: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +61,10 @@ impl LimitSettings {
                 burst: settings::var("RATE_LIMIT_CALLER_BURST", nonzero(100))?,
             },
             max_concurrent: settings::var("MAX_CONCURRENT_REQUESTS", DEFAULT_MAX_CONCURRENT)?,
+            max_open_streams: settings::var(
+                "MAX_OPEN_STREAMS",
+                crate::streams::DEFAULT_MAX_OPEN_STREAMS,
+            )?,
         })
     }
 }
@@ -200,6 +207,7 @@ mod tests {
             per_address: rate,
             per_caller: rate,
             max_concurrent: 1,
+            max_open_streams: 1,
         };
         let verifier = Verifier::new(platform::auth::AuthSettings::for_dev_issuer(
             "http://127.0.0.1:1",

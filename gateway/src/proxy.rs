@@ -5,21 +5,25 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use platform::ApiError;
 use platform::client::Pool;
+use platform::live::Draining;
 use platform::service::MAX_BODY_BYTES;
 
 use crate::limits::Authentication;
+use crate::streams::{self, Streams};
 use crate::upstreams::BreakerSettings;
-use crate::{ROUTES, route_of, service_of};
+use crate::{ROUTES, is_stream, route_of, service_of};
 
 #[derive(Clone)]
 pub(crate) struct Proxy {
     http: reqwest::Client,
+    /// The live streams' own client and bound.
+    streams: Streams,
     /// (prefix, the replicas behind it); two prefixes of one service share its pool.
     upstreams: Arc<Vec<(String, Arc<Pool>)>>,
 }
@@ -27,11 +31,13 @@ pub(crate) struct Proxy {
 impl Proxy {
     pub(crate) fn new(
         http: reqwest::Client,
+        streams: Streams,
         upstreams: &[(String, Vec<String>)],
         breaker: BreakerSettings,
     ) -> Self {
         Self {
             http,
+            streams,
             upstreams: Arc::new(pools(upstreams, breaker)),
         }
     }
@@ -125,22 +131,61 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     {
         return refused.into_response();
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-            .into_response();
+    let open = if is_stream(&parts.method, parts.uri.path()) {
+        match proxy.streams.open() {
+            Some(open) => Some(open),
+            None => return streams::too_many().into_response(),
         }
+    } else {
+        None
     };
+    // A stream's request has no body to pass on.
+    let body = match open {
+        Some(_) => Bytes::new(),
+        None => match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(_) => return too_large().into_response(),
+        },
+    };
+    let http = if open.is_some() {
+        &proxy.streams.http
+    } else {
+        &proxy.http
+    };
+    let response = match send(http, name, pool, &parts, body).await {
+        Ok(response) => response,
+        Err(refused) => return refused.into_response(),
+    };
+    match open {
+        Some(open) if streams::is_event_stream(&response) => {
+            let draining = parts.extensions.get::<Draining>().cloned();
+            streams::relay(response, open, draining)
+        }
+        _ => relay(response, parts.uri.path()).await,
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// Sends the request to the first of `pool`'s replicas that takes it (the next one when a
+/// replica cannot be reached), recording each outcome on the replica's breaker.
+async fn send(
+    http: &reqwest::Client,
+    name: &str,
+    pool: &Pool,
+    parts: &axum::http::request::Parts,
+    body: Bytes,
+) -> Result<reqwest::Response, ApiError> {
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut refused = None;
     for replica in pool.candidates() {
-        let mut upstream = proxy
-            .http
+        let mut upstream = http
             .request(
                 parts.method.clone(),
                 format!("{}{path_and_query}", replica.base),
@@ -157,7 +202,7 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         match upstream.send().await {
             Ok(response) => {
                 replica.breaker.on_success();
-                return relay(response, parts.uri.path()).await;
+                return Ok(response);
             }
             // Nothing reached this replica: the next one may take the request.
             Err(err) if err.is_connect() => {
@@ -167,12 +212,12 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
             }
             Err(err) => {
                 replica.breaker.on_error();
-                return upstream_error(name, &err).into_response();
+                return Err(upstream_error(name, &err));
             }
         }
     }
     let refused = refused.expect("a pool has a replica, so one was tried");
-    upstream_error(name, &refused).into_response()
+    Err(upstream_error(name, &refused))
 }
 
 /// The answer to a call between services sent to the gateway: `/payments` is a public path for

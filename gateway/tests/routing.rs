@@ -30,6 +30,7 @@ fn limited(
             },
             per_caller: rate,
             max_concurrent: in_flight,
+            max_open_streams: 2,
         },
         ..settings(env, upstream)
     }

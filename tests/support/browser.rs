@@ -199,14 +199,20 @@ impl Page {
     }
 
     /// Clicks the button whose text (or accessible label) is `text`, once it is there and enabled.
+    /// A live page may redraw the button between finding and clicking it: then it is found
+    /// again (a few times).
     pub async fn press(&self, text: &str) {
         let text = literal(text);
-        let button = self
-            .find(&format!(
-                "//button[(normalize-space()={text} or @aria-label={text}) and not(@disabled)]"
-            ))
-            .await;
-        button.click().await.expect("the button clicks");
+        let xpath = format!(
+            "//button[(normalize-space()={text} or @aria-label={text}) and not(@disabled)]"
+        );
+        for attempt in 1.. {
+            match self.find(&xpath).await.click().await {
+                Ok(_) => return,
+                Err(e) if attempt < 5 && e.to_string().contains("stale element") => continue,
+                Err(e) => panic!("{}: the button {text} does not click: {e}", self.name),
+            }
+        }
     }
 
     pub async fn follow(&self, link: &str) {
@@ -318,5 +324,65 @@ impl Page {
             .execute(script, vec![])
             .await
             .unwrap_or_else(|e| panic!("{}: the script failed: {e}", self.name))
+    }
+}
+
+/// axe-core's source, read once: `./dev test` installs it and names it in `AXE_CORE_JS`.
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = std::env::var("AXE_CORE_JS").expect(
+            "AXE_CORE_JS names axe.min.js: run the tests with `./dev test`, which installs it",
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+    })
+}
+
+impl Page {
+    /// Runs axe-core over the page as it is now; fails on any violation of impact moderate or
+    /// above, naming each rule and the first elements it found.
+    pub async fn assert_accessible(&self, what: &str) {
+        let found = self.violations().await;
+        assert_eq!(
+            found,
+            json!([]),
+            "{}: {what} has accessibility violations",
+            self.name
+        );
+    }
+
+    /// axe-core's violations of impact moderate or above on the page as it is now: each rule,
+    /// its impact, what it asks, and the first elements it found.
+    pub async fn violations(&self) -> serde_json::Value {
+        let loaded = self.run("return typeof window.axe === 'object'").await;
+        if loaded != json!(true) {
+            self.run(&format!("{}\nreturn true;", axe_source())).await;
+        }
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] }).then(
+                   (r) => done(r.violations
+                     .filter((v) => ['moderate', 'serious', 'critical'].includes(v.impact))
+                     .map((v) => ({ rule: v.id, impact: v.impact, help: v.help,
+                                    at: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))),
+                   (e) => done([{ rule: 'axe failed', help: String(e) }]));",
+                vec![],
+            )
+            .await
+            .expect("axe runs")
+    }
+
+    /// Every button and every link outside running text is at least 24 px tall and wide
+    /// (WCAG 2.2's target size); returns the ones that are not.
+    pub async fn small_targets(&self) -> serde_json::Value {
+        self.run(
+            "return [...document.querySelectorAll('button, a[href]')]
+               .filter((e) => e.offsetParent !== null && !e.closest('p'))
+               .map((e) => ({ text: e.innerText.trim() || e.getAttribute('aria-label'), r: e.getBoundingClientRect() }))
+               .filter(({ r }) => r.height < 24 || r.width < 24)
+               .map(({ text, r }) => `${text}: ${Math.round(r.width)}x${Math.round(r.height)}`)",
+        )
+        .await
     }
 }

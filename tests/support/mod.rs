@@ -203,6 +203,15 @@ pub async fn place_order(http: &Http, g: &str, body: Value) -> (u16, Value) {
     .expect("order's replica learned the product")
 }
 
+/// Places an order for one `kit` to `address` as `http`'s customer; returns its id (the test
+/// fails on anything but `201`).
+pub async fn order_one(http: &Http, g: &str, kit: i64, address: &str) -> i64 {
+    let body = serde_json::json!({"productId": kit, "qty": 1, "address": address});
+    let (status, order) = place_order(http, g, body).await;
+    assert_eq!(status, 201, "{order}");
+    order["id"].as_i64().unwrap()
+}
+
 /// A customer orders a fresh kit and its saga runs as far as its delivery being requested:
 /// the stack takes orders and every step of the saga consumes. `when` names the moment in
 /// the failure message.

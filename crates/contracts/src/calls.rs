@@ -39,10 +39,7 @@ pub struct ChargeRequest {
     /// In won.
     #[schema(minimum = 0)]
     pub amount: i64,
-    #[schema(
-        max_length = 500,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(max_length = 500, pattern = "free text")]
     pub address: String,
     /// Digits with optional spaces or dashes; `4000-0000-0000-0002` is always declined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,10 +70,7 @@ pub struct SellerAlert {
     pub seller_id: i64,
     /// `CUSTOMER_REQUEST` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(max_length = 200, pattern = "free text")]
     pub reason: Option<String>,
 }
 

@@ -240,11 +240,12 @@ pub mod check {
             .ok_or_else(|| ApiError::bad_request(format!("the query parameter {name} is required")))
     }
 
-    /// Free text: at most `max` characters, none of them control characters (Postgres cannot
-    /// store NUL, and no name or address needs one), not only white space. Returns it trimmed.
+    /// Free text: at most `max` characters; none of them a control character (Postgres cannot
+    /// store NUL, and no name or address needs one) or a format character (invisible, and some
+    /// reorder the text shown around them: `FORMAT_CHARACTERS`); at least one visible
+    /// character, so white space alone is empty. Returns it trimmed.
     ///
-    /// Documented on each such field as `maxLength` and the pattern
-    /// `^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$`; the
+    /// Documented on each such field as `maxLength` and the pattern [`TEXT_PATTERN`]; the
     /// property-based API test holds the two to each other.
     pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
         if value.chars().count() > max {
@@ -257,11 +258,69 @@ pub mod check {
                 "{field} must not contain control characters"
             )));
         }
-        let trimmed = value.trim();
-        if trimmed.is_empty() {
+        if !value.chars().any(|c| !c.is_whitespace() && !is_format(c)) {
             return Err(ApiError::invalid(format!("{field} must not be empty")));
         }
-        Ok(trimmed.to_owned())
+        if value.chars().any(is_format) {
+            return Err(ApiError::invalid(format!(
+                "{field} must not contain invisible or text-direction characters"
+            )));
+        }
+        Ok(value.trim().to_owned())
+    }
+
+    /// What [`text`] accepts, as a regular expression in the syntax JSON Schema's `pattern` and
+    /// Python's `re` share (schemathesis generates from it), with ECMA-262's `u` flag as
+    /// JSON Schema 2020-12 asks: leading white space, then one or more visible characters each
+    /// followed by white space. White space here is neither a control character (a tab, a line
+    /// feed) nor U+FEFF, which ECMA-262 counts as white space; a visible character is none of
+    /// white space, a control or a format character (`FORMAT_CHARACTERS`, range by range).
+    ///
+    /// utoipa's `pattern` takes only a string literal: a field says `pattern = "free text"`
+    /// ([`FREE_TEXT`]) and [`crate::openapi::complete`] writes this pattern in its place.
+    /// What a field's `#[schema(pattern = …)]` says for [`text`]'s rule; see [`TEXT_PATTERN`].
+    pub const FREE_TEXT: &str = "free text";
+
+    pub const TEXT_PATTERN: &str = "^[^\\S\\x00-\\x1f\\x7f-\\x9f\\ufeff]*(?:\
+        [^\\s\\x00-\\x1f\\x7f-\\x9f\\xad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\
+        \\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\
+        \u{110BD}\u{110CD}\u{13430}-\u{1343F}\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\
+        \u{E0001}\u{E0020}-\u{E007F}][^\\S\\x00-\\x1f\\x7f-\\x9f\\ufeff]*)+$";
+
+    /// Unicode's format characters (general category Cf, as of Unicode 17): soft hyphens,
+    /// zero-width spaces and joiners, the bidirectional marks, embeddings, overrides and
+    /// isolates (U+202E shows what follows it right to left), the byte-order mark, and tags.
+    /// None belongs in a name or an address: they hide text or make it read differently from
+    /// what is stored. Kept as a table so the rule needs no Unicode crate; [`TEXT_PATTERN`]
+    /// lists the same ranges.
+    const FORMAT_CHARACTERS: [(char, char); 21] = [
+        ('\u{AD}', '\u{AD}'),
+        ('\u{600}', '\u{605}'),
+        ('\u{61C}', '\u{61C}'),
+        ('\u{6DD}', '\u{6DD}'),
+        ('\u{70F}', '\u{70F}'),
+        ('\u{890}', '\u{891}'),
+        ('\u{8E2}', '\u{8E2}'),
+        ('\u{180E}', '\u{180E}'),
+        ('\u{200B}', '\u{200F}'),
+        ('\u{202A}', '\u{202E}'),
+        ('\u{2060}', '\u{2064}'),
+        ('\u{2066}', '\u{206F}'),
+        ('\u{FEFF}', '\u{FEFF}'),
+        ('\u{FFF9}', '\u{FFFB}'),
+        ('\u{110BD}', '\u{110BD}'),
+        ('\u{110CD}', '\u{110CD}'),
+        ('\u{13430}', '\u{1343F}'),
+        ('\u{1BCA0}', '\u{1BCA3}'),
+        ('\u{1D173}', '\u{1D17A}'),
+        ('\u{E0001}', '\u{E0001}'),
+        ('\u{E0020}', '\u{E007F}'),
+    ];
+
+    fn is_format(c: char) -> bool {
+        FORMAT_CHARACTERS
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&c))
     }
 }
 
@@ -340,5 +399,43 @@ mod tests {
             );
         }
         assert!(check::text("name", &format!("{} ", "x".repeat(20)), 20).is_err());
+    }
+
+    #[test]
+    fn text_refuses_invisible_and_text_direction_characters() {
+        assert_eq!(
+            check::text("name", "Bibimbap kit", 100).unwrap(),
+            "Bibimbap kit"
+        );
+        let message = |value: &str| check::text("name", value, 100).unwrap_err().message;
+        assert_eq!(message("\u{200B}"), "name must not be empty");
+        assert_eq!(message(" \u{FEFF}\u{2060} "), "name must not be empty");
+        for bad in [
+            "Bibim\u{FEFF}bap kit",
+            "\u{202E}tik pabmibiB",
+            "kit\u{E0041}",
+        ] {
+            assert_eq!(
+                message(bad),
+                "name must not contain invisible or text-direction characters",
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// The documented pattern and the check agree on every character: before a letter, between
+    /// letters and between spaces.
+    #[test]
+    fn the_text_pattern_accepts_exactly_what_the_check_does() {
+        let pattern = regex::Regex::new(check::TEXT_PATTERN).unwrap();
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            for value in [format!("{c}a"), format!("a{c}b"), format!(" {c} ")] {
+                assert_eq!(
+                    pattern.is_match(&value),
+                    check::text("name", &value, 10).is_ok(),
+                    "{value:?}"
+                );
+            }
+        }
     }
 }

@@ -14,13 +14,14 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::kafka::BrokerStatus;
+use crate::shutdown::CancellationToken;
 
 #[derive(Clone, Default)]
 pub struct Health {
     pool: Option<PgPool>,
     broker: Option<BrokerStatus>,
     consumer: Option<ConsumerStatus>,
-    draining: Arc<AtomicBool>,
+    draining: CancellationToken,
 }
 
 /// Whether a service's consumer loop has stopped. It runs for the life of the process; once it
@@ -52,7 +53,7 @@ impl Health {
             pool,
             broker,
             consumer: None,
-            draining: Arc::default(),
+            draining: CancellationToken::new(),
         }
     }
 
@@ -63,8 +64,14 @@ impl Health {
     }
 
     /// From now on readiness is false, so load balancers stop sending new requests.
+    /// Also ends the live streams ([`crate::live`]), so that connections can close.
     pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::Relaxed);
+        self.draining.cancel();
+    }
+
+    /// Cancelled once the process starts draining.
+    pub fn draining(&self) -> crate::live::Draining {
+        crate::live::Draining(self.draining.clone())
     }
 
     pub fn routes(&self) -> Router {
@@ -116,7 +123,7 @@ pub async fn ready(State(health): State<Health>) -> (StatusCode, Json<Readiness>
     };
     let broker = health.broker.as_ref().map(BrokerStatus::is_up);
     let consuming = health.consumer.as_ref().map(|c| !c.stopped());
-    let draining = health.draining.load(Ordering::Relaxed);
+    let draining = health.draining.is_cancelled();
     let ready = !draining
         && database.unwrap_or(true)
         && broker.unwrap_or(true)

@@ -17,6 +17,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod kafka;
+pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;

@@ -100,13 +100,35 @@ pub fn complete(mut doc: Document, service: &str) -> Document {
     doc
 }
 
-/// The route serving `doc` at [`PATH`], serialised once.
+/// The route serving `doc` at [`PATH`], serialised once ([`to_json`]).
 pub fn route(doc: &Document) -> Router {
-    let json: Arc<str> = doc
-        .to_json()
-        .expect("an OpenAPI document always serialises")
-        .into();
+    let json: Arc<str> = to_json(doc).into();
     Router::new().route(PATH, get(document)).with_state(json)
+}
+
+/// `doc` as JSON, with [`check::TEXT_PATTERN`](crate::extract::check::TEXT_PATTERN) wherever a
+/// field said `pattern = "free text"` ([`FREE_TEXT`](crate::extract::check::FREE_TEXT)):
+/// utoipa takes only a literal there, and the pattern is long.
+pub fn to_json(doc: &Document) -> String {
+    use crate::extract::check::{FREE_TEXT, TEXT_PATTERN};
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (name, field) in fields.iter_mut() {
+                    if name == "pattern" && field == FREE_TEXT {
+                        *field = TEXT_PATTERN.into();
+                    } else {
+                        walk(field);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(doc).expect("an OpenAPI document always serialises");
+    walk(&mut value);
+    value.to_string()
 }
 
 /// This document (OpenAPI 3.1, JSON).
@@ -276,4 +298,32 @@ fn add_shared_errors(operation: &mut Operation) {
             false,
         ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::check::TEXT_PATTERN;
+
+    #[test]
+    fn a_free_text_field_is_documented_with_the_text_pattern() {
+        use utoipa::PartialSchema;
+        let components = utoipa::openapi::ComponentsBuilder::new()
+            .schema("ChargeRequest", contracts::calls::ChargeRequest::schema())
+            .schema("SellerAlert", contracts::calls::SellerAlert::schema())
+            .build();
+        let doc = utoipa::openapi::OpenApiBuilder::new()
+            .components(Some(components))
+            .build();
+        let doc: serde_json::Value = serde_json::from_str(&to_json(&doc)).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["ChargeRequest"]["properties"]["address"]["pattern"],
+            TEXT_PATTERN
+        );
+        assert_eq!(
+            schemas["SellerAlert"]["properties"]["reason"]["pattern"],
+            TEXT_PATTERN
+        );
+    }
 }

@@ -219,7 +219,9 @@ impl App {
         let listener = TcpListener::bind((addr, port))
             .await
             .map_err(|e| anyhow::anyhow!("binding {addr}:{port}: {e}"))?;
-        let router = wrap(routes, &health).layer(axum::Extension(verifier));
+        let router = wrap(routes, &health)
+            .layer(axum::Extension(verifier))
+            .layer(axum::Extension(health.draining()));
         Ok(Self {
             listener,
             router,

@@ -84,6 +84,12 @@ impl Store {
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// A connection of its own, outside the pool, for Postgres' `LISTEN` (see
+    /// `sqlx::postgres::PgListener`: it reconnects by itself, and says so).
+    pub async fn listener(&self) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+        sqlx::postgres::PgListener::connect_with(&self.pool).await
+    }
 }
 
 /// A change in progress: a transaction plus the events it will publish. Use it wherever a query

@@ -1,6 +1,7 @@
 // The storefront's entry point: signs in when the issuer sent the browser back, then shows
 // the page the address's #route names, and again whenever it changes.
 
+import { SESSION_LOST } from './api.js';
 import { clearMessages, h, say, show } from './dom.js';
 import { sellerConsole } from './console.js';
 import { myOrders, notifications, order } from './orders.js';
@@ -20,11 +21,24 @@ const ROUTES = [
 /** Thrown by a page that finished loading after the visitor had moved on. */
 class Replaced extends Error {}
 
-/** The page on screen: its timers stop when another page replaces it. */
+/** The page on screen: its timers and streams stop when another page replaces it, or when
+ * the session is lost (then `onSessionLost` callbacks take away what needs signing in). */
 class View {
   constructor() {
     this.timers = [];
+    this.closing = [];
+    this.lost = [];
     this.active = true;
+  }
+
+  /** `task` runs when this page stops. */
+  onClose(task) {
+    this.closing.push(task);
+  }
+
+  /** `task` runs if the session is lost while this page is shown. */
+  onSessionLost(task) {
+    this.lost.push(task);
   }
 
   /** Runs `task` every `ms` while this page is shown, one run at a time; an error is shown
@@ -37,7 +51,7 @@ class View {
       try {
         if ((await task()) === true) clearInterval(timer);
       } catch (error) {
-        if (this.active) say(error.message);
+        if (this.active && error.status !== 401) say(error.message);
       } finally {
         running = false;
       }
@@ -54,10 +68,33 @@ class View {
   close() {
     this.active = false;
     this.timers.forEach(clearInterval);
+    this.closing.forEach((task) => task());
+    this.closing = [];
+  }
+
+  /** The session is gone: stop asking, and take away what needs it (the page stays, forms
+   * with what was typed included). */
+  loseSession() {
+    if (!this.active) return;
+    this.close();
+    this.lost.forEach((task) => task());
   }
 }
 
 let view = new View();
+
+/** The person's name when the issuer gave one, else their role and id. */
+export const displayName = (session) => session.name || `${session.role} ${session.id}`;
+
+const signInButton = (text = 'Sign in again') =>
+  h('button', { type: 'button', onclick: () => signIn(location.hash).catch((e) => say(e.message)) }, text);
+
+/** A call answered 401: the session is gone. Say so once, with a way back in. */
+window.addEventListener('session-lost', () => {
+  view.loseSession();
+  navigation();
+  say(SESSION_LOST, 'error', signInButton());
+});
 
 function navigation() {
   const session = current();
@@ -69,7 +106,7 @@ function navigation() {
     h('li', {}, h('a', { href, 'aria-current': here === href ? 'page' : undefined }, text))));
   const who = document.getElementById('who');
   if (session) {
-    who.replaceChildren(h('span', {}, `Signed in as ${session.role} ${session.id}`),
+    who.replaceChildren(h('span', {}, `Signed in as ${displayName(session)}`),
       h('button', { type: 'button', onclick: () => { signOut(); location.hash = '#/'; render(); } }, 'Sign out'));
   } else {
     who.replaceChildren(h('button', { type: 'button', onclick: () => signIn(location.hash).catch((e) => say(e.message)) }, 'Sign in'));
@@ -99,13 +136,17 @@ async function render() {
   try {
     await page(mine, ...hash.match(pattern).slice(1));
   } catch (error) {
-    if (error instanceof Replaced || !mine.active) return;
+    if (error instanceof Replaced) return;
+    if (error.status === 401 && view === mine) {
+      show('Please sign in', h('p', {}, SESSION_LOST), signInButton());
+      return;
+    }
+    if (!mine.active) return;
     if (error.status === 404) show('Not found', h('p', {}, error.message), h('p', {}, h('a', { href: '#/' }, 'Back to the kits')));
     else {
       show('Something went wrong', h('p', {}, 'This page could not be shown.'));
       say(error.message);
     }
-    if (error.status === 401) navigation();
   }
 }
 
@@ -126,4 +167,9 @@ async function start() {
 }
 
 window.addEventListener('hashchange', render);
+// "Skip to content" moves focus to the page's content; it is not a route.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  document.getElementById('main').focus();
+});
 start();

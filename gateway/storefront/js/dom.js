@@ -32,10 +32,11 @@ export const money = (amount) => `${won.format(amount)} KRW`;
 export const clock = (at) => (at ? new Date(at).toLocaleTimeString('en-GB') : '');
 export const moment = (at) => (at ? new Date(at).toLocaleString('en-GB') : '');
 
-/** Shows one message above the page: an error (role=alert) or a confirmation. */
-export function say(text, kind = 'error') {
+/** Shows one message above the page: an error (role=alert) or a confirmation; `action`, an
+ * optional button beside it. */
+export function say(text, kind = 'error', action = null) {
   const messages = document.getElementById('messages');
-  messages.replaceChildren(h('p', { class: kind === 'ok' ? 'message ok' : 'message' }, text));
+  messages.replaceChildren(h('div', { class: kind === 'ok' ? 'message ok' : 'message' }, h('p', {}, text), action));
 }
 
 export function clearMessages() {
@@ -47,20 +48,44 @@ export function clearMessages() {
 export function show(title, ...content) {
   document.title = `${title} · Meal-kit shop`;
   const heading = h('h1', { tabindex: '-1' }, title);
-  document.getElementById('main').replaceChildren(heading, ...content.flat());
+  document.getElementById('main').replaceChildren(heading, ...content.flat().filter((c) => c !== null && c !== undefined && c !== false));
   heading.focus({ preventScroll: true });
   return heading;
 }
 
-/** Runs `action` with `button` disabled, showing any error it throws as a message. */
+/** Runs `action` with `button` disabled, showing any error it throws as a message (but a lost
+ * session, which the app shows with a sign-in button). */
 export async function busy(button, action) {
   clearMessages();
   button.disabled = true;
   try {
     await action();
   } catch (error) {
-    say(error.message ?? String(error));
+    if (error.status !== 401) say(error.message ?? String(error));
   } finally {
     button.disabled = false;
   }
+}
+
+const shown = new WeakMap();
+
+/**
+ * Shows `data` in `container` with `build(data)`, only if it differs from what is shown: a
+ * refresh that changed nothing touches nothing (screen readers announce nothing, focus stays).
+ * When it did change, the element that had focus inside (found again by its `data-key`) gets it
+ * back. Returns whether anything changed.
+ */
+export function update(container, data, build) {
+  const json = JSON.stringify(data);
+  if (shown.get(container) === json) return false;
+  shown.set(container, json);
+  const focused = container.contains(document.activeElement) ? document.activeElement.dataset.key : undefined;
+  container.replaceChildren(...[build(data)].flat().filter(Boolean));
+  if (focused) container.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+  return true;
+}
+
+/** Focuses the element whose `data-key` is `key` inside `container`, if there is one. */
+export function focusKey(container, key) {
+  container.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
 }

@@ -13,7 +13,7 @@ export async function loadConfig() {
   config = await answer.json();
 }
 
-/** {token, role, id, expiresAt} or null. */
+/** {token, role, id, name, expiresAt} or null (`name`: the issuer's display name, if any). */
 export function current() {
   const session = JSON.parse(sessionStorage.getItem(SESSION) ?? 'null');
   if (session && session.expiresAt <= Date.now()) {
@@ -67,7 +67,9 @@ export async function completeSignIn() {
   history.replaceState(null, '', '/');
   const pending = JSON.parse(sessionStorage.getItem(PENDING) ?? 'null');
   sessionStorage.removeItem(PENDING);
-  if (failure) throw new Error(`Signing in did not work: ${params.get('error_description') ?? failure}.`);
+  // Our own sentence: the address's error text is anybody's to write.
+  if (failure === 'access_denied') throw new Error('Signing in was cancelled.');
+  if (failure) throw new Error('Signing in did not work; please try again.');
   if (!pending || pending.state !== params.get('state')) {
     throw new Error('That sign-in was not started here (or it was started twice); please sign in again.');
   }
@@ -90,6 +92,7 @@ export async function completeSignIn() {
     token: grant.access_token,
     role,
     id: Number(claims[config.idClaim]),
+    name: typeof claims[config.nameClaim] === 'string' ? claims[config.nameClaim] : null,
     expiresAt: Date.now() + (grant.expires_in ?? 3600) * 1000 - 30_000,
   }));
   return pending.returnTo || '#/';

@@ -38,7 +38,18 @@ export async function orderKit(view, kitId) {
   const card = field('Card number', { name: 'card', type: 'text', inputmode: 'numeric', autocomplete: 'cc-number', maxlength: 23 },
     'A test shop: any number is approved, but 4000 0000 0000 0002 is always declined.');
   const submit = h('button', { type: 'submit' }, 'Place order');
-  const form = h('form', { 'aria-label': `Order ${kit.name}` }, quantity, address, card, h('div', { class: 'actions' }, submit));
+  // What will be charged, before anything is: kept in step with the quantity.
+  const total = h('output', { class: 'total', 'aria-live': 'polite' });
+  const showTotal = () => {
+    const qty = Number(quantity.querySelector('input').value);
+    total.textContent = Number.isInteger(qty) && qty > 0
+      ? `Total: ${money(kit.price * qty)} (${qty} × ${money(kit.price)})`
+      : 'Total: choose how many kits';
+  };
+  quantity.querySelector('input').addEventListener('input', showTotal);
+  showTotal();
+  const form = h('form', { 'aria-label': `Order ${kit.name}` }, quantity, address, card,
+    h('p', {}, total), h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     busy(submit, async () => {

@@ -81,8 +81,8 @@ pub fn notices(event: &Event) -> Vec<Notice> {
                 o.customer_id,
                 NotificationKind::OrderCancelledOutOfStock,
                 format!(
-                    "Sorry, product #{} sold out before your order #{} could be filled; it was cancelled and your payment refunded.",
-                    o.product_id, o.order_id
+                    "Sorry, the kit sold out before your order #{} could be filled; it was cancelled and your payment refunded.",
+                    o.order_id
                 ),
             ),
             seller(
@@ -90,8 +90,8 @@ pub fn notices(event: &Event) -> Vec<Notice> {
                 o.seller_id,
                 NotificationKind::OutOfStock,
                 format!(
-                    "Order #{} ({} x product #{}) was cancelled automatically: out of stock.",
-                    o.order_id, o.qty, o.product_id
+                    "Order #{} ({} kits) was cancelled automatically: that kit is out of stock.",
+                    o.order_id, o.qty
                 ),
             ),
         ],

@@ -17,6 +17,9 @@ pub struct ReplicaProduct {
     pub seller_id: i64,
     pub name: String,
     pub price: i64,
+    /// The stock product last announced; `None` until it announces one (a kit replicated
+    /// before order kept stock).
+    pub stock: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -58,10 +61,12 @@ const COLUMNS: &str = "id, customer_id, seller_id, product_id, product_name, qty
                        status, reason, payment_id, placed_at, created_at, updated_at";
 
 pub async fn product(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<ReplicaProduct>> {
-    sqlx::query_as("SELECT product_id, seller_id, name, price FROM products WHERE product_id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(
+        "SELECT product_id, seller_id, name, price, stock FROM products WHERE product_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Creates or refreshes the replica row. `seller_id` is kept when the event does not carry it.
@@ -81,6 +86,58 @@ pub async fn upsert_product(
     .bind(seller_id)
     .bind(name)
     .bind(price)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stock levels heard from product, one per event, as columns ready to bind.
+#[derive(Debug, Default)]
+pub struct StockLevels {
+    pub product_ids: Vec<i64>,
+    pub stocks: Vec<i32>,
+    /// The `occurred_at` of the event each level came from.
+    pub as_of: Vec<DateTime<Utc>>,
+}
+
+impl StockLevels {
+    pub fn push(&mut self, product_id: i64, stock: i32, as_of: DateTime<Utc>) {
+        self.product_ids.push(product_id);
+        self.stocks.push(stock);
+        self.as_of.push(as_of);
+    }
+}
+
+/// Stores, for each kit of `levels`, the newest of its levels, unless the replica holds a newer
+/// one already: newest by `as_of`, then by the higher stock (two levels stamped in the same
+/// microsecond by one transaction of product: a stale higher stock only lets through an order
+/// that product then refuses, a stale lower one would refuse good orders). So the outcome does
+/// not depend on the order levels arrive in. The rows are locked in `product_id` order, as
+/// another replica of order may be storing levels of the same kits. A kit not replicated yet is
+/// skipped: its `ProductRegistered` brings a stock of its own. One statement however many.
+pub async fn record_stock_levels(
+    conn: &mut PgConnection,
+    levels: &StockLevels,
+) -> sqlx::Result<()> {
+    if levels.product_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "WITH heard AS (
+             SELECT DISTINCT ON (product_id) product_id, stock, as_of
+             FROM unnest($1::BIGINT[], $2::INTEGER[], $3::TIMESTAMPTZ[]) AS l(product_id, stock, as_of)
+             ORDER BY product_id, as_of DESC, stock DESC
+         ), newer AS MATERIALIZED (
+             SELECT p.product_id, h.stock, h.as_of FROM products p JOIN heard h USING (product_id)
+             WHERE p.stock_as_of IS NULL OR (h.as_of, h.stock) > (p.stock_as_of, p.stock)
+             ORDER BY p.product_id FOR UPDATE OF p
+         )
+         UPDATE products p SET stock = n.stock, stock_as_of = n.as_of
+         FROM newer n WHERE p.product_id = n.product_id",
+    )
+    .bind(&levels.product_ids)
+    .bind(&levels.stocks)
+    .bind(&levels.as_of)
     .execute(conn)
     .await?;
     Ok(())

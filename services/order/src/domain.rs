@@ -153,6 +153,22 @@ impl NewOrder {
     }
 }
 
+/// Refuses `qty` of kit `name` above `stock`, the stock product last announced (`409
+/// insufficient_stock`, with what can be ordered). An unknown stock refuses nothing. The
+/// replica may lag behind product; an order that gets past it on a stock already taken is
+/// cancelled and refunded on its `StockShortage`.
+pub fn within_stock(name: &str, stock: Option<i32>, qty: i32) -> Result<(), ApiError> {
+    let Some(stock) = stock.filter(|&stock| qty > stock) else {
+        return Ok(());
+    };
+    let message = match stock {
+        ..=0 => format!("{name} is sold out; it can be ordered again once the seller restocks it"),
+        1 => format!("only 1 of {name} is left; order at most 1"),
+        _ => format!("only {stock} of {name} are left; order at most {stock}"),
+    };
+    Err(ApiError::conflict("insufficient_stock", message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +212,31 @@ mod tests {
         let order = NewOrder::parse(1, 5, 7, None, None).unwrap();
         assert_eq!(order.customer_id, 7);
         assert_eq!(order.address, DEFAULT_ADDRESS);
+    }
+
+    #[test]
+    fn a_quantity_above_the_stock_is_refused_with_what_can_be_ordered() {
+        assert!(within_stock("Bibimbap kit", Some(20), 20).is_ok());
+        assert!(
+            within_stock("Bibimbap kit", None, 100).is_ok(),
+            "stock unknown"
+        );
+        let refused = within_stock("Bibimbap kit", Some(20), 21).unwrap_err();
+        assert_eq!(
+            (refused.status.as_u16(), refused.code),
+            (409, "insufficient_stock")
+        );
+        assert_eq!(
+            refused.message,
+            "only 20 of Bibimbap kit are left; order at most 20"
+        );
+        let last = within_stock("Bibimbap kit", Some(1), 2).unwrap_err();
+        assert_eq!(
+            last.message,
+            "only 1 of Bibimbap kit is left; order at most 1"
+        );
+        let none = within_stock("Bibimbap kit", Some(0), 1).unwrap_err();
+        assert!(none.message.contains("sold out"), "{}", none.message);
     }
 
     #[test]

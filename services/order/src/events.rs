@@ -19,14 +19,24 @@ impl EventHandler for Handler {
                 | Event::DeliveryStarted(_)
                 | Event::DeliveryCompleted(_)
                 | Event::DeliveryCancelled(_)
+                | Event::StockDecreased(_)
                 | Event::StockShortage(_)
+                | Event::StockRestored(_)
         )
     }
 
     /// `DeliveryRequested`, one per order on the saga's path, moves a run of orders with one
-    /// statement; everything else goes one by one.
+    /// statement; the stock levels of the whole batch go in with one more; everything else goes
+    /// one by one.
     async fn apply(&self, work: &mut UnitOfWork, batch: &[&Envelope]) -> Result<(), HandlerError> {
-        for run in runs(batch, delivery_requested) {
+        // Stock levels do not depend on the order they are applied in: the ones that only carry
+        // a level stay out of the runs, so they do not split a run of `DeliveryRequested`.
+        let saga: Vec<&Envelope> = batch
+            .iter()
+            .copied()
+            .filter(|e| !matches!(e.event, Event::StockDecreased(_) | Event::StockRestored(_)))
+            .collect();
+        for run in runs(&saga, delivery_requested) {
             match run {
                 Run::Together(requested) => on_deliveries_requested(work, &requested).await?,
                 Run::Alone(envelope) => match &envelope.event {
@@ -46,8 +56,44 @@ impl EventHandler for Handler {
                 },
             }
         }
+        // Last, once the catalog events of the batch have made their kits' rows.
+        on_stock_levels(work, batch).await?;
         Ok(())
     }
+}
+
+/// What `event` says a kit's stock is: the catalog's stock, what an order's stock movement
+/// left, or what a shortage found.
+fn stock_level(event: &Event) -> Option<(i64, i32)> {
+    match event {
+        Event::ProductRegistered(p) => Some((p.product_id, p.stock)),
+        Event::ProductUpdated(p) => Some((p.product_id, p.stock)),
+        Event::StockDecreased(s) => Some((s.product_id, s.remaining)),
+        Event::StockRestored(s) => Some((s.product_id, s.remaining)),
+        Event::StockShortage(s) => Some((s.product_id, s.available)),
+        _ => None,
+    }
+}
+
+/// Keeps each kit's stock as product last announced it, for `POST /orders` to refuse what it
+/// cannot fill. One statement for the whole batch.
+///
+/// Stock events arrive out of order: catalog events are keyed by product, stock movements by
+/// order, so they travel on different partitions and a level announced earlier can be consumed
+/// later. A late lower level would refuse good orders, so each level goes with its envelope's
+/// `occurred_at` and replaces only an older one (`stock_as_of`). That order is product's: it
+/// stamps every stock event after taking the kit's row lock and before committing, so for one
+/// kit the stamps follow the changes (as far as the clocks of product's replicas agree).
+/// Several events of one product transaction may share a stamp; see
+/// [`db::record_stock_levels`].
+async fn on_stock_levels(work: &mut UnitOfWork, batch: &[&Envelope]) -> sqlx::Result<()> {
+    let mut levels = db::StockLevels::default();
+    for envelope in batch {
+        if let Some((product_id, stock)) = stock_level(&envelope.event) {
+            levels.push(product_id, stock, envelope.occurred_at);
+        }
+    }
+    db::record_stock_levels(work, &levels).await
 }
 
 fn delivery_requested(event: &Event) -> Option<&DeliveryChanged> {

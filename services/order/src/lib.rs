@@ -1,10 +1,12 @@
 //! Order: takes orders, pays for them synchronously, and follows them to delivery.
 //!
 //! `POST /orders` validates against the local product replica (fed by `mealkit.product`, so
-//! orders are taken while product is down), stores the order `PENDING`, calls payment through a
-//! breaker, and on approval marks it `PLACED` with `OrderPlaced` in the outbox. The
-//! [`recovery`] loop settles orders left `PENDING` by a crash or an ambiguous payment call.
-//! Delivery events move the order forward; terminal states stick.
+//! orders are taken while product is down): the kit must be known, and a quantity above its
+//! stock as product last announced it is refused before anything is stored or charged; a
+//! stock taken meanwhile is product's to catch (`StockShortage`, below). It stores the order
+//! `PENDING`, calls payment through a breaker, and on approval marks it `PLACED` with
+//! `OrderPlaced` in the outbox. The [`recovery`] loop settles orders left `PENDING` by a crash
+//! or an ambiguous payment call. Delivery events move the order forward; terminal states stick.
 //!
 //! A customer's cancellation is accepted only once marketing has alerted the seller (a
 //! synchronous call behind a breaker: while marketing is down the customer is asked to retry

@@ -5,11 +5,12 @@ use platform::idempotency::{KeyedRequest, Prior};
 use platform::{ApiError, Store, idempotency};
 
 use crate::db::{self, Order};
-use crate::domain::{NewOrder, OrderStatus, Reason};
+use crate::domain::{self, NewOrder, OrderStatus, Reason};
 use crate::payments::{Outcome, Payments};
 
 /// Stores the order, pays for it and answers with the placed order, or says why not. An order
-/// whose payment is not approved is never placed and publishes nothing.
+/// above the kit's stock as the replica knows it is refused before it is stored; one whose
+/// payment is not approved is never placed and publishes nothing.
 ///
 /// With an `Idempotency-Key`, a repeated request gets the first one's answer (the order as it
 /// stands, or its decline) and places nothing more; the key is stored with the `PENDING` order,
@@ -40,6 +41,8 @@ pub async fn place(
                 ),
             )
         })?;
+    // Before anything is stored or charged: the customer is told at once what can be ordered.
+    domain::within_stock(&product.name, product.stock, new.qty)?;
     let amount = product
         .price
         .checked_mul(i64::from(new.qty))

@@ -3,7 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use contracts::{DeliveryChanged, DeliveryStatus, Envelope, Event, ProductRegistered, Topic};
+use chrono::{DateTime, TimeDelta, Utc};
+use contracts::{
+    DeliveryChanged, DeliveryStatus, Envelope, Event, ProductRegistered, StockDecreased,
+    StockRestored, Topic,
+};
 use platform::settings::ClientSettings;
 use serde_json::{Value, json};
 use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
@@ -171,6 +175,89 @@ async fn the_order_follows_its_delivery_and_ignores_redelivery_and_late_events()
         .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(status_of().await, "DELIVERED");
+}
+
+/// An event of product's stamped `at`.
+fn stamped(at: DateTime<Utc>, event: Event) -> Envelope {
+    let mut envelope = Envelope::new("product", event);
+    envelope.occurred_at = at;
+    envelope
+}
+
+fn decreased(order_id: i64, remaining: i32) -> Event {
+    Event::StockDecreased(StockDecreased {
+        order_id,
+        product_id: 11,
+        qty: 1,
+        remaining,
+    })
+}
+
+#[tokio::test]
+async fn the_replica_keeps_the_newest_stock_and_refuses_more_than_it() {
+    let h = spawn().await;
+    let pool = h.env.pool("ordering");
+    let registered: DateTime<Utc> =
+        sqlx::query_scalar("SELECT stock_as_of FROM products WHERE product_id = 11")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let later = |seconds| registered + TimeDelta::seconds(seconds);
+    // Stock movements travel keyed by order, so the newest may well arrive first: the stale
+    // level comes last here. Two stamped in the same microsecond by one product transaction:
+    // the higher wins whatever the arrival order (a stale higher stock refuses nothing good).
+    let restored = Event::StockRestored(StockRestored {
+        order_id: 902,
+        product_id: 11,
+        qty: 2,
+        remaining: 6,
+    });
+    let events = [
+        stamped(later(2), restored),
+        stamped(later(2), decreased(901, 4)),
+        stamped(later(1), decreased(900, 10)),
+    ];
+    for envelope in &events {
+        h.env.publish(envelope).await;
+    }
+    let ids: Vec<_> = events.iter().map(|e| e.event_id).collect();
+    eventually(Duration::from_secs(15), || async {
+        let seen: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM processed_events WHERE event_id = ANY($1)")
+                .bind(&ids)
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+        (seen == 3).then_some(())
+    })
+    .await
+    .expect("order consumed the three stock events");
+    let stock: Option<i32> = sqlx::query_scalar("SELECT stock FROM products WHERE product_id = 11")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stock, Some(6));
+
+    let refused = h.place(json!({"productId": 11, "qty": 7})).await;
+    assert_error(&refused, 409, "insufficient_stock");
+    assert_eq!(
+        refused.1["message"],
+        "only 6 of Japchae kit are left; order at most 6"
+    );
+    assert_eq!(h.count("ordering", "SELECT count(*) FROM orders").await, 0);
+    assert_eq!(h.count("payment", "SELECT count(*) FROM payments").await, 0);
+    let (status, order) = h.place(json!({"productId": 11, "qty": 6})).await;
+    assert_eq!(status, 201, "{order}");
+
+    // A kit replicated before order kept stock: its stock is unknown, nothing is refused.
+    sqlx::query(
+        "INSERT INTO products (product_id, seller_id, name, price) VALUES (12, 5, 'Old kit', 100)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (status, order) = h.place(json!({"productId": 12, "qty": 100})).await;
+    assert_eq!(status, 201, "{order}");
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 use platform::ApiError;
 use platform::extract::check;
 
-pub const MAX_NAME: usize = 200;
+/// A kit's name, in characters: what a product card shows on a line or two.
+pub const MAX_NAME: usize = 100;
 pub const MAX_PRICE: i64 = 100_000_000;
 pub const MAX_STOCK: i64 = 1_000_000;
 
@@ -85,10 +86,25 @@ mod tests {
             NewProduct::parse(1, "  ", 1, 1),
             NewProduct::parse(1, "x", -1, 1),
             NewProduct::parse(1, "x", 1, -1),
-            NewProduct::parse(1, &"x".repeat(201), 1, 1),
+            NewProduct::parse(1, &"x".repeat(MAX_NAME + 1), 1, 1),
             NewProduct::parse(1, "x", 1, MAX_STOCK + 1),
         ] {
             assert_eq!(bad.unwrap_err().status.as_u16(), 422);
+        }
+    }
+
+    #[test]
+    fn a_kit_name_has_at_most_100_characters() {
+        let name = "k".repeat(100);
+        assert_eq!(NewProduct::parse(1, &name, 1, 1).unwrap().name, name);
+        let longer = "k".repeat(101);
+        for refused in [
+            NewProduct::parse(1, &longer, 1, 1).map(drop),
+            ProductChanges::parse(Some(&longer), None, None).map(drop),
+        ] {
+            let error = refused.unwrap_err();
+            assert_eq!(error.status.as_u16(), 422);
+            assert_eq!(error.message, "name must be at most 100 characters");
         }
     }
 

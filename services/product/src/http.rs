@@ -28,10 +28,7 @@ struct Register {
     #[schema(minimum = 1)]
     seller_id: Option<i64>,
     /// Trimmed before it is stored.
-    #[schema(
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(max_length = 100, pattern = "free text")]
     name: String,
     /// In won.
     #[schema(minimum = 0, maximum = 100_000_000)]
@@ -71,11 +68,7 @@ async fn register(
 #[schema(min_properties = 1)]
 struct Edit {
     #[serde(default, deserialize_with = "platform::extract::not_null")]
-    #[schema(
-        nullable = false,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(nullable = false, max_length = 100, pattern = "free text")]
     name: Option<String>,
     #[serde(default, deserialize_with = "platform::extract::not_null")]
     #[schema(nullable = false, minimum = 0, maximum = 100_000_000)]
@@ -167,4 +160,25 @@ async fn list(
     Ok(axum::Json(
         db::list(&mut conn, query.seller_id, query.limit, query.offset).await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::MAX_NAME;
+    use platform::extract::check::FREE_TEXT;
+
+    /// utoipa takes the name's limits as literals; they must say what the domain checks.
+    #[test]
+    fn the_documented_name_is_the_checked_one() {
+        for schema in [
+            <Register as utoipa::PartialSchema>::schema(),
+            <Edit as utoipa::PartialSchema>::schema(),
+        ] {
+            let schema = serde_json::to_value(schema).unwrap();
+            let name = &schema["properties"]["name"];
+            assert_eq!(name["maxLength"], MAX_NAME, "{name}");
+            assert_eq!(name["pattern"], FREE_TEXT, "{name}");
+        }
+    }
 }

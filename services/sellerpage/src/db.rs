@@ -9,12 +9,12 @@ use crate::domain::{CancellationStep, SellerOrder, SellerOrderStatus};
 use crate::journey::{StepName, Steps};
 
 const COLUMNS: &str = "order_id, seller_id, customer_id, product_id, product_name, qty, amount, \
-    placed_at, payment_status, delivery_status, stock_status, cancel_reason, cancel_requested_at, \
+    address, placed_at, payment_status, delivery_status, stock_status, cancel_reason, cancel_requested_at, \
     payment_cancelled_at, delivery_cancelled_at, stock_restored_at";
 
 /// One order's row: the seller's view of it and its journey, two read models folded from the
 /// same events.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct OrderRow {
     #[sqlx(flatten)]
     pub view: SellerOrder,
@@ -63,7 +63,9 @@ struct Saved<'a> {
     view_changed: bool,
 }
 
-/// Writes `rows` back in one statement, each with whether its seller's view changed.
+/// Writes `rows` back in one statement, each with whether its seller's view changed, and
+/// notifies the live streams of every replica which orders changed ([`crate::changes`]; sent on
+/// commit, in payloads well under Postgres' 8,000-byte limit).
 pub async fn save<'a>(
     conn: &mut PgConnection,
     rows: impl Iterator<Item = (&'a OrderRow, bool)>,
@@ -83,9 +85,10 @@ pub async fn save<'a>(
         })
         .collect();
     sqlx::query(
-        r#"UPDATE seller_orders AS s SET seller_id = v."sellerId", customer_id = v."customerId",
+        r#"WITH saved AS (
+         UPDATE seller_orders AS s SET seller_id = v."sellerId", customer_id = v."customerId",
              product_id = v."productId", product_name = v."productName", qty = v.qty,
-             amount = v.amount, placed_at = v."placedAt", payment_status = v."paymentStatus",
+             amount = v.amount, address = v.address, placed_at = v."placedAt", payment_status = v."paymentStatus",
              delivery_status = v."deliveryStatus", stock_status = v."stockStatus",
              cancel_reason = v."cancelReason", cancel_requested_at = v."cancelRequestedAt",
              payment_cancelled_at = v."paymentCancelledAt",
@@ -96,14 +99,19 @@ pub async fn save<'a>(
              updated_at = CASE WHEN v."viewChanged" THEN now() ELSE s.updated_at END
          FROM jsonb_to_recordset($1) AS v(
              "orderId" BIGINT, "sellerId" BIGINT, "customerId" BIGINT, "productId" BIGINT,
-             "productName" TEXT, qty INTEGER, amount BIGINT, "placedAt" TIMESTAMPTZ,
+             "productName" TEXT, qty INTEGER, amount BIGINT, address TEXT, "placedAt" TIMESTAMPTZ,
              "paymentStatus" TEXT, "deliveryStatus" TEXT, "stockStatus" TEXT,
              "cancelReason" TEXT, "cancelRequestedAt" TIMESTAMPTZ,
              "paymentCancelledAt" TIMESTAMPTZ, "deliveryCancelledAt" TIMESTAMPTZ,
              "stockRestoredAt" TIMESTAMPTZ, status TEXT, "cancellationStatus" TEXT,
              journey JSONB, "awaitingStep" TEXT, "awaitingSince" TIMESTAMPTZ,
              "viewChanged" BOOLEAN)
-         WHERE s.order_id = v."orderId""#,
+         WHERE s.order_id = v."orderId"
+         RETURNING s.order_id, s.seller_id, v."viewChanged" AS view_changed)
+         SELECT pg_notify(current_schema() || '_seller_orders', string_agg(item, ','))
+         FROM (SELECT order_id || ':' || coalesce(seller_id, 0) || ':' || view_changed::INT AS item,
+                      (row_number() OVER ()) / 150 AS chunk FROM saved) AS pairs
+         GROUP BY chunk"#,
     )
     .bind(sqlx::types::Json(rows))
     .execute(conn)

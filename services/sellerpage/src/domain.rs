@@ -60,6 +60,8 @@ pub struct SellerOrder {
     pub product_name: Option<String>,
     pub qty: Option<i32>,
     pub amount: Option<i64>,
+    /// Where to ship it.
+    pub address: Option<String>,
     pub placed_at: Option<DateTime<Utc>>,
     pub payment_status: Option<PaymentStatus>,
     pub delivery_status: Option<DeliveryStatus>,
@@ -103,6 +105,7 @@ impl SellerOrder {
                 self.product_name = Some(e.product_name.clone());
                 self.qty = Some(e.qty);
                 self.amount = Some(e.amount);
+                self.address = Some(e.address.clone());
                 keep(&mut self.placed_at, at);
             }
             Event::OrderCancelled(e) => {

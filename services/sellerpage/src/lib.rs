@@ -1,11 +1,12 @@
 //! Seller page: the read side (CQRS), built only from events: the sellers' pages, each order's
-//! journey, the stuck-saga check, and the dead-letter topic's operator.
+//! journey, their live streams, the stuck-saga check, and the dead-letter topic's operator.
 //!
 //! It never calls another service, so it keeps answering while order, payment and delivery are
 //! down. Each order is one row merged from events of every topic by [`domain::SellerOrder::apply`]
 //! and [`journey::Steps::record`], which are order-independent: statuses only move forward,
 //! timestamps and steps are kept once set.
 
+pub mod changes;
 pub mod db;
 pub mod domain;
 pub mod events;
@@ -62,7 +63,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         every: settings.saga_check_interval,
     };
     service.spawn(|stop| stuck.run(stop));
+    let changes = changes::Changes::default();
+    let (listener, store) = (changes.clone(), service.store.clone());
+    service.spawn(|stop| listener.listen(store, stop));
     let dead_letters = service.operate_dead_letters()?;
-    let routes = http::router(service.store.clone()).merge(dead_letters);
+    let routes = http::router(service.store.clone(), changes).merge(dead_letters);
     service.serve(routes).await
 }

@@ -64,7 +64,7 @@ pub enum Party {
 }
 
 /// How tokens are verified: which issuer, audience, keys and algorithm, and which claims carry
-/// the role and the person's id. Any OIDC provider fits (the README's Identity section has an
+/// the role, the person's id and their display name. Any OIDC provider fits (the README's Identity section has an
 /// Entra ID example); the defaults are the local stack's dev issuer.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -81,6 +81,10 @@ pub struct AuthSettings {
     pub role_claim: String,
     /// `AUTH_ID_CLAIM`: the claim carrying the customer's, seller's or courier's numeric id.
     pub id_claim: String,
+    /// `AUTH_NAME_CLAIM`: the claim with the person's display name, which only the storefront
+    /// reads (to greet them; without it, it shows the role and id). OIDC's standard claim is
+    /// `name`; the dev issuer sets it for its demo people.
+    pub name_claim: String,
 }
 
 /// The local stack's gateway, where the dev issuer lives.
@@ -104,6 +108,7 @@ impl AuthSettings {
             })?,
             role_claim: settings::string("AUTH_ROLE_CLAIM", "role"),
             id_claim: settings::string("AUTH_ID_CLAIM", "id"),
+            name_claim: settings::string("AUTH_NAME_CLAIM", "name"),
         })
     }
 
@@ -116,6 +121,7 @@ impl AuthSettings {
             algorithm: Algorithm::EdDSA,
             role_claim: "role".into(),
             id_claim: "id".into(),
+            name_claim: "name".into(),
         }
     }
 }

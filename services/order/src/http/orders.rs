@@ -29,18 +29,16 @@ pub struct PlaceOrder {
     #[schema(minimum = 1)]
     customer_id: Option<i64>,
     /// `pick-up at the store` when absent or null.
-    #[schema(
-        max_length = 500,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(max_length = 500, pattern = "free text")]
     address: Option<String>,
     /// Digits with optional spaces or dashes; `4000-0000-0000-0002` is always declined.
     #[schema(pattern = r"^(?:[ -]*[0-9]){12,19}[ -]*$")]
     card_number: Option<String>,
 }
 
-/// Places an order: checks it against the product replica, pays synchronously, and answers
-/// `201` with the order `PLACED` (`OrderPlaced` starts the delivery and stock steps).
+/// Places an order: checks it against the product replica (the kit, and its stock as product
+/// last announced it), pays synchronously, and answers `201` with the order `PLACED`
+/// (`OrderPlaced` starts the delivery and stock steps).
 ///
 /// With an `Idempotency-Key`, a retry gets the first request's answer (the same order, paid
 /// once, or the same decline) for 24 hours.
@@ -53,8 +51,8 @@ pub struct PlaceOrder {
         (status = 400, description = "The `Idempotency-Key` is not 1 to 255 visible ASCII characters (`invalid_idempotency_key`)", body = ErrorBody),
         (status = 402, description = "The card was declined (`payment_declined`); nothing was placed", body = ErrorBody),
         (status = 403, description = "Not a customer, or `customerId` names another customer (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "The first request with this `Idempotency-Key` is still being paid for (`request_in_progress`)", body = ErrorBody,
-            headers(("Retry-After" = i64, description = "Seconds to wait before trying again"))),
+        (status = 409, description = "More than the kit's stock as order last heard it from product (`insufficient_stock`; the message says how many can be ordered, and nothing was stored or charged), or the first request with this `Idempotency-Key` is still being paid for (`request_in_progress`)", body = ErrorBody,
+            headers(("Retry-After" = i64, description = "With `request_in_progress`: seconds to wait before trying again"))),
         (status = 422, description = "The product is not in the catalog (`unknown_product`), payment refused the order (`payment_refused`), or the `Idempotency-Key` was used for another request (`idempotency_key_reused`)", body = ErrorBody),
         (status = 503, description = "Payment is unavailable (`payment_unavailable`, nothing placed) or did not answer in time (`payment_uncertain`, settled within seconds)", body = ErrorBody,
             headers(("Retry-After" = i64, description = "Seconds to wait before trying again"))),

@@ -26,7 +26,7 @@ pub(super) struct Journey {
     /// What the saga waits for (nothing once it is finished).
     pending: Vec<PendingStep>,
     /// Delivered, cancelled, or refused a cancellation: nothing more will happen.
-    finished: bool,
+    pub(super) finished: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -65,10 +65,21 @@ pub(super) async fn journey(
     caller: Caller,
     Path(order_id): Path<i64>,
 ) -> ApiResult<axum::Json<Journey>> {
+    let row = visible_row(&store, &caller, order_id).await?;
+    Ok(axum::Json(answer(&row, Utc::now())))
+}
+
+/// The row of `order_id` if `caller` may see its journey: its customer and admins (`404` for
+/// anyone else, as for an order that does not exist).
+pub(super) async fn visible_row(
+    store: &Store,
+    caller: &Caller,
+    order_id: i64,
+) -> ApiResult<db::OrderRow> {
     platform::extract::check::positive("orderId", order_id)?;
     let mut conn = store.read().await?;
     let found = db::find(&mut conn, order_id).await?;
-    let row = caller.sees(
+    caller.sees(
         found,
         |row| {
             // An order whose customer is not known yet is an admin's to see only.
@@ -78,11 +89,10 @@ pub(super) async fn journey(
             ]
         },
         || ApiError::not_found("order", order_id),
-    )?;
-    Ok(axum::Json(answer(&row, Utc::now())))
+    )
 }
 
-fn answer(row: &db::OrderRow, now: DateTime<Utc>) -> Journey {
+pub(super) fn answer(row: &db::OrderRow, now: DateTime<Utc>) -> Journey {
     let (view, journey) = (&row.view, &row.journey);
     let mut before: Option<DateTime<Utc>> = None;
     let steps = journey

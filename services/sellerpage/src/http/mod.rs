@@ -1,7 +1,9 @@
 //! `/sellers/{sellerId}/orders` and `/sellers/{sellerId}/cancellations`: paginated, newest
-//! first, filterable by status; and each order's journey ([`journey`]).
+//! first, filterable by status; each order's journey ([`journey`]); and the live streams that
+//! say when either changes ([`live`]).
 
 mod journey;
+mod live;
 
 use platform::error::ApiResult;
 use platform::extract::check;
@@ -10,15 +12,37 @@ use platform::{ApiError, Caller, Party, Path, Query, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::changes::Changes;
 use crate::db;
 use crate::domain::{CancellationStep, SellerOrder, SellerOrderStatus};
 
-pub fn router(store: Store) -> OpenApiRouter {
+pub fn router(store: Store, changes: Changes) -> OpenApiRouter {
     platform::openapi::router(env!("CARGO_PKG_DESCRIPTION"))
         .routes(routes!(orders))
         .routes(routes!(cancellations))
         .routes(routes!(journey::journey))
-        .with_state(store)
+        .routes(routes!(live::journey_events))
+        .routes(routes!(live::seller_events))
+        .with_state(Reads { store, changes })
+}
+
+/// What the handlers read: the rows, and the changes to them.
+#[derive(Clone)]
+pub(crate) struct Reads {
+    store: Store,
+    changes: Changes,
+}
+
+impl axum::extract::FromRef<Reads> for Store {
+    fn from_ref(reads: &Reads) -> Store {
+        reads.store.clone()
+    }
+}
+
+impl axum::extract::FromRef<Reads> for Changes {
+    fn from_ref(reads: &Reads) -> Changes {
+        reads.changes.clone()
+    }
 }
 
 type State = axum::extract::State<Store>;

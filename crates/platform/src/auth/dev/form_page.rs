@@ -16,6 +16,14 @@ const DEMO_PEOPLE: [(&str, PersonRole, i64); 4] = [
     ("Busan Table", PersonRole::Seller, 8),
 ];
 
+/// The name of the demo person who is `role` `id`, if one is.
+pub(super) fn demo_name(role: PersonRole, id: i64) -> Option<&'static str> {
+    DEMO_PEOPLE
+        .iter()
+        .find(|(_, demo_role, demo_id)| (*demo_role, *demo_id) == (role, id))
+        .map(|(name, ..)| *name)
+}
+
 pub(super) fn refused(reason: &str) -> Response {
     let body = format!(
         "<h1>This sign-in link cannot be used</h1><p>{}.</p><p><a href=\"/\">Back to the shop</a></p>",

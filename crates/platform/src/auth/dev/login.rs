@@ -25,8 +25,8 @@ use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::form_page::{page, refused};
-use super::{DevIssuer, PersonRole};
+use super::form_page::{demo_name, page, refused};
+use super::{DevIssuer, Person, PersonRole};
 
 /// How long a code may wait for its exchange.
 pub const CODE_TTL: Duration = Duration::from_secs(60);
@@ -38,8 +38,7 @@ const MAX_WAITING_CODES: usize = 10_000;
 pub(super) struct Codes(Mutex<HashMap<String, Grant>>);
 
 struct Grant {
-    role: PersonRole,
-    id: i64,
+    person: Person,
     request: AuthorizeRequest,
     expires: Instant,
 }
@@ -57,7 +56,7 @@ pub(super) struct AuthorizeRequest {
 }
 
 /// The form's answer: the request again, and who to be: `as` (`customer:42`, a demo person's
-/// button) or `role` and `id`.
+/// button) or `role` and `id` (typed by hand).
 #[derive(Deserialize)]
 pub(super) struct SignIn {
     #[serde(flatten)]
@@ -76,7 +75,7 @@ pub(super) enum Refusal {
 }
 
 impl Codes {
-    fn issue(&self, role: PersonRole, id: i64, request: AuthorizeRequest) -> Option<String> {
+    fn issue(&self, person: Person, request: AuthorizeRequest) -> Option<String> {
         let mut codes = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         codes.retain(|_, grant| grant.expires > now);
@@ -87,8 +86,7 @@ impl Codes {
         codes.insert(
             code.clone(),
             Grant {
-                role,
-                id,
+                person,
                 request,
                 expires: now + CODE_TTL,
             },
@@ -104,7 +102,7 @@ impl Codes {
         client_id: &str,
         redirect_uri: &str,
         verifier: &str,
-    ) -> Result<(PersonRole, i64), Refusal> {
+    ) -> Result<Person, Refusal> {
         let grant = self
             .0
             .lock()
@@ -116,7 +114,7 @@ impl Codes {
             && grant.request.redirect_uri == redirect_uri
             && challenge_of(verifier) == grant.request.code_challenge;
         if matches {
-            Ok((grant.role, grant.id))
+            Ok(grant.person)
         } else {
             Err(Refusal::InvalidGrant)
         }
@@ -200,27 +198,18 @@ pub(super) async fn sign_in(
     let Ok(Form(sign_in)) = form else {
         return refused("the sign-in form was incomplete; start again from the shop");
     };
+    let person = person_of(&sign_in);
     let request = sign_in.request;
     if let Err(reason) = request.check(host_of(&headers)) {
         return refused(&reason);
     }
-    let chosen = match sign_in.demo {
-        Some(demo) => demo
-            .split_once(':')
-            .map(|(role, id)| (role.to_owned(), id.to_owned())),
-        None => sign_in.role.zip(sign_in.id),
-    };
-    let person = chosen.and_then(|(role, id)| {
-        let role = PersonRole::parse(&role)?;
-        let id = id.trim().parse::<i64>().ok().filter(|id| *id >= 1)?;
-        Some((role, id))
-    });
-    let Some((role, id)) = person else {
+    let Some(person) = person else {
         let message = "Choose a role and type a positive whole number as your id.";
         return page(StatusCode::UNPROCESSABLE_ENTITY, &request, Some(message));
     };
-    match issuer.0.codes.issue(role, id, request.clone()) {
+    match issuer.0.codes.issue(person, request.clone()) {
         Some(code) => {
+            let (role, id) = (person.role, person.id);
             tracing::info!(%role, id, client = %request.client_id, "dev sign-in: code issued");
             Redirect::to(&request.redirect_with(&code)).into_response()
         }
@@ -229,6 +218,34 @@ pub(super) async fn sign_in(
             &request,
             Some("Too many sign-ins are waiting; try again in a minute."),
         ),
+    }
+}
+
+/// Who the form signs in: the demo person whose button was pressed, with their name, or the
+/// role and id typed by hand, without one (even when a demo person has that id); `None` for
+/// anything else. An `as` that names nobody in the demo list signs in with no name too.
+fn person_of(sign_in: &SignIn) -> Option<Person> {
+    let parse = |role: &str, id: &str| {
+        let role = PersonRole::parse(role)?;
+        let id = id.trim().parse::<i64>().ok().filter(|id| *id >= 1)?;
+        Some((role, id))
+    };
+    match &sign_in.demo {
+        Some(demo) => {
+            let (role, id) = demo
+                .split_once(':')
+                .and_then(|(role, id)| parse(role, id))?;
+            let name = demo_name(role, id);
+            Some(Person { role, id, name })
+        }
+        None => {
+            let (role, id) = parse(sign_in.role.as_deref()?, sign_in.id.as_deref()?)?;
+            Some(Person {
+                role,
+                id,
+                name: None,
+            })
+        }
     }
 }
 
@@ -268,6 +285,50 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_demo_person_picked_has_a_name_and_one_typed_by_hand_has_none() {
+        let alice = Person {
+            role: PersonRole::Customer,
+            id: 42,
+            name: Some("Alice"),
+        };
+        let courier = Person {
+            role: PersonRole::Courier,
+            id: 5,
+            name: None,
+        };
+        for (fields, person) in [
+            ("as=customer%3A42", Some(alice)),
+            (
+                "role=customer&id=42",
+                Some(Person {
+                    name: None,
+                    ..alice
+                }),
+            ),
+            ("as=courier%3A5", Some(courier)),
+            ("role=customer&id=0", None),
+            ("as=service%3A1", None),
+        ] {
+            let body = format!(
+                "response_type=code&client_id=storefront&redirect_uri=x&code_challenge=c\
+                 &code_challenge_method=S256&{fields}"
+            );
+            assert_eq!(person_of(&form_of(&body).await), person, "{fields}");
+        }
+    }
+
+    /// A form body as the sign-in handler reads it.
+    async fn form_of(body: &str) -> SignIn {
+        use axum::extract::FromRequest;
+        let request = axum::http::Request::post("/")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body.to_owned()))
+            .unwrap();
+        let Form(sign_in) = Form::<SignIn>::from_request(request, &()).await.unwrap();
+        sign_in
+    }
+
     #[test]
     fn a_code_is_good_once_and_only_with_its_verifier_client_and_redirect() {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -276,10 +337,15 @@ mod tests {
         let redeem = |code: &str, client: &str, uri: &str, verifier: &str| {
             codes.redeem(code, client, uri, verifier)
         };
-        let code = codes.issue(PersonRole::Seller, 7, req.clone()).unwrap();
+        let seller = Person {
+            role: PersonRole::Seller,
+            id: 7,
+            name: Some("Seoul Kitchen"),
+        };
+        let code = codes.issue(seller, req.clone()).unwrap();
         assert_eq!(
             redeem(&code, "storefront", "http://127.0.0.1:8080/", verifier),
-            Ok((PersonRole::Seller, 7))
+            Ok(seller)
         );
         assert_eq!(
             redeem(&code, "storefront", "http://127.0.0.1:8080/", verifier),
@@ -291,7 +357,7 @@ mod tests {
             ("other", "http://127.0.0.1:8080/", verifier),
             ("storefront", "http://evil.example/", verifier),
         ] {
-            let code = codes.issue(PersonRole::Seller, 7, req.clone()).unwrap();
+            let code = codes.issue(seller, req.clone()).unwrap();
             assert_eq!(
                 redeem(&code, client, uri, verifier),
                 Err(Refusal::InvalidGrant)

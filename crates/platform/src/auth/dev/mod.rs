@@ -8,6 +8,11 @@
 //! - `GET|POST /auth/dev/authorize`: the browser's sign-in form ([`login`]);
 //! - `GET /.well-known/jwks.json`: the public key, which every verifier fetches.
 //!
+//! A token says who it is for in the `role` and `id` claims. The demo people the sign-in form
+//! offers (Alice, customer 42, ...) also get OIDC's `name` claim when they are picked there; a
+//! role and id typed by hand, or asked of `/auth/dev/token`, get none, even an id a demo person
+//! has: the name belongs to the person picked, not to the number.
+//!
 //! Tokens are Ed25519-signed (`EdDSA`) with a key generated on first use into a file of the
 //! stack's data folder (never committed, readable by its owner only) and kept across restarts,
 //! so tokens stay valid while the stack is restarted.
@@ -142,15 +147,22 @@ impl DevIssuer {
 
     /// A token for `role` and `id`, valid for the configured time.
     pub fn token(&self, role: Role, id: i64) -> String {
-        self.issue(format!("{role}:{id}"), role, Some(id))
+        self.issue(format!("{role}:{id}"), role, Some(id), None)
+    }
+
+    /// A token for someone signed in through the browser form, with their name if they have one.
+    fn person_token(&self, person: &Person) -> String {
+        let role = Role::from(person.role);
+        let subject = format!("{role}:{}", person.id);
+        self.issue(subject, role, Some(person.id), person.name)
     }
 
     /// A token of the service role for `client_id` (what the client-credentials grant hands out).
     pub fn service_token(&self, client_id: &str) -> String {
-        self.issue(format!("service:{client_id}"), Role::Service, None)
+        self.issue(format!("service:{client_id}"), Role::Service, None, None)
     }
 
-    fn issue(&self, subject: String, role: Role, id: Option<i64>) -> String {
+    fn issue(&self, subject: String, role: Role, id: Option<i64>, name: Option<&str>) -> String {
         let now = jsonwebtoken::get_current_timestamp();
         let mut claims = json!({
             "iss": self.0.issuer,
@@ -162,6 +174,9 @@ impl DevIssuer {
         });
         if let Some(id) = id {
             claims["id"] = json!(id);
+        }
+        if let Some(name) = name {
+            claims["name"] = json!(name);
         }
         self.sign(&claims)
     }
@@ -233,6 +248,14 @@ contracts::labels! {
         Courier = "courier",
         Admin = "admin",
     }
+}
+
+/// Someone the browser sign-in vouches for: `name` only for a demo person picked on the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Person {
+    role: PersonRole,
+    id: i64,
+    name: Option<&'static str>,
 }
 
 impl From<PersonRole> for Role {
@@ -307,19 +330,56 @@ mod tests {
         .unwrap()
     }
 
+    /// The claims of `token`, verified against `issuer`'s published key.
+    fn claims_of(
+        issuer: &DevIssuer,
+        token: &str,
+    ) -> Result<serde_json::Value, jsonwebtoken::errors::Error> {
+        let key = DecodingKey::from_jwk(&issuer.jwks().keys[0])?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[DEV_AUDIENCE]);
+        Ok(jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)?.claims)
+    }
+
     /// The role and id of `token`, verified against `issuer`'s published key.
     pub(super) fn role_and_id(
         issuer: &DevIssuer,
         token: &str,
     ) -> Result<(Option<String>, Option<i64>), jsonwebtoken::errors::Error> {
-        let key = DecodingKey::from_jwk(&issuer.jwks().keys[0])?;
-        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
-        validation.set_audience(&[DEV_AUDIENCE]);
-        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)?.claims;
+        let claims = claims_of(issuer, token)?;
         Ok((
             claims["role"].as_str().map(str::to_owned),
             claims["id"].as_i64(),
         ))
+    }
+
+    /// The `name` claim of `token`, verified against `issuer`'s published key.
+    pub(super) fn name_of(issuer: &DevIssuer, token: &str) -> Option<String> {
+        claims_of(issuer, token).unwrap()["name"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn a_demo_persons_token_carries_their_name_and_a_typed_ids_does_not() {
+        let issuer = issuer_at_port_9();
+        let alice = Person {
+            role: PersonRole::Customer,
+            id: 42,
+            name: Some("Alice"),
+        };
+        let token = issuer.person_token(&alice);
+        assert_eq!(
+            role_and_id(&issuer, &token),
+            Ok((Some("customer".into()), Some(42)))
+        );
+        assert_eq!(name_of(&issuer, &token).as_deref(), Some("Alice"));
+        let typed = issuer.person_token(&Person {
+            name: None,
+            ..alice
+        });
+        assert_eq!(name_of(&issuer, &typed), None);
+        assert_eq!(name_of(&issuer, &issuer.token(Role::Customer, 42)), None);
     }
 
     #[tokio::test]

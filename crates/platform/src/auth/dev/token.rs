@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{DevIssuer, PersonRole, login};
+use super::{DevIssuer, Person, login};
 use crate::ApiError;
 
 /// A token request (RFC 6749 §4.1.3 and §4.4.2); which fields matter depends on the grant.
@@ -37,10 +37,7 @@ pub(super) async fn grant(
     })?;
     let access_token = match request.grant_type.as_str() {
         "client_credentials" => issuer.service_token(client_of(&issuer, &request)?),
-        "authorization_code" => {
-            let (role, id) = person_of(&issuer, &request)?;
-            issuer.token(role.into(), id)
-        }
+        "authorization_code" => issuer.person_token(&person_of(&issuer, &request)?),
         _ => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -77,7 +74,7 @@ fn client_of<'r>(issuer: &DevIssuer, request: &'r GrantRequest) -> Result<&'r st
 }
 
 /// The person an authorization code was issued for.
-fn person_of(issuer: &DevIssuer, request: &GrantRequest) -> Result<(PersonRole, i64), ApiError> {
+fn person_of(issuer: &DevIssuer, request: &GrantRequest) -> Result<Person, ApiError> {
     let (Some(code), Some(redirect_uri), Some(verifier)) = (
         request.code.as_deref(),
         request.redirect_uri.as_deref(),
@@ -108,7 +105,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{issuer_at_port_9, role_and_id};
+    use super::super::tests::{issuer_at_port_9, name_of, role_and_id};
     use axum::http::StatusCode;
 
     /// The browser's sign-in, through the issuer's routes: the form, the redirect with a code,
@@ -209,6 +206,7 @@ mod tests {
             role_and_id(&issuer, &token),
             Ok((Some("seller".into()), Some(7)))
         );
+        assert_eq!(name_of(&issuer, &token).as_deref(), Some("Seoul Kitchen"));
         let (status, _, body) = call(exchange(verifier)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "a code is good once");
         assert!(body.contains("invalid_grant"), "{body}");
