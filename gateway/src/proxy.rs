@@ -132,9 +132,11 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         return refused.into_response();
     }
     let open = if is_stream(&parts.method, parts.uri.path()) {
-        match proxy.streams.open() {
-            Some(open) => Some(open),
-            None => return streams::too_many().into_response(),
+        // A stream is never public: the caller was verified above.
+        let opened = Authentication::of(&parts.extensions).and_then(|c| proxy.streams.open(c));
+        match opened {
+            Ok(open) => Some(open),
+            Err(refused) => return refused.into_response(),
         }
     } else {
         None

@@ -85,10 +85,14 @@ impl Store {
         &self.pool
     }
 
-    /// A connection of its own, outside the pool, for Postgres' `LISTEN` (see
-    /// `sqlx::postgres::PgListener`: it reconnects by itself, and says so).
+    /// A connection of its own, outside the pool (it would hold one of the pool's for good),
+    /// with the same settings, for Postgres' `LISTEN` (see `sqlx::postgres::PgListener`: it
+    /// reconnects by itself, and says so).
     pub async fn listener(&self) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
-        sqlx::postgres::PgListener::connect_with(&self.pool).await
+        let own = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*self.pool.connect_options()).clone());
+        sqlx::postgres::PgListener::connect_with(&own).await
     }
 }
 

@@ -1,7 +1,7 @@
 // The one way the page calls the API: the signed-in person's token on every call, JSON in and
 // out, and every refusal turned into a sentence a person can act on.
 
-import { current, signOut } from './session.js';
+import { current } from './session.js';
 import { fieldNames } from './words.js';
 
 /** An answer that was not a success: `status` (0: no answer), the API's `code`, a message. */
@@ -47,7 +47,6 @@ export async function api(method, path, { body, key } = {}) {
   }
   if (answer.ok) return data;
   if (answer.status === 401) {
-    signOut();
     window.dispatchEvent(new CustomEvent('session-lost'));
     throw new Problem(401, data?.error ?? 'unauthenticated', SESSION_LOST);
   }
@@ -59,7 +58,7 @@ export async function api(method, path, { body, key } = {}) {
 function sentence(answer, data) {
   const retry = answer.headers.get('retry-after');
   const message = typeof data?.message === 'string' && data.message
-    ? data.message.replace(/^([a-zA-Z]+)\b/, (word) => fieldNames[word] ?? word)
+    ? data.message.replace(/^([a-zA-Z]+)(?= must\b)/, (word) => (Object.hasOwn(fieldNames, word) ? fieldNames[word] : word))
     : answer.status >= 500
       ? 'Something went wrong on our side'
       : `The request was refused (${answer.status})`;

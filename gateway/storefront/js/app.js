@@ -91,6 +91,7 @@ const signInButton = (text = 'Sign in again') =>
 
 /** A call answered 401: the session is gone. Say so once, with a way back in. */
 window.addEventListener('session-lost', () => {
+  signOut();
   view.loseSession();
   navigation();
   say(SESSION_LOST, 'error', signInButton());
@@ -138,7 +139,8 @@ async function render() {
   } catch (error) {
     if (error instanceof Replaced) return;
     if (error.status === 401 && view === mine) {
-      show('Please sign in', h('p', {}, SESSION_LOST), signInButton());
+      // The message above the page says why, with the button.
+      show('Please sign in', h('p', {}, 'This page is for people who are signed in.'));
       return;
     }
     if (!mine.active) return;

@@ -33,6 +33,13 @@ async function journeyOf(orderId) {
   }
 }
 
+/** What of a journey the page shows: not how long a step has waited, which changes every
+ * second (the page shows since when). */
+const shownOf = (journey) => journey && {
+  ...journey,
+  pending: journey.pending.map(({ waitingSeconds, ...step }) => step),
+};
+
 /** {value} or {problem}: a call whose failure the page shows in place. */
 const settled = (call) => call.then((value) => ({ value }), (problem) => ({ problem }));
 
@@ -60,7 +67,7 @@ export async function order(view, orderId) {
   };
   const showJourney = (steps) => {
     if (!steps.problem) seen.journey = steps.value;
-    update(journey, steps.problem ? { problem: steps.problem.message } : steps.value, () => (steps.problem
+    update(journey, steps.problem ? { problem: steps.problem.message } : shownOf(steps.value), () => (steps.problem
       ? unavailable('The journey', steps.problem)
       : journeySteps(seen.order, steps.value)));
   };
@@ -160,8 +167,8 @@ function actionsFor(order, container, reload) {
 /** "Cancel this order?" in place of the buttons: yes cancels, no puts them back. */
 function askToCancel(order, container, buttons, reload) {
   const key = idempotencyKey();
-  const yes = h('button', { type: 'button', class: 'danger' }, 'Yes, cancel the order');
-  const no = h('button', { type: 'button', class: 'secondary' }, 'Keep the order');
+  const yes = h('button', { type: 'button', class: 'danger', 'data-key': 'yes' }, 'Yes, cancel the order');
+  const no = h('button', { type: 'button', class: 'secondary', 'data-key': 'no' }, 'Keep the order');
   const question = h('div', { class: 'confirm', role: 'group', 'aria-label': 'Cancel this order?' },
     h('p', {}, `Cancel order #${order.id}? The seller is told at once and your ${money(order.amount)} is refunded.`),
     h('div', { class: 'actions' }, yes, no));

@@ -85,7 +85,9 @@ export async function completeSignIn() {
   if (!answer?.ok || !grant?.access_token) {
     throw new Error(`Signing in did not work${grant?.message ? `: ${grant.message}` : ''}; please try again.`);
   }
-  const claims = JSON.parse(atob(grant.access_token.split('.')[1].replaceAll('-', '+').replaceAll('_', '/')));
+  // The claims are UTF-8 (a name may be 김민수): atob gives bytes, not text.
+  const bytes = Uint8Array.from(atob(grant.access_token.split('.')[1].replaceAll('-', '+').replaceAll('_', '/')), (c) => c.charCodeAt(0));
+  const claims = JSON.parse(new TextDecoder().decode(bytes));
   const roles = [claims[config.roleClaim]].flat();
   const role = ['customer', 'seller', 'courier', 'admin'].find((r) => roles.includes(r)) ?? roles[0];
   sessionStorage.setItem(SESSION, JSON.stringify({

@@ -126,6 +126,14 @@ impl Steps {
         self.at(name).is_some()
     }
 
+    /// Whether nothing more will happen: delivered, or a cancellation whose chain is done.
+    /// Waiting for nothing is not enough: until payment's event arrives (another topic) the
+    /// saga waits for nothing it can name yet.
+    pub fn finished(&self) -> bool {
+        use StepName::*;
+        self.has(Delivered) || (self.has(CancellationRequested) && self.pending().is_empty())
+    }
+
     /// What the saga waits for, given the steps taken so far. An order whose saga is finished
     /// (delivered, cancelled, or refused a cancellation) waits for nothing.
     pub fn pending(&self) -> Vec<Pending> {

@@ -119,7 +119,7 @@ pub(super) fn answer(row: &db::OrderRow, now: DateTime<Utc>) -> Journey {
         order_id: view.order_id,
         status: view.status(),
         cancellation_status: view.cancellation_status(),
-        finished: pending.is_empty() && !journey.all().is_empty(),
+        finished: journey.finished(),
         steps,
         pending,
     }

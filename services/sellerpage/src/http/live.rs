@@ -18,9 +18,9 @@ use crate::changes::{Change, Changes, Subscription};
 use crate::db::{self, OrderRow};
 
 /// An order's journey, live: a `journey` event with the journey as `GET
-/// /orders/{orderId}/journey` answers it, at once and then each time it changes, until it is
-/// finished (then the stream ends). A comment every 15 s keeps a quiet stream open; it also
-/// ends after 5 minutes or when the replica shuts down, and the client opens another.
+/// /orders/{orderId}/journey` answers it, at once and then each time it changes (once it is
+/// `finished` nothing more comes: close the stream). A comment every 15 s keeps a quiet stream
+/// open; it ends after 5 minutes or when the replica shuts down, and the client opens another.
 #[utoipa::path(get, path = "/orders/{orderId}/journey/events",
     params(("orderId" = i64, Path, minimum = 1, description = "The order's id")),
     responses(
@@ -72,13 +72,6 @@ impl Follow {
                 self.sent = Some(row);
                 return Some((json_event("journey", &journey), self));
             }
-            if self
-                .sent
-                .as_ref()
-                .is_some_and(|row| answer(row, Utc::now()).finished)
-            {
-                return None;
-            }
             self.next = Some(self.changed_row().await?);
         }
     }
@@ -89,12 +82,20 @@ impl Follow {
         loop {
             match self.changes.next().await? {
                 Change::Order { order_id, .. } if order_id != self.order_id => continue,
-                Change::Order { .. } | Change::Unknown => {}
+                Change::Order { .. } => {}
+                Change::Unknown => spread(self.order_id).await,
             }
             let mut conn = self.store.read().await.ok()?;
             return db::find(&mut conn, self.order_id).await.ok().flatten();
         }
     }
+}
+
+/// After changes may have been missed every stream of the replica reads again: spread over
+/// half a second (by `key`) rather than all at once, so the pool is not drained by a burst.
+async fn spread(key: i64) {
+    let delay = u64::try_from(key.rem_euclid(500)).unwrap_or_default();
+    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
 }
 
 /// What a seller's stream says changed.
@@ -140,7 +141,10 @@ pub(super) async fn seller_events(
                     seller_view: true,
                 } if seller == seller_id => vec![order_id],
                 Change::Order { .. } => continue,
-                Change::Unknown => Vec::new(),
+                Change::Unknown => {
+                    spread(seller_id).await;
+                    Vec::new()
+                }
             };
             return Some((json_event("changed", &Changed { order_ids }), changes));
         }

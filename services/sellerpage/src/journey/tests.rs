@@ -163,3 +163,15 @@ fn a_shortage_waits_for_the_automatic_cancellation() {
     let pending: Vec<&str> = steps.pending().iter().map(|p| p.step.as_str()).collect();
     assert_eq!(pending, ["CANCELLATION_REQUESTED"]);
 }
+
+#[test]
+fn a_journey_is_finished_only_when_delivered_or_its_cancellation_is_done() {
+    let events = placed_and_delivered();
+    // The order's event before payment's (another topic): nothing is awaited yet, but nothing
+    // is finished either.
+    let accepted_only = fold(&events[1..2]);
+    assert!(accepted_only.pending().is_empty());
+    assert!(!accepted_only.finished());
+    assert!(!fold(&events[..4]).finished());
+    assert!(fold(&events).finished());
+}
