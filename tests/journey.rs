@@ -388,6 +388,19 @@ impl EventStream {
         }
     }
 
+    /// The events that follow `last` by themselves (notifications) until the stream is quiet
+    /// for 1.5 s: it sends each change once, and nothing while nothing changes. Fails if it
+    /// keeps sending; returns the last journey sent.
+    async fn until_quiet(&mut self, mut last: Value) -> Value {
+        for _ in 0..8 {
+            match self.next(Duration::from_millis(1500)).await {
+                Some((_, journey)) => last = journey,
+                None => return last,
+            }
+        }
+        panic!("the stream kept sending; last: {last}");
+    }
+
     /// The next `journey` event that lists `step`; panics after [`WAIT`].
     async fn journey_with(&mut self, step: &str) -> Value {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -401,6 +414,46 @@ impl EventStream {
     }
 }
 
+/// A seller's stream, opened by seller 7 (`token`) after it refused no token, a forged one,
+/// another seller's and an id out of range; its `ready` event read.
+async fn sellers_stream(g: &str, token: &str) -> EventStream {
+    let sellers = format!("{g}/sellers/7/events");
+    let forged = support::forged(g, platform::Role::Seller, 7);
+    let other_seller = support::token(g, "seller", 8).await;
+    for (token, status, code) in [
+        (None, 401, "unauthenticated"),
+        (Some(forged.as_str()), 401, "invalid_token"),
+        (Some(other_seller.as_str()), 403, "forbidden"),
+    ] {
+        EventStream::refused(&sellers, token, status, code).await;
+    }
+    let out_of_range = format!("{g}/sellers/0/events");
+    EventStream::refused(&out_of_range, Some(token), 422, "invalid_value").await;
+    let mut console = EventStream::open(&sellers, Some(token)).await.unwrap();
+    assert_eq!(console.next(WAIT).await.unwrap().0, "ready");
+    console
+}
+
+/// Customer 42's (`token`) stream of their order's journey, opened once the read side has the
+/// order, after it refused no token, a forged one and another customer's.
+async fn journeys_stream(g: &str, order_id: i64, token: &str) -> EventStream {
+    let url = format!("{g}/orders/{order_id}/journey/events");
+    let forged = support::forged(g, platform::Role::Customer, 42);
+    let bob = support::token(g, "customer", 43).await;
+    for (token, status, code) in [
+        (None, 401, "unauthenticated"),
+        (Some(forged.as_str()), 401, "invalid_token"),
+        (Some(bob.as_str()), 404, "not_found"),
+    ] {
+        EventStream::refused(&url, token, status, code).await;
+    }
+    eventually(WAIT, || async {
+        EventStream::open(&url, Some(token)).await.ok()
+    })
+    .await
+    .expect("the journey's stream opens once the read side has the order")
+}
+
 #[tokio::test]
 async fn live_streams_follow_a_journey_and_a_sellers_orders_for_their_owners_only() {
     let stack = start_stack(&[("MAX_OPEN_STREAMS", "3")]).await;
@@ -410,23 +463,8 @@ async fn live_streams_follow_a_journey_and_a_sellers_orders_for_their_owners_onl
     let alice_token = support::token(&g, "customer", 42).await;
     let seller_token = support::token(&g, "seller", 7).await;
 
-    // A seller's stream: for that seller (and admins) only.
     let sellers = format!("{g}/sellers/7/events");
-    let forged_seller = support::forged(&g, platform::Role::Seller, 7);
-    let other_seller = support::token(&g, "seller", 8).await;
-    for (token, status, code) in [
-        (None, 401, "unauthenticated"),
-        (Some(forged_seller.as_str()), 401, "invalid_token"),
-        (Some(other_seller.as_str()), 403, "forbidden"),
-    ] {
-        EventStream::refused(&sellers, token, status, code).await;
-    }
-    let out_of_range = format!("{g}/sellers/0/events");
-    EventStream::refused(&out_of_range, Some(&seller_token), 422, "invalid_value").await;
-    let mut console = EventStream::open(&sellers, Some(&seller_token))
-        .await
-        .unwrap();
-    assert_eq!(console.next(WAIT).await.unwrap().0, "ready");
+    let mut console = sellers_stream(&g, &seller_token).await;
 
     let order_id = support::order_one(&alice, &g, kit, "Seoul").await;
     let (event, changed) = console.next(WAIT).await.expect("the seller hears of it");
@@ -439,36 +477,9 @@ async fn live_streams_follow_a_journey_and_a_sellers_orders_for_their_owners_onl
         "{changed}"
     );
 
-    // The journey's stream: for its customer (and admins) only.
-    let url = format!("{g}/orders/{order_id}/journey/events");
-    let forged = support::forged(&g, platform::Role::Customer, 42);
-    let bob = support::token(&g, "customer", 43).await;
-    for (token, status, code) in [
-        (None, 401, "unauthenticated"),
-        (Some(forged.as_str()), 401, "invalid_token"),
-        (Some(bob.as_str()), 404, "not_found"),
-    ] {
-        EventStream::refused(&url, token, status, code).await;
-    }
-    let mut journey = eventually(WAIT, || async {
-        EventStream::open(&url, Some(&alice_token)).await.ok()
-    })
-    .await
-    .expect("the journey's stream opens once the read side has the order");
-    let mut last = journey.journey_with("DELIVERY_REQUESTED").await;
-    // The steps that follow by themselves (notifications) come, then the stream is quiet: it
-    // sends each change once, and nothing while nothing changes.
-    let mut quiet = false;
-    for _ in 0..8 {
-        match journey.next(Duration::from_millis(1500)).await {
-            Some((_, journey)) => last = journey,
-            None => {
-                quiet = true;
-                break;
-            }
-        }
-    }
-    assert!(quiet, "the stream kept sending; last: {last}");
+    let mut journey = journeys_stream(&g, order_id, &alice_token).await;
+    let first = journey.journey_with("DELIVERY_REQUESTED").await;
+    let last = journey.until_quiet(first).await;
     let now = get(&alice, format!("{g}/orders/{order_id}/journey")).await;
     assert_eq!(
         steps(&last),

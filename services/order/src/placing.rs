@@ -27,26 +27,7 @@ pub async fn place(
         return answer;
     }
     let mut conn = store.read().await?;
-    let product = db::product(&mut conn, new.product_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_product",
-                // Order learns of a new kit from product's events, within a second or so.
-                format!(
-                    "product {} is not in the catalog, or was registered moments ago and cannot \
-                     be ordered yet; try again in a few seconds",
-                    new.product_id
-                ),
-            )
-        })?;
-    // Before anything is stored or charged: the customer is told at once what can be ordered.
-    domain::within_stock(&product.name, product.stock, new.qty)?;
-    let amount = product
-        .price
-        .checked_mul(i64::from(new.qty))
-        .ok_or_else(|| ApiError::invalid("the order's amount is too large"))?;
+    let (product, amount) = orderable(&mut conn, &new).await?;
     let order = match key {
         None => {
             let order = db::insert_pending(&mut conn, &new, &product, amount).await?;
@@ -100,6 +81,33 @@ pub async fn place(
             5,
         )),
     }
+}
+
+/// The kit `new` asks for, from the replica, and what it costs; or why it cannot be ordered
+/// (not in the catalog yet, more than is left, an amount out of range). Before anything is
+/// stored or charged: the customer is told at once.
+async fn orderable(
+    conn: &mut sqlx::PgConnection,
+    new: &NewOrder,
+) -> Result<(db::ReplicaProduct, i64), ApiError> {
+    let product = db::product(conn, new.product_id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_product",
+            // Order learns of a new kit from product's events, within a second or so.
+            format!(
+                "product {} is not in the catalog, or was registered moments ago and cannot \
+                 be ordered yet; try again in a few seconds",
+                new.product_id
+            ),
+        )
+    })?;
+    domain::within_stock(&product.name, product.stock, new.qty)?;
+    let amount = product
+        .price
+        .checked_mul(i64::from(new.qty))
+        .ok_or_else(|| ApiError::invalid("the order's amount is too large"))?;
+    Ok((product, amount))
 }
 
 fn declined(message: impl Into<String>) -> ApiError {
