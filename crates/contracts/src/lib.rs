@@ -4,6 +4,7 @@
 //! whose `payload` holds its fields. Consumers must tolerate event types they do not know yet
 //! ([`Event::Unknown`]) so that a producer can add an event without breaking older consumers.
 
+pub mod access;
 pub mod calls;
 mod events;
 mod labels;
