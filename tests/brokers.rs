@@ -8,6 +8,8 @@
 //! tool shows every partition each group had before owned by a member again, and a new order's
 //! saga completes. Kafka's tools and Debian's kcat are tried against the local cluster too.
 
+#[path = "brokers/identity.rs"]
+mod identity;
 mod support;
 
 use std::collections::BTreeMap;
@@ -255,7 +257,7 @@ async fn mealkit_kafka(stack: &Stack, args: &[&str]) -> String {
     let output = tokio::process::Command::new(stack.options.bin_dir.join("mealkit"))
         .arg("kafka")
         .args(args)
-        .env("KAFKA_BROKERS", &stack.kafka_brokers)
+        .envs(stack.kafka_brokers.env())
         .output()
         .await
         .expect("mealkit runs");
@@ -268,8 +270,10 @@ async fn mealkit_kafka(stack: &Stack, args: &[&str]) -> String {
     stdout
 }
 
+/// Kafka's tools and kcat sign in as the administrator; the services each as themselves, and
+/// the broker refuses them everything else ([`identity`]).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafkas_own_tools_and_kcat_read_the_local_cluster() {
+async fn kafkas_own_tools_and_kcat_read_the_local_cluster_and_strangers_cannot() {
     let stack = support::start_stack(&[]).await;
     support::an_order_goes_through(&stack.gateway_url, "on a fresh stack").await;
 
@@ -300,9 +304,15 @@ async fn kafkas_own_tools_and_kcat_read_the_local_cluster() {
     )
     .await;
     assert!(read.contains("\"eventType\":\"OrderPlaced\""), "{read}");
-    // Debian's kcat lists the cluster's topics.
+    // Debian's kcat lists the cluster's topics, signed in as the administrator.
+    let signed_in = stack.kafka_brokers.librdkafka_settings();
     let kcat = tokio::process::Command::new("kcat")
-        .args(["-b", &stack.kafka_brokers, "-L"])
+        .args(
+            signed_in
+                .iter()
+                .flat_map(|(k, v)| ["-X".to_owned(), format!("{k}={v}")]),
+        )
+        .arg("-L")
         .output()
         .await
         .expect("kcat is installed (./dev test installs it)");
@@ -311,5 +321,7 @@ async fn kafkas_own_tools_and_kcat_read_the_local_cluster() {
         kcat.status.success() && listed.contains("topic \"mealkit.order\" with 3 partitions"),
         "{listed}"
     );
+    identity::every_forgery_is_refused_by_the_broker(&stack).await;
+    identity::reading_and_joining_are_refused_to_strangers(&stack).await;
     stop_stack(stack).await;
 }

@@ -15,7 +15,7 @@ use testkit::{Http, assert_error, eventually};
 
 /// Every record of `topic` (from the beginning, for `window`): its payload and headers.
 async fn records(
-    brokers: &str,
+    brokers: &platform::kafka::Brokers,
     topic: &str,
     window: Duration,
 ) -> Vec<(Value, BTreeMap<String, String>)> {

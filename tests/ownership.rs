@@ -20,7 +20,7 @@ use platform::auth::dev::{DevIssuer, DevIssuerSettings};
 
 /// Everything a refused call could have changed: the rows of every schema (with the values an
 /// attack would alter) and the number of events on every topic.
-async fn fingerprint(pool: &PgPool, brokers: &str) -> Vec<String> {
+async fn fingerprint(pool: &PgPool, brokers: &platform::kafka::Brokers) -> Vec<String> {
     let queries = [
         "SELECT count(*)::TEXT || '/' || coalesce(sum(price + stock), 0)::TEXT FROM product.products",
         "SELECT count(*)::TEXT || '/' || coalesce(string_agg(status || customer_id, ',' ORDER BY id), '') FROM ordering.orders",

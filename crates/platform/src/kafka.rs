@@ -18,6 +18,10 @@ use rdkafka::{ClientConfig, ClientContext, Statistics};
 use crate::settings::ConsumerTuning;
 use crate::shutdown::CancellationToken;
 
+mod brokers;
+
+pub use brokers::{Brokers, Mechanism, Protocol, Sasl};
+
 /// Partitions per topic: enough for a few consumer replicas, few enough for a laptop broker.
 pub const PARTITIONS: i32 = 3;
 
@@ -29,16 +33,16 @@ pub type StreamConsumer = rdkafka::consumer::StreamConsumer<RequestCounts>;
 /// How often librdkafka reports what each client sent; the counters lag by at most this.
 const STATISTICS_INTERVAL_MS: &str = "5000";
 
-/// What every client shares.
+/// What every client shares: the brokers, signed in to as this process ([`Brokers`]).
 /// - Metrics push (KIP-714) is off: nothing here collects client metrics from the brokers, and
 ///   librdkafka would otherwise ask each broker for a telemetry subscription every few seconds.
 /// - A broker that went away is tried again at least every second (librdkafka's backoff grows
 ///   to 10 s): a saga placed after a broker's restart completed 8.5 to 14.6 s later, 1.1 to
 ///   4.6 s with this (`tests/restarts.rs`, `tests/probes.rs`, 2026-12-06).
-fn client(brokers: &str) -> ClientConfig {
+pub fn client(brokers: &Brokers) -> ClientConfig {
     let mut config = ClientConfig::new();
+    brokers.configure(&mut config);
     config
-        .set("bootstrap.servers", brokers)
         .set("enable.metrics.push", "false")
         .set("reconnect.backoff.max.ms", "1000");
     config
@@ -77,7 +81,7 @@ impl ClientContext for RequestCounts {
 impl ConsumerContext for RequestCounts {}
 
 /// An idempotent producer (no duplicates or reordering on retry) that waits for all replicas.
-pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
+pub fn producer(brokers: &Brokers) -> anyhow::Result<FutureProducer> {
     Ok(client(brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
@@ -107,7 +111,7 @@ pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
 /// move are revoked; the others keep consuming through the rebalance, instead of every member
 /// giving up everything and starting over (the eager protocols).
 pub fn consumer(
-    brokers: &str,
+    brokers: &Brokers,
     group: &str,
     tuning: &ConsumerTuning,
 ) -> anyhow::Result<StreamConsumer> {
@@ -242,7 +246,7 @@ pub(crate) fn fatal(consumer: &StreamConsumer) -> Option<KafkaError> {
 /// error each time: names must be unique in the group.
 #[derive(Clone)]
 pub(crate) struct GroupMember {
-    brokers: String,
+    brokers: Brokers,
     group: String,
     tuning: ConsumerTuning,
 }
@@ -252,9 +256,9 @@ impl GroupMember {
     /// A session that lasted this long was healthy: the next failure waits the least again.
     const HEALTHY: Duration = Duration::from_secs(60);
 
-    pub(crate) fn new(brokers: &str, group: &str, tuning: &ConsumerTuning) -> Self {
+    pub(crate) fn new(brokers: &Brokers, group: &str, tuning: &ConsumerTuning) -> Self {
         Self {
-            brokers: brokers.to_owned(),
+            brokers: brokers.clone(),
             group: group.to_owned(),
             tuning: tuning.clone(),
         }
@@ -306,7 +310,7 @@ impl GroupMember {
 /// (`crates/stack/src/kafka/config.rs`), one alone; a managed cluster has its own. A cluster
 /// that cannot place every replica (a node down) refuses to make the topic rather than make it
 /// with fewer.
-pub async fn ensure_topics(brokers: &str, names: &[String]) -> anyhow::Result<()> {
+pub async fn ensure_topics(brokers: &Brokers, names: &[String]) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = client(brokers).create()?;
     let topics: Vec<NewTopic<'_>> = names
         .iter()

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::auth::AuthSettings;
 use crate::auth::credential::CredentialSettings;
+use crate::kafka::Brokers;
 
 thread_local! {
     static RECORDING: RefCell<Option<BTreeSet<String>>> = const { RefCell::new(None) };
@@ -92,8 +93,9 @@ pub struct CommonSettings {
     pub database_schema: String,
     /// `DATABASE_MAX_CONNECTIONS`.
     pub database_max_connections: u32,
-    /// `KAFKA_BROKERS`: bootstrap servers.
-    pub kafka_brokers: String,
+    /// `KAFKA_BROKERS` and this service's credential for them (`KAFKA_USERNAME`, ...): see
+    /// [`Brokers`].
+    pub kafka_brokers: Brokers,
     /// `KAFKA_TOPIC_PREFIX`: prepended to every topic name (isolates test runs).
     pub topic_prefix: String,
     /// `KAFKA_CONSUMER_GROUP` (default: the service name).
@@ -126,7 +128,7 @@ impl CommonSettings {
             database_url: string("DATABASE_URL", DEFAULT_DATABASE_URL),
             database_schema: string("DATABASE_SCHEMA", default_schema),
             database_max_connections: var("DATABASE_MAX_CONNECTIONS", 10)?,
-            kafka_brokers: string("KAFKA_BROKERS", DEFAULT_KAFKA_BROKERS),
+            kafka_brokers: Brokers::from_env(DEFAULT_KAFKA_BROKERS)?,
             topic_prefix: string("KAFKA_TOPIC_PREFIX", ""),
             consumer_group: string("KAFKA_CONSUMER_GROUP", service),
             consumer: ConsumerTuning {
@@ -152,7 +154,7 @@ impl CommonSettings {
         service: &str,
         schema: &str,
         database_url: &str,
-        kafka_brokers: &str,
+        kafka_brokers: &Brokers,
         topic_prefix: &str,
         auth: AuthSettings,
         credential: CredentialSettings,
@@ -164,7 +166,7 @@ impl CommonSettings {
             database_url: database_url.to_owned(),
             database_schema: schema.to_owned(),
             database_max_connections: 5,
-            kafka_brokers: kafka_brokers.to_owned(),
+            kafka_brokers: kafka_brokers.clone(),
             topic_prefix: topic_prefix.to_owned(),
             consumer_group: format!("{topic_prefix}{service}"),
             consumer: ConsumerTuning {

@@ -25,14 +25,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use rdkafka::ClientConfig;
+use platform::kafka::Brokers;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio::process::Command;
 
 use crate::process::{Managed, last_line};
 use crate::{StepError, step_error};
 
-pub use config::BrokerPorts;
+pub use config::{ADMIN, BrokerPorts};
 pub use tools::{TOOLS, tool_command};
 
 const STEP: &str = "kafka";
@@ -117,6 +117,10 @@ pub struct Cluster {
     libs: PathBuf,
     logs: PathBuf,
     cluster_id: String,
+    /// [`ADMIN`]'s password (`<root>/admin.secret`).
+    admin_password: String,
+    /// The tools' client settings, signed in as [`ADMIN`] (`<root>/admin.properties`).
+    admin_properties: PathBuf,
     nodes: Vec<Node>,
 }
 
@@ -128,6 +132,7 @@ impl Cluster {
         std::fs::create_dir_all(root)
             .map_err(|e| step_error(STEP, format!("creating {}: {e}", root.display()), None))?;
         let cluster_id = config::cluster_id(root, ports.len())?;
+        let admin_password = config::admin_password(root)?;
         let nodes = (1..)
             .zip(ports)
             .map(|(id, ports)| Node {
@@ -138,12 +143,30 @@ impl Cluster {
                 process: None,
             })
             .collect();
-        Ok(Self {
+        let mut cluster = Self {
             libs,
             logs: logs.to_path_buf(),
             cluster_id,
+            admin_password,
+            admin_properties: root.join("admin.properties"),
             nodes,
-        })
+        };
+        cluster.write_admin_properties()?;
+        Ok(cluster)
+    }
+
+    /// The brokers, signed in to as [`ADMIN`].
+    pub fn admin(&self) -> Brokers {
+        Brokers::scram(&self.bootstrap(), ADMIN, &self.admin_password)
+    }
+
+    /// The client settings file Kafka's tools sign in with (`--command-config`), as [`ADMIN`].
+    pub fn admin_properties(&self) -> &Path {
+        &self.admin_properties
+    }
+
+    fn write_admin_properties(&mut self) -> Result<(), StepError> {
+        config::write_private(&self.admin_properties, &self.admin().client_properties())
     }
 
     /// The clients' bootstrap list: every node's client listener.
@@ -228,8 +251,14 @@ impl Cluster {
     /// run against this cluster; what it printed on stdout.
     pub async fn tool(&self, tool: &str, args: &[&str]) -> Result<String, StepError> {
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let mut command = tool_command(&self.libs, tool, &args, &self.bootstrap())
-            .map_err(|e| step_error(STEP, e, None))?;
+        let mut command = tool_command(
+            &self.libs,
+            tool,
+            &args,
+            &self.bootstrap(),
+            Some(&self.admin_properties),
+        )
+        .map_err(|e| step_error(STEP, e, None))?;
         let output = command
             .output()
             .await
@@ -313,6 +342,8 @@ impl Cluster {
             command
                 .arg("format")
                 .arg(format!("--cluster-id={}", self.cluster_id))
+                .arg("--add-scram")
+                .arg(config::admin_scram(&self.admin_password))
                 .arg("--config")
                 .arg(&properties)
                 .kill_on_drop(true);
@@ -358,7 +389,12 @@ impl Cluster {
         };
         let properties = write(
             "server.properties",
-            config::server_properties(node.id, &ports, &node.dir.join("data")),
+            config::server_properties(
+                node.id,
+                &ports,
+                &node.dir.join("data"),
+                &self.admin_password,
+            ),
         )?;
         write("log4j2.properties", config::log4j2_properties())?;
         Ok(properties)
@@ -401,7 +437,8 @@ impl Cluster {
             self.none_exited(&waiting)?;
             for id in waiting.clone() {
                 let address = format!("127.0.0.1:{}", self.node(id)?.ports.client);
-                let lists_itself = Metadata::ask(&address)
+                let node = Brokers::scram(&address, ADMIN, &self.admin_password);
+                let lists_itself = Metadata::ask(&node)
                     .await
                     .is_ok_and(|m| m.brokers.contains(&id));
                 if lists_itself {
@@ -449,7 +486,7 @@ impl Cluster {
 
     /// The cluster as its metadata describes it now, asked of any running node.
     async fn metadata(&self) -> Result<Metadata, StepError> {
-        Metadata::ask(&self.bootstrap()).await
+        Metadata::ask(&self.admin()).await
     }
 }
 
@@ -480,16 +517,15 @@ struct Metadata {
 
 impl Metadata {
     /// What the brokers at `bootstrap` say, off the async threads (librdkafka blocks).
-    async fn ask(bootstrap: &str) -> Result<Self, StepError> {
-        let bootstrap = bootstrap.to_owned();
-        tokio::task::spawn_blocking(move || Self::fetch(&bootstrap))
+    async fn ask(brokers: &Brokers) -> Result<Self, StepError> {
+        let brokers = brokers.clone();
+        tokio::task::spawn_blocking(move || Self::fetch(&brokers))
             .await
             .map_err(|e| step_error(STEP, e, None))?
     }
 
-    fn fetch(bootstrap: &str) -> Result<Self, StepError> {
-        let client: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
+    fn fetch(brokers: &Brokers) -> Result<Self, StepError> {
+        let client: BaseConsumer = platform::kafka::client(brokers)
             .set("log_level", "0")
             .create()
             .map_err(|e| step_error(STEP, e, None))?;

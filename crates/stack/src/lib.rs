@@ -6,6 +6,7 @@
 //! one [`StepError`] line naming the step, the reason and the log. [`Stack::stop`] stops
 //! everything in reverse order; dropping a `Stack` kills what is left.
 
+pub mod bus;
 mod control;
 pub mod kafka;
 mod options;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use contracts::TopicNames;
 pub use nix::sys::signal::Signal;
+use platform::kafka::Brokers;
 
 pub use options::{Options, free_ports, postgres_bin_dir};
 pub use process::Managed;
@@ -93,7 +95,11 @@ pub struct Stack {
     pub database_url: String,
     /// Each service's `DATABASE_URL`: its own role ([`roles`]).
     service_database_urls: std::collections::BTreeMap<String, String>,
-    pub kafka_brokers: String,
+    /// The brokers, signed in to as their administrator (the tests' view of every topic); each
+    /// service signs in as itself ([`Stack::kafka_as`]).
+    pub kafka_brokers: Brokers,
+    /// Each service's own connection to the brokers ([`bus`]).
+    service_brokers: std::collections::BTreeMap<String, Brokers>,
     pub gateway_url: String,
     postgres: Option<postgres::Postgres>,
     kafka: Option<kafka::Cluster>,
@@ -112,7 +118,8 @@ impl Stack {
         let mut stack = Stack {
             database_url: String::new(),
             service_database_urls: Default::default(),
-            kafka_brokers: String::new(),
+            kafka_brokers: Brokers::plaintext(""),
+            service_brokers: Default::default(),
             gateway_url: format!("http://127.0.0.1:{}", options.gateway_port),
             postgres: None,
             kafka: None,
@@ -157,9 +164,9 @@ impl Stack {
             }
         };
         self.kafka_brokers = match self.options.kafka_brokers.clone() {
-            Some(brokers) => {
+            Some(bootstrap) => {
                 self.say("using the brokers in KAFKA_BROKERS");
-                brokers
+                Brokers::from_env(&bootstrap).map_err(|e| step_error("kafka", e, None))?
             }
             None => {
                 let cluster = kafka::Cluster::new(
@@ -172,11 +179,9 @@ impl Stack {
                     kafka::version(),
                     cluster.bootstrap()
                 ));
-                self.kafka.insert(cluster).start().await?;
-                self.kafka
-                    .as_ref()
-                    .map(kafka::Cluster::bootstrap)
-                    .unwrap_or_default()
+                let cluster = self.kafka.insert(cluster);
+                cluster.start().await?;
+                cluster.admin()
             }
         };
         self.say("creating the topics");
@@ -184,6 +189,15 @@ impl Stack {
         if !self.options.with_services {
             return Ok(());
         }
+        self.service_brokers = if self.kafka_brokers.sasl.is_some() {
+            self.say("giving each service its own principal on the brokers");
+            bus::provision(&self.kafka_brokers, &TopicNames::default()).await?
+        } else {
+            self.say(
+                "the brokers take anyone (no KAFKA_USERNAME): every service connects unsigned",
+            );
+            Default::default()
+        };
         self.say("creating each service's own database role");
         self.service_database_urls = roles::provision(&self.database_url).await?;
 
@@ -255,6 +269,15 @@ impl Stack {
             .map_or("", String::as_str)
     }
 
+    /// The brokers, signed in to as `service` (its own principal; the administrator's when the
+    /// brokers take anyone): what a test produces or reads as that service.
+    pub fn kafka_as(&self, service: &str) -> Brokers {
+        self.service_brokers
+            .get(service)
+            .cloned()
+            .unwrap_or_else(|| self.kafka_brokers.clone())
+    }
+
     /// The order service's client secret at the dev issuer (tests that call an internal endpoint
     /// as a service would).
     pub fn service_client_secret(&self) -> &str {
@@ -273,7 +296,10 @@ impl Stack {
         let mut env = vec![
             ("PORT".to_owned(), port.to_string()),
             ("BIND_ADDR".to_owned(), "127.0.0.1".to_owned()),
-            ("KAFKA_BROKERS".to_owned(), self.kafka_brokers.clone()),
+            (
+                "KAFKA_BROKERS".to_owned(),
+                self.kafka_brokers.bootstrap.clone(),
+            ),
             // Every service verifies tokens of the gateway's dev issuer.
             ("AUTH_ISSUER".to_owned(), format!("{gateway}/auth/dev")),
             (
@@ -281,6 +307,9 @@ impl Stack {
                 format!("{gateway}/.well-known/jwks.json"),
             ),
         ];
+        if let Some(own) = self.service_brokers.get(name) {
+            env.extend(own.env().into_iter().map(|(k, v)| (k.to_owned(), v)));
+        }
         if let Some(url) = self.service_database_urls.get(name) {
             env.push(("DATABASE_URL".to_owned(), url.clone()));
             // Static group membership: a replica started again takes its partitions back.
@@ -402,7 +431,7 @@ impl Stack {
 
 /// Creates the topics of the README's Contracts section (the brokers do not create topics on
 /// their own), retrying while the cluster settles.
-async fn create_topics(brokers: &str, topics: &TopicNames) -> Result<(), StepError> {
+async fn create_topics(brokers: &Brokers, topics: &TopicNames) -> Result<(), StepError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         match platform::kafka::ensure_topics(brokers, &topics.all()).await {

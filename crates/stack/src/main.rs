@@ -11,6 +11,7 @@ mod dlq;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use platform::kafka::Brokers;
 use stack::{Options, SERVICES, Stack};
 
 fn usage() -> ! {
@@ -175,11 +176,12 @@ async fn infra(args: Args) -> anyhow::Result<()> {
         controller: ports[2],
     };
     let mut stack = Stack::start(options).await?;
-    std::fs::write(
+    write_private(
         &env_file,
-        format!(
-            "export DATABASE_URL={}\nexport KAFKA_BROKERS={}\n",
-            stack.database_url, stack.kafka_brokers
+        &format!(
+            "export DATABASE_URL={}\n{}",
+            stack.database_url,
+            kafka_exports(&stack.kafka_brokers)
         ),
     )?;
     platform::shutdown::signal().await;
@@ -187,19 +189,72 @@ async fn infra(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The lines of an env file that point a client at `brokers`, signed in as they are.
+fn kafka_exports(brokers: &Brokers) -> String {
+    brokers
+        .env()
+        .into_iter()
+        .map(|(name, value)| format!("export {name}={value}\n"))
+        .collect()
+}
+
+/// Writes `text` to `file`, readable by its owner only (it holds passwords).
+fn write_private(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)?
+        .write_all(text.as_bytes())
+}
+
 /// `mealkit kafka TOOL [ARGS]`: runs Kafka's tool against `KAFKA_BROKERS` (the local stack's by
-/// default); its exit code.
+/// default), signed in as `KAFKA_USERNAME`, or as the local stack's administrator
+/// (`.data/kafka/admin.properties`); its exit code.
 async fn kafka_tool(args: &[String]) -> i32 {
     let Some((tool, args)) = args.split_first() else {
         usage()
     };
-    let brokers = std::env::var("KAFKA_BROKERS")
-        .ok()
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| format!("127.0.0.1:{}", stack::BROKER_PORT));
+    let local = format!("127.0.0.1:{}", stack::BROKER_PORT);
+    let brokers = match Brokers::from_env(&local) {
+        Ok(brokers) => brokers,
+        Err(e) => {
+            eprintln!("mealkit kafka: {e}");
+            return 2;
+        }
+    };
+    // Signed in as KAFKA_USERNAME says, through a file of our own removed afterwards.
+    let made =
+        std::env::temp_dir().join(format!("mealkit-kafka-{}.properties", std::process::id()));
+    let sign_in = match &brokers.sasl {
+        Some(_) => {
+            if let Err(e) = write_private(&made, &brokers.client_properties()) {
+                eprintln!("mealkit kafka: writing {}: {e}", made.display());
+                return 1;
+            }
+            Some(made.clone())
+        }
+        None => Some(PathBuf::from(".data/kafka/admin.properties")).filter(|f| f.is_file()),
+    };
+    let code = run_tool(tool, args, &brokers, sign_in.as_deref()).await;
+    let _ = std::fs::remove_file(&made);
+    code
+}
+
+async fn run_tool(
+    tool: &str,
+    args: &[String],
+    brokers: &Brokers,
+    sign_in: Option<&std::path::Path>,
+) -> i32 {
     let command = stack::kafka::libs_dir()
         .map_err(|e| e.to_string())
-        .and_then(|libs| stack::kafka::tool_command(&libs, tool, args, &brokers));
+        .and_then(|libs| {
+            stack::kafka::tool_command(&libs, tool, args, &brokers.bootstrap, sign_in)
+        });
     match command {
         Ok(mut command) => match command.status().await {
             Ok(status) => status.code().unwrap_or(1),

@@ -22,6 +22,7 @@ pub use platform::Role;
 use platform::auth::AuthSettings;
 use platform::auth::credential::CredentialSettings;
 use platform::auth::dev::DevIssuer;
+use platform::kafka::Brokers;
 use platform::service::App;
 use platform::settings::CommonSettings;
 use platform::shutdown::CancellationToken;
@@ -40,7 +41,9 @@ fn required(name: &str) -> String {
 /// One test's private database, topics and token issuer.
 pub struct TestEnv {
     pub database_url: String,
-    pub brokers: String,
+    /// The tests' broker, signed in to as its administrator when it takes credentials
+    /// (`KAFKA_USERNAME`, from `./dev test`'s environment).
+    pub brokers: Brokers,
     pub prefix: String,
     pub topics: TopicNames,
     /// A dev issuer served over real HTTP on a free port: the services under test fetch its
@@ -54,7 +57,7 @@ pub struct TestEnv {
 impl TestEnv {
     pub async fn new() -> Self {
         let admin_url = required("DATABASE_URL");
-        let brokers = required("KAFKA_BROKERS");
+        let brokers = Brokers::from_env(&required("KAFKA_BROKERS")).expect("KAFKA_* settings");
         let id = uuid::Uuid::new_v4().simple().to_string();
         let name = format!("test_{}", &id[..16]);
         let mut admin = PgConnection::connect(&admin_url)

@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use contracts::Envelope;
+use platform::kafka::Brokers;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 /// A consumer of every partition of the topic `name` from its beginning, outside any consumer
 /// group: it reads at once, without waiting for a group to form, and commits nothing.
-pub fn topic_reader(brokers: &str, name: &str) -> StreamConsumer {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+pub fn topic_reader(brokers: &Brokers, name: &str) -> StreamConsumer {
+    let consumer: StreamConsumer = platform::kafka::client(brokers)
         // Never joined (the partitions are assigned), but librdkafka wants one to read offsets.
         .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
@@ -30,7 +30,7 @@ pub fn topic_reader(brokers: &str, name: &str) -> StreamConsumer {
 }
 
 /// Reads the topic named `name` from the beginning for `window`; returns every payload as text.
-pub async fn read_topic_raw(brokers: &str, name: &str, window: Duration) -> Vec<String> {
+pub async fn read_topic_raw(brokers: &Brokers, name: &str, window: Duration) -> Vec<String> {
     let consumer = topic_reader(brokers, name);
     let mut found = Vec::new();
     let deadline = tokio::time::Instant::now() + window;
@@ -41,7 +41,7 @@ pub async fn read_topic_raw(brokers: &str, name: &str, window: Duration) -> Vec<
 }
 
 /// Reads the topic named `name` from the beginning for `window`; returns every envelope in it.
-pub async fn read_topic(brokers: &str, name: &str, window: Duration) -> Vec<Envelope> {
+pub async fn read_topic(brokers: &Brokers, name: &str, window: Duration) -> Vec<Envelope> {
     read_topic_raw(brokers, name, window)
         .await
         .iter()

@@ -175,7 +175,7 @@ async fn the_seller_alert_is_synchronous_and_idempotent() {
 async fn readiness_is_false_while_the_broker_is_unreachable_and_liveness_stays_true() {
     let env = TestEnv::new().await;
     let mut common = env.settings("marketing", "marketing");
-    common.kafka_brokers = "127.0.0.1:1".into();
+    common.kafka_brokers.bootstrap = "127.0.0.1:1".into();
     let app = Running::start(marketing::build(common)).await;
     let http = Http::default();
     let (status, body) = http.get(&format!("{}/health/ready", app.url)).await;

@@ -80,6 +80,53 @@ pub fn cluster_id(root: &Path, nodes: usize) -> Result<String, StepError> {
     }
 }
 
+/// The administrator's password: made with the cluster, kept in `<root>/admin.secret` (readable
+/// by its owner only), never written anywhere else but the nodes' own settings and the tools'
+/// `admin.properties` beside it. A cluster formatted before the brokers required signing in
+/// has no administrator: it is refused, to be started afresh.
+pub fn admin_password(root: &Path) -> Result<String, StepError> {
+    let file = root.join("admin.secret");
+    match std::fs::read_to_string(&file) {
+        Ok(password) => return Ok(password.trim().to_owned()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(step_error(
+                "kafka",
+                format!("reading {}: {e}", file.display()),
+                None,
+            ));
+        }
+        Err(_not_found) => {}
+    }
+    if root.join("node-1/data/meta.properties").is_file() {
+        return Err(step_error(
+            "kafka",
+            format!(
+                "{} holds a cluster made before the brokers required signing in (no \
+                 administrator): start afresh with --wipe",
+                root.display()
+            ),
+            None,
+        ));
+    }
+    let password = platform::auth::dev::random_secret();
+    write_private(&file, &password)?;
+    Ok(password)
+}
+
+/// Writes `text` to `file`, readable and writable by its owner only.
+pub fn write_private(file: &Path, text: &str) -> Result<(), StepError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| step_error("kafka", format!("writing {}: {e}", file.display()), None))
+}
+
 /// A new cluster id as Kafka makes them (`Uuid.randomUuid`): 16 random bytes in URL-safe
 /// base64 without padding, never starting with `-`, which command lines would take for an
 /// option (`kafka-storage format --cluster-id -x…` fails; one id in 64 would).
@@ -93,14 +140,23 @@ fn new_cluster_id() -> String {
     }
 }
 
+/// The broker's administrator: its super user, the brokers' own identity to each other, and the
+/// launcher's and the tools' identity. Each service signs in as itself ([`crate::bus`]).
+pub const ADMIN: &str = "admin";
+
 /// Node `id`'s settings in a cluster whose nodes listen on `ports` (node 1 on the first), its
-/// log segments in `data`.
+/// log segments in `data`, its administrator's password `admin_password`.
 ///
 /// Replication follows the cluster's size: with three nodes every topic, the consumer offsets
 /// and the producers' transaction state have three replicas and need two of them in sync to
 /// take a write (`acks=all`), so one node can be lost without losing an acknowledged event or
 /// refusing one; alone, one replica.
-pub fn server_properties(id: u32, ports: &[BrokerPorts], data: &Path) -> String {
+pub fn server_properties(
+    id: u32,
+    ports: &[BrokerPorts],
+    data: &Path,
+    admin_password: &str,
+) -> String {
     let own = ports[id as usize - 1];
     let replicas = ports.len().min(3);
     let min_in_sync = if replicas >= 3 { 2 } else { 1 };
@@ -108,19 +164,18 @@ pub fn server_properties(id: u32, ports: &[BrokerPorts], data: &Path) -> String 
         .zip(ports)
         .map(|(n, p)| format!("{n}@127.0.0.1:{}", p.controller))
         .collect();
-    let lines = [
+    let mut lines = vec![
         "# Written by the launcher at every start (crates/stack/src/kafka/config.rs).".to_owned(),
         "process.roles=broker,controller".to_owned(),
         format!("node.id={id}"),
         format!("controller.quorum.voters={}", voters.join(",")),
         format!(
-            "listeners=PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
+            "listeners=CLIENT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
             own.client, own.controller
         ),
-        format!("advertised.listeners=PLAINTEXT://127.0.0.1:{}", own.client),
+        format!("advertised.listeners=CLIENT://127.0.0.1:{}", own.client),
         "controller.listener.names=CONTROLLER".to_owned(),
-        "inter.broker.listener.name=PLAINTEXT".to_owned(),
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".to_owned(),
+        "inter.broker.listener.name=CLIENT".to_owned(),
         format!("log.dirs={}", data.display()),
         // Topics are made by the launcher and the tests, with their partitions and replicas;
         // a typo in a consumer's topic must not make one.
@@ -150,7 +205,47 @@ pub fn server_properties(id: u32, ports: &[BrokerPorts], data: &Path) -> String 
         "num.network.threads=1".to_owned(),
         "num.io.threads=2".to_owned(),
     ];
+    lines.extend(sign_in(admin_password));
     lines.join("\n") + "\n"
+}
+
+/// Who may connect, and what each may do (README, What the bus trusts):
+/// - **Clients sign in with SCRAM-SHA-512** on the client listener, the brokers to each other
+///   too (as [`ADMIN`], whose credential the storage is formatted with: [`admin_scram`]). A
+///   client that does not sign in is refused.
+/// - **The controllers' quorum signs in with PLAIN** on its own listener (SCRAM credentials live
+///   in the metadata the quorum itself serves, so they cannot authenticate it), with the
+///   administrator's password in this file only. Nothing but loopback reaches either listener.
+/// - **Kafka's `StandardAuthorizer` enforces the ACLs** the launcher makes from
+///   `contracts::access` ([`crate::bus`]); [`ADMIN`] alone is a super user, and what no ACL
+///   allows is refused.
+fn sign_in(admin_password: &str) -> Vec<String> {
+    let scram = format!(
+        "org.apache.kafka.common.security.scram.ScramLoginModule required \
+         username=\"{ADMIN}\" password=\"{admin_password}\";"
+    );
+    let plain = format!(
+        "org.apache.kafka.common.security.plain.PlainLoginModule required \
+         username=\"{ADMIN}\" password=\"{admin_password}\" user_{ADMIN}=\"{admin_password}\";"
+    );
+    vec![
+        "listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT".to_owned(),
+        "sasl.enabled.mechanisms=SCRAM-SHA-512".to_owned(),
+        "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512".to_owned(),
+        format!("listener.name.client.scram-sha-512.sasl.jaas.config={scram}"),
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN".to_owned(),
+        "sasl.mechanism.controller.protocol=PLAIN".to_owned(),
+        format!("listener.name.controller.plain.sasl.jaas.config={plain}"),
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer".to_owned(),
+        format!("super.users=User:{ADMIN}"),
+        "allow.everyone.if.no.acl.found=false".to_owned(),
+    ]
+}
+
+/// The administrator's SCRAM credential, for `kafka-storage format --add-scram`: written into
+/// the metadata log before the first start, since the brokers need it to reach each other.
+pub fn admin_scram(admin_password: &str) -> String {
+    format!("SCRAM-SHA-512=[name={ADMIN},password={admin_password}]")
 }
 
 /// Log4j2's settings for a node: warnings and errors, and Kafka's own line when a node has
@@ -191,11 +286,14 @@ mod tests {
                 controller: 9293,
             },
         ];
-        let text = server_properties(2, &ports, Path::new("/d"));
+        let text = server_properties(2, &ports, Path::new("/d"), "pw");
         for line in [
             "node.id=2",
             "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9193,3@127.0.0.1:9293",
-            "listeners=PLAINTEXT://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193",
+            "listeners=CLIENT://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users=User:admin",
+            "allow.everyone.if.no.acl.found=false",
             "default.replication.factor=3",
             "min.insync.replicas=2",
             "offsets.topic.replication.factor=3",
@@ -203,7 +301,7 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
-        let alone = server_properties(1, &ports[..1], Path::new("/d"));
+        let alone = server_properties(1, &ports[..1], Path::new("/d"), "pw");
         assert!(alone.contains("\nmin.insync.replicas=1\n"));
         assert!(alone.contains("\ndefault.replication.factor=1\n"));
     }

@@ -121,13 +121,17 @@ pub const TOOLS: &[(&str, &str, Bootstrap)] = &[
     ),
 ];
 
-/// The command that runs `tool` with `args` against the cluster at `bootstrap`. With no logging
-/// settings given, log4j2 prints errors only; the tools print their results on stdout.
+/// The command that runs `tool` with `args` against the cluster at `bootstrap`, signed in with
+/// the client properties in `sign_in` (`--command-config`, which every tool of Kafka 4 takes
+/// beside `--bootstrap-server`; see [`crate::kafka::Cluster::admin_properties`]). Both are left
+/// out when `args` names a cluster of its own. With no logging settings given, log4j2 prints
+/// errors only; the tools print their results on stdout.
 pub fn tool_command(
     libs: &Path,
     tool: &str,
     args: &[String],
     bootstrap: &str,
+    sign_in: Option<&Path>,
 ) -> Result<Command, String> {
     let tool = tool.strip_prefix("kafka-").unwrap_or(tool);
     let tool = tool.strip_suffix(".sh").unwrap_or(tool);
@@ -145,7 +149,11 @@ pub fn tool_command(
     let given = args
         .iter()
         .any(|a| a.starts_with("--bootstrap-server") || a.starts_with("--bootstrap-controller"));
-    let address = ["--bootstrap-server".to_owned(), bootstrap.to_owned()];
+    let mut address = vec!["--bootstrap-server".to_owned(), bootstrap.to_owned()];
+    if let Some(file) = sign_in.filter(|_| !args.iter().any(|a| a.starts_with("--command-config")))
+    {
+        address.extend(["--command-config".to_owned(), file.display().to_string()]);
+    }
     let at = match position {
         _ if given => None,
         Bootstrap::None => None,
@@ -181,7 +189,8 @@ mod tests {
             "kafka-consumer-groups",
             "kafka-consumer-groups.sh",
         ] {
-            let command = tool_command(Path::new("/libs"), name, &args, "127.0.0.1:9092").unwrap();
+            let command =
+                tool_command(Path::new("/libs"), name, &args, "127.0.0.1:9092", None).unwrap();
             let argv = argv(&command);
             assert!(argv.contains(
                 &"org.apache.kafka.tools.consumer.group.ConsumerGroupCommand".to_owned()
@@ -197,8 +206,9 @@ mod tests {
             );
         }
         let status = vec!["describe".to_owned(), "--status".to_owned()];
-        let argv_of =
-            |tool: &str| argv(&tool_command(Path::new("/libs"), tool, &status, "b:1").unwrap());
+        let argv_of = |tool: &str| {
+            argv(&tool_command(Path::new("/libs"), tool, &status, "b:1", None).unwrap())
+        };
         assert_eq!(
             argv_of("metadata-quorum")[argv_of("metadata-quorum").len() - 4..],
             ["--bootstrap-server", "b:1", "describe", "--status"]
@@ -208,19 +218,38 @@ mod tests {
             ["describe", "--bootstrap-server", "b:1", "--status"]
         );
         assert!(!argv_of("dump-log").contains(&"--bootstrap-server".to_owned()));
+        let signed_in = tool_command(
+            Path::new("/libs"),
+            "topics",
+            &["--list".to_owned()],
+            "b:1",
+            Some(Path::new("/data/admin.properties")),
+        )
+        .unwrap();
+        assert_eq!(
+            argv(&signed_in)[argv(&signed_in).len() - 5..],
+            [
+                "--bootstrap-server",
+                "b:1",
+                "--command-config",
+                "/data/admin.properties",
+                "--list"
+            ]
+        );
         let own = vec![
             "--bootstrap-server".to_owned(),
             "elsewhere:9092".to_owned(),
             "--list".to_owned(),
         ];
-        let argv =
-            argv(&tool_command(Path::new("/libs"), "topics", &own, "127.0.0.1:9092").unwrap());
+        let argv = argv(
+            &tool_command(Path::new("/libs"), "topics", &own, "127.0.0.1:9092", None).unwrap(),
+        );
         assert_eq!(
             argv.iter().filter(|a| *a == "--bootstrap-server").count(),
             1
         );
         assert!(
-            tool_command(Path::new("/libs"), "nope", &[], "x")
+            tool_command(Path::new("/libs"), "nope", &[], "x", None)
                 .unwrap_err()
                 .contains("consumer-groups")
         );
