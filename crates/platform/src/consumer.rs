@@ -227,20 +227,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
         if batch.len() > 1 {
             let decoded: Option<Vec<Received>> =
                 batch.iter().map(|m| Received::decode(m).ok()).collect();
-            let placed = decoded.as_ref().is_some_and(|received| {
-                batch
-                    .iter()
-                    .zip(received)
-                    .all(|(m, r)| self.check_origin(m, &r.envelope).is_ok())
-            });
-            let wanted: Option<Vec<&Received>> =
-                decoded.as_ref().filter(|_| placed).and_then(|received| {
-                    received
-                        .iter()
-                        .filter(|r| self.handler.wants(&r.envelope.event))
-                        .map(|r| r.envelope.validate().is_ok().then_some(r))
-                        .collect()
-                });
+            let wanted = self.applicable(batch, &decoded);
             // Anything undecodable, misplaced or invalid sends the batch one by one, where it
             // is dead-lettered on its own.
             if let Some(wanted) = wanted {
@@ -319,6 +306,28 @@ impl<H: EventHandler> ConsumerLoop<H> {
             }
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// The wanted events of `batch`, to apply together; `None` when any of its messages is
+    /// undecodable, misplaced or invalid.
+    fn applicable<'r>(
+        &self,
+        batch: &[BorrowedMessage<'_>],
+        decoded: &'r Option<Vec<Received>>,
+    ) -> Option<Vec<&'r Received>> {
+        let received = decoded.as_ref()?;
+        let placed = batch
+            .iter()
+            .zip(received)
+            .all(|(m, r)| self.check_origin(m, &r.envelope).is_ok());
+        if !placed {
+            return None;
+        }
+        received
+            .iter()
+            .filter(|r| self.handler.wants(&r.envelope.event))
+            .map(|r| r.envelope.validate().is_ok().then_some(r))
+            .collect()
     }
 
     /// Whether `envelope` may have come on the topic `message` arrived on (see
