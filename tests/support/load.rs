@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use contracts::{Topic, TopicNames};
-use rdkafka::producer::FutureRecord;
 use serde_json::json;
 use sqlx::PgPool;
 use stack::Stack;
@@ -186,17 +185,8 @@ pub async fn check(stack: &Stack, products: &[i64], traffic: &Traffic) -> Vec<(&
 /// A poison message on the busy payment topic: each of its 3 consumers must dead-letter it and go
 /// on ([`check`] counts them).
 pub async fn inject_poison(stack: &Stack) {
-    let producer = platform::kafka::producer(&stack.kafka_brokers).unwrap();
-    producer
-        .send(
-            FutureRecord::to(&TopicNames::default().name(Topic::Payment))
-                .key("poison")
-                .payload(POISON),
-            Duration::from_secs(5),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
+    let poison = POISON.as_bytes();
+    super::bus::publish_raw_as(stack, "payment", Topic::Payment, "poison", poison).await;
 }
 
 /// Waits up to 90 s for every invariant of [`check`] to hold (every saga finished); the last

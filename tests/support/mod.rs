@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod bus;
 pub mod load;
 
 use std::path::PathBuf;

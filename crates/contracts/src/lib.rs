@@ -8,11 +8,13 @@ pub mod access;
 pub mod calls;
 mod events;
 mod labels;
+mod origin;
 mod statuses;
 mod topics;
 mod validation;
 
 pub use events::*;
+pub use origin::Misplaced;
 pub use statuses::{CancelReason, DeliveryStatus, PaymentStatus};
 pub use topics::{Topic, TopicNames};
 pub use validation::{MAX_QTY, Violation};

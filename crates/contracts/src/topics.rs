@@ -25,6 +25,19 @@ impl Topic {
         Topic::ALL.into_iter().find(|t| t.base_name() == name)
     }
 
+    /// The one service that publishes on this topic: the `source` every event on it carries.
+    /// `None` for the dead-letter topic, which every consumer writes.
+    pub fn owner(self) -> Option<&'static str> {
+        match self {
+            Topic::Product => Some("product"),
+            Topic::Order => Some("order"),
+            Topic::Payment => Some("payment"),
+            Topic::Delivery => Some("delivery"),
+            Topic::Marketing => Some("marketing"),
+            Topic::DeadLetter => None,
+        }
+    }
+
     /// The name without any deployment prefix.
     pub fn base_name(self) -> &'static str {
         match self {
@@ -60,6 +73,11 @@ impl TopicNames {
 
     pub fn name(&self, topic: Topic) -> String {
         format!("{}{}", self.prefix, topic.base_name())
+    }
+
+    /// The topic a broker name stands for under this prefix; `None` for any other name.
+    pub fn topic(&self, name: &str) -> Option<Topic> {
+        Topic::from_base_name(name.strip_prefix(self.prefix.as_str())?)
     }
 
     pub fn all(&self) -> Vec<String> {

@@ -12,6 +12,13 @@
 //!   Either way the loop moves on. If the dead-letter topic cannot be written
 //!   ([`DEAD_LETTER_ATTEMPTS`] tries), the loop stops loudly and readiness turns false, rather
 //!   than spin on that message.
+//! - **Only from where it belongs.** Every record is checked against the topic it arrived on
+//!   ([`Envelope::check_origin`]): an event type another topic carries, or a `source` other than
+//!   the topic's owner, is dead-lettered at once, whatever this service wants of it.
+//! - **Nothing that contradicts what we know.** A handler that finds an event at odds with its
+//!   own data (a refund for a payment it never took, another customer for a known order)
+//!   answers [`HandlerError::Contradicts`]: nothing is applied and the event is dead-lettered at
+//!   once with the reason; in a batch, only that event (the batch is replayed one by one).
 //! - **Outages do not poison.** While the database is unreachable the same message is retried
 //!   with capped backoff for as long as it takes; it is never dead-lettered for that.
 //! - **Batches.** Messages already buffered are applied together, up to [`BATCH`] in one
@@ -80,9 +87,19 @@ pub enum HandlerError {
     /// The event cannot be applied, now or ever (a contract violation).
     #[error("rejected: {0}")]
     Rejected(String),
+    /// The event contradicts what this service knows (a payment it does not hold, an order's
+    /// customer other than the one it knows, a state the event cannot follow): forged or broken
+    /// upstream. Dead-lettered at once with this reason, never retried, nothing applied.
+    #[error("contradicts what we know: {0}")]
+    Contradicts(String),
 }
 
 impl HandlerError {
+    /// A refusal with `reason`, built the way handlers write it: `HandlerError::contradicts(..)`.
+    pub fn contradicts(reason: impl Into<String>) -> Self {
+        HandlerError::Contradicts(reason.into())
+    }
+
     fn is_transient(&self) -> bool {
         matches!(self, HandlerError::Database(e) if crate::db::is_transient(e))
     }
@@ -210,15 +227,9 @@ impl<H: EventHandler> ConsumerLoop<H> {
         if batch.len() > 1 {
             let decoded: Option<Vec<Received>> =
                 batch.iter().map(|m| Received::decode(m).ok()).collect();
-            let wanted: Option<Vec<&Received>> = decoded.as_ref().and_then(|received| {
-                received
-                    .iter()
-                    .filter(|r| self.handler.wants(&r.envelope.event))
-                    .map(|r| r.envelope.validate().is_ok().then_some(r))
-                    .collect()
-            });
-            // Anything undecodable or invalid sends the batch one by one, where it is
-            // dead-lettered on its own.
+            let wanted = self.applicable(batch, &decoded);
+            // Anything undecodable, misplaced or invalid sends the batch one by one, where it
+            // is dead-lettered on its own.
             if let Some(wanted) = wanted {
                 let mut delay = Duration::from_millis(100);
                 loop {
@@ -260,6 +271,9 @@ impl<H: EventHandler> ConsumerLoop<H> {
             Err(err) => return Outcome::DeadLetter(format!("undecodable event: {err}"), 0),
         };
         let envelope = &received.envelope;
+        if let Err(misplaced) = self.check_origin(message, envelope) {
+            return Outcome::DeadLetter(format!("misplaced event: {misplaced}"), 0);
+        }
         if !self.handler.wants(&envelope.event) {
             return Outcome::Done;
         }
@@ -274,6 +288,10 @@ impl<H: EventHandler> ConsumerLoop<H> {
                 Err(err) if err.is_transient() => {
                     tracing::warn!(error = %err, event_type = envelope.event_type(), "consumer: database unavailable; retrying");
                 }
+                // Trying again would find the same data: no retries.
+                Err(err @ HandlerError::Contradicts(_)) => {
+                    return Outcome::DeadLetter(err.to_string(), attempt + 1);
+                }
                 Err(err) => {
                     attempt += 1;
                     tracing::warn!(error = %err, attempt, event_type = envelope.event_type(), event_id = %envelope.event_id, "consumer: handler failed");
@@ -287,6 +305,42 @@ impl<H: EventHandler> ConsumerLoop<H> {
                 () = tokio::time::sleep(delay) => {}
             }
             delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// The wanted events of `batch`, to apply together; `None` when any of its messages is
+    /// undecodable, misplaced or invalid.
+    fn applicable<'r>(
+        &self,
+        batch: &[BorrowedMessage<'_>],
+        decoded: &'r Option<Vec<Received>>,
+    ) -> Option<Vec<&'r Received>> {
+        let received = decoded.as_ref()?;
+        let placed = batch
+            .iter()
+            .zip(received)
+            .all(|(m, r)| self.check_origin(m, &r.envelope).is_ok());
+        if !placed {
+            return None;
+        }
+        received
+            .iter()
+            .filter(|r| self.handler.wants(&r.envelope.event))
+            .map(|r| r.envelope.validate().is_ok().then_some(r))
+            .collect()
+    }
+
+    /// Whether `envelope` may have come on the topic `message` arrived on (see
+    /// [`Envelope::check_origin`]).
+    fn check_origin(
+        &self,
+        message: &BorrowedMessage<'_>,
+        envelope: &Envelope,
+    ) -> Result<(), contracts::Misplaced> {
+        match self.topics.topic(message.topic()) {
+            Some(topic) => envelope.check_origin(topic),
+            // Only this loop's own subscriptions are consumed, all named by `self.topics`.
+            None => envelope.check_origin(Topic::DeadLetter),
         }
     }
 

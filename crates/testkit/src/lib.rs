@@ -137,8 +137,13 @@ impl TestEnv {
 
     /// Publishes `envelope` on its topic, as another service's relay would.
     pub async fn publish(&self, envelope: &Envelope) {
+        self.publish_to(envelope.topic(), envelope).await;
+    }
+
+    /// Publishes `envelope` on `topic`, its own or not, as anyone who can write there would.
+    pub async fn publish_to(&self, topic: Topic, envelope: &Envelope) {
         let producer = platform::kafka::producer(&self.brokers).expect("producer");
-        let topic = self.topics.name(envelope.topic());
+        let topic = self.topics.name(topic);
         let body = envelope.to_json();
         let key = envelope.key();
         producer
@@ -164,6 +169,20 @@ impl TestEnv {
             .iter()
             .filter(|e| e.event_type() == event_type)
             .count()
+    }
+
+    /// Waits up to `within` for `envelope` on the dead-letter topic; the reason it was put
+    /// there (its `dlq-error` header).
+    pub async fn dead_lettered(&self, envelope: &Envelope, within: Duration) -> Option<String> {
+        let id = envelope.event_id.to_string();
+        eventually(within, || async {
+            let found = self.dead_letters(Duration::from_secs(1)).await;
+            found
+                .into_iter()
+                .find(|(payload, _)| payload.contains(&id))
+                .map(|(_, reason)| reason)
+        })
+        .await
     }
 
     /// Reads the dead-letter topic from the beginning for `window`: each message's payload and

@@ -1,5 +1,7 @@
 //! Queries. Each takes the caller's connection or unit of work; the caller owns the commit.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use contracts::{DeliveryChanged, DeliveryStatus, OrderCancelled, PaymentCompleted};
 use serde::Serialize;
@@ -57,7 +59,8 @@ pub async fn request(
 }
 
 /// Cancels the order's delivery if it is not final yet, or records it cancelled if it was
-/// never requested (no address: nothing is to be delivered); `None` when it is final already.
+/// never requested (no address: nothing is to be delivered); `None` when it is final already
+/// or belongs to another customer or seller.
 pub async fn cancel(
     conn: &mut PgConnection,
     order: &OrderCancelled,
@@ -67,6 +70,7 @@ pub async fn cancel(
          VALUES ($1, $2, $3, '', $4)
          ON CONFLICT (order_id) DO UPDATE SET status = $4, updated_at = now()
              WHERE deliveries.status = ANY($5)
+               AND (deliveries.customer_id, deliveries.seller_id) = ($2, $3)
          RETURNING {COLUMNS}"
     ))
     .bind(order.order_id)
@@ -93,6 +97,20 @@ pub async fn transition(
     .bind(next.reachable_from())
     .fetch_optional(conn)
     .await
+}
+
+/// The deliveries of `order_ids` that exist, by order.
+pub async fn by_orders(
+    conn: &mut PgConnection,
+    order_ids: &[i64],
+) -> sqlx::Result<HashMap<i64, Delivery>> {
+    let found: Vec<Delivery> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM deliveries WHERE order_id = ANY($1)"
+    ))
+    .bind(order_ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(found.into_iter().map(|d| (d.order_id, d)).collect())
 }
 
 pub async fn by_id(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Delivery>> {

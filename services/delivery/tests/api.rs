@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use contracts::{Envelope, Event, PaymentCompleted, Topic};
+use contracts::{CancelReason, Envelope, Event, OrderCancelled, PaymentCompleted, Topic};
 use platform::consumer::DEAD_LETTER_ATTEMPTS;
 use rdkafka::producer::FutureRecord;
 use serde_json::json;
@@ -200,4 +200,70 @@ async fn a_dead_letter_that_cannot_be_written_stops_the_consumer_and_readiness()
         env.dead_letters(Duration::from_secs(2)).await.is_empty(),
         "nothing could be dead-lettered"
     );
+}
+
+fn paid_by(order_id: i64, customer_id: i64) -> Envelope {
+    let mut envelope = paid(order_id);
+    if let Event::PaymentCompleted(p) = &mut envelope.event {
+        p.customer_id = customer_id;
+    }
+    envelope
+}
+
+fn cancelled(order_id: i64, customer_id: i64) -> Envelope {
+    Envelope::new(
+        "order",
+        Event::OrderCancelled(OrderCancelled {
+            order_id,
+            customer_id,
+            seller_id: 3,
+            product_id: 4,
+            qty: 1,
+            reason: CancelReason::CustomerRequest,
+        }),
+    )
+}
+
+async fn status_of(http: &Http, url: &str, order_id: i64) -> Option<serde_json::Value> {
+    Some(delivery_of(http, url, order_id).await?["status"].clone())
+}
+
+/// Waits until order `order_id`'s delivery is `status`.
+async fn wait_status(http: &Http, url: &str, order_id: i64, status: &str) {
+    eventually(Duration::from_secs(10), || async {
+        (status_of(http, url, order_id).await? == status).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("delivery of order {order_id} {status}"));
+}
+
+#[tokio::test]
+async fn an_event_naming_someone_else_s_delivery_is_dead_lettered_and_races_still_work() {
+    let (env, app) = spawn().await;
+    let http = env.http_as(Role::Courier, 1);
+    env.publish(&paid(510)).await;
+    wait_status(&http, &app.url, 510, "REQUESTED").await;
+    let (other_cancel, other_payment) = (cancelled(510, 9), paid_by(510, 9));
+    env.publish(&other_cancel).await;
+    env.publish(&other_payment).await;
+    for forged in [&other_cancel, &other_payment] {
+        let reason = env.dead_lettered(forged, Duration::from_secs(15)).await;
+        let reason = reason.expect("dead-lettered");
+        assert!(
+            reason.contains("for customer 2 of seller 3, not 9 of 3"),
+            "{reason}"
+        );
+    }
+    assert_eq!(status_of(&http, &app.url, 510).await.unwrap(), "REQUESTED");
+    env.publish(&cancelled(510, 2)).await;
+    wait_status(&http, &app.url, 510, "CANCELLED").await;
+
+    // The legitimate race: the cancellation overtakes the payment; the late payment fits.
+    env.publish(&cancelled(511, 2)).await;
+    wait_status(&http, &app.url, 511, "CANCELLED").await;
+    let late = paid(511);
+    env.publish(&late).await;
+    assert_eq!(env.dead_lettered(&late, Duration::from_secs(2)).await, None);
+    assert_eq!(status_of(&http, &app.url, 511).await.unwrap(), "CANCELLED");
+    assert_eq!(env.published(Topic::Delivery, "DeliveryRequested").await, 1);
 }

@@ -41,7 +41,9 @@ async fn alert_seller(
         .await
         .map_err(|err| match err {
             HandlerError::Database(e) => ApiError::from(e),
-            HandlerError::Rejected(message) => ApiError::internal(message),
+            HandlerError::Rejected(message) | HandlerError::Contradicts(message) => {
+                ApiError::internal(message)
+            }
         })?;
     Ok((StatusCode::CREATED, axum::Json(notification)))
 }

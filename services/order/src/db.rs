@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use contracts::{Event, OrderPlaced};
+use contracts::{DeliveryChanged, Event, OrderPlaced};
 use platform::Store;
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -236,22 +236,48 @@ pub async fn transition(
     .await
 }
 
-/// Moves each of `ids` to `next` where its status allows; the others stay as they are (a late
-/// or repeated event). Returns how many moved.
-pub async fn transition_all(
+/// Moves the order of `delivery` to `next` if its status allows and it is the customer's and
+/// seller's the delivery names; `None` otherwise (unknown, not allowed, or someone else's).
+pub async fn follow_delivery(
     conn: &mut PgConnection,
-    ids: &[i64],
+    delivery: &DeliveryChanged,
     next: OrderStatus,
-) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE orders SET status = $2, updated_at = now() WHERE id = ANY($1) AND status = ANY($3)",
-    )
-    .bind(ids)
+) -> sqlx::Result<Option<Order>> {
+    sqlx::query_as(&format!(
+        "UPDATE orders SET status = $2, updated_at = now()
+         WHERE id = $1 AND status = ANY($3) AND (customer_id, seller_id) = ($4, $5)
+         RETURNING {COLUMNS}"
+    ))
+    .bind(delivery.order_id)
     .bind(next)
     .bind(next.reachable_from())
-    .execute(conn)
-    .await?
-    .rows_affected())
+    .bind(delivery.customer_id)
+    .bind(delivery.seller_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// [`follow_delivery`] for each of `deliveries`, in one statement. Returns the ids of the
+/// orders that moved; the others stay as they are.
+pub async fn follow_deliveries(
+    conn: &mut PgConnection,
+    deliveries: &[&DeliveryChanged],
+    next: OrderStatus,
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "UPDATE orders AS o SET status = $4, updated_at = now()
+         FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) AS d(id, customer_id, seller_id)
+         WHERE o.id = d.id AND o.status = ANY($5)
+           AND (o.customer_id, o.seller_id) = (d.customer_id, d.seller_id)
+         RETURNING o.id",
+    )
+    .bind(deliveries.iter().map(|d| d.order_id).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.customer_id).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.seller_id).collect::<Vec<_>>())
+    .bind(next)
+    .bind(next.reachable_from())
+    .fetch_all(conn)
+    .await
 }
 
 pub async fn pending_older_than(

@@ -52,7 +52,8 @@ impl OrderStatus {
             // PENDING only for a stock shortage that overtook the payment's answer; customers
             // cancel only what `customer_may_cancel` allows.
             CancelRequested => &[Pending, Placed, DeliveryRequested, Shipping],
-            Cancelled => &[Placed, DeliveryRequested, Shipping, CancelRequested],
+            // Only on `DeliveryCancelled`, which only follows the order's own `OrderCancelled`.
+            Cancelled => &[CancelRequested],
         }
     }
 
@@ -71,6 +72,21 @@ impl OrderStatus {
 
     pub fn can_become(self, next: OrderStatus) -> bool {
         next.reachable_from().contains(&self)
+    }
+
+    /// Why an order in this state cannot be the one a delivery that reached `delivery` is for,
+    /// if it cannot: a delivery is cancelled only after the order asked (`CANCEL_REQUESTED`),
+    /// and a delivery cancelled is never completed. Any other move the state does not allow is
+    /// late or repeated (events of other topics overtake each other, a dead letter is
+    /// redriven) and changes nothing.
+    pub fn contradicted_by(self, delivery: DeliveryStatus) -> Option<&'static str> {
+        use OrderStatus::*;
+        match (delivery, self) {
+            (DeliveryStatus::Cancelled, CancelRequested | Cancelled) => None,
+            (DeliveryStatus::Cancelled, _) => Some("its cancellation was never asked for"),
+            (DeliveryStatus::Completed, Cancelled) => Some("its delivery was cancelled"),
+            _ => None,
+        }
     }
 
     /// Where the order goes when its delivery reaches `delivery`.
@@ -198,6 +214,28 @@ mod tests {
         // Delivered before the cancellation reached delivery: the cancellation is refused.
         assert!(OrderStatus::CancelRequested.can_become(OrderStatus::Delivered));
         assert!(!OrderStatus::Cancelled.can_become(OrderStatus::Delivered));
+    }
+
+    #[test]
+    fn a_delivery_event_contradicts_only_what_cannot_follow() {
+        use DeliveryStatus as D;
+        use OrderStatus as O;
+        for order in OrderStatus::ALL {
+            let cancelling = matches!(order, O::CancelRequested | O::Cancelled);
+            assert_eq!(order.contradicted_by(D::Cancelled).is_some(), !cancelling);
+            assert_eq!(
+                order.contradicted_by(D::Completed).is_some(),
+                *order == O::Cancelled
+            );
+            assert!(order.contradicted_by(D::Requested).is_none());
+            assert!(order.contradicted_by(D::Started).is_none(), "late: {order}");
+            // What is not contradicted either moves the order or changes nothing.
+            assert!(
+                order.contradicted_by(D::Cancelled).is_some()
+                    || *order == O::Cancelled
+                    || order.can_become(O::Cancelled)
+            );
+        }
     }
 
     #[test]

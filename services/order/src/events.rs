@@ -1,5 +1,7 @@
 //! What order does with catalog, stock and delivery events.
 
+use std::collections::HashSet;
+
 use contracts::{CancelReason, DeliveryChanged, DeliveryStatus, Envelope, Event, StockShortage};
 use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError, Run, runs};
@@ -103,33 +105,61 @@ fn delivery_requested(event: &Event) -> Option<&DeliveryChanged> {
     }
 }
 
+/// Each order follows its delivery to `DELIVERY_REQUESTED`; see [`on_delivery_changed`] for
+/// what is refused.
 async fn on_deliveries_requested(
     work: &mut UnitOfWork,
     requested: &[&DeliveryChanged],
-) -> sqlx::Result<()> {
-    let ids: Vec<i64> = requested.iter().map(|d| d.order_id).collect();
-    db::transition_all(
-        work,
-        &ids,
-        OrderStatus::following(DeliveryStatus::Requested),
-    )
-    .await?;
+) -> Result<(), HandlerError> {
+    let next = OrderStatus::following(DeliveryStatus::Requested);
+    let moved: HashSet<i64> = db::follow_deliveries(work, requested, next)
+        .await?
+        .into_iter()
+        .collect();
+    for delivery in requested.iter().filter(|d| !moved.contains(&d.order_id)) {
+        unmoved(work, delivery).await?;
+    }
     Ok(())
 }
 
-/// The order follows its delivery. A move its status does not allow (a late event, a terminal
-/// order) is ignored: the event is recorded as processed and changes nothing.
+/// The order follows its delivery. Refused (dead-lettered, nothing changes) when it
+/// contradicts the order: an order order never took, another customer or seller, a state the
+/// delivery's cannot follow ([`OrderStatus::contradicted_by`]). Any other move the order's
+/// status does not allow (a late or repeated event, a terminal order) is recorded as processed
+/// and changes nothing.
 async fn on_delivery_changed(
     work: &mut UnitOfWork,
     delivery: &DeliveryChanged,
-) -> sqlx::Result<()> {
+) -> Result<(), HandlerError> {
     let next = OrderStatus::following(delivery.status);
-    if db::transition(work, delivery.order_id, next, None)
-        .await?
-        .is_none()
-    {
-        tracing::debug!(%next, "delivery event ignored by the order's status");
+    if db::follow_delivery(work, delivery, next).await?.is_none() {
+        unmoved(work, delivery).await?;
     }
+    Ok(())
+}
+
+/// Why `delivery` did not move its order: refused if it contradicts the order, else ignored.
+async fn unmoved(work: &mut UnitOfWork, delivery: &DeliveryChanged) -> Result<(), HandlerError> {
+    let order_id = delivery.order_id;
+    let Some(order) = db::find(work, order_id).await? else {
+        return Err(HandlerError::contradicts(format!(
+            "no order {order_id}: its delivery cannot be {}",
+            delivery.status
+        )));
+    };
+    if (order.customer_id, order.seller_id) != (delivery.customer_id, delivery.seller_id) {
+        return Err(HandlerError::contradicts(format!(
+            "order {order_id} is customer {}'s of seller {}, not {}'s of {}",
+            order.customer_id, order.seller_id, delivery.customer_id, delivery.seller_id
+        )));
+    }
+    if let Some(why) = order.status.contradicted_by(delivery.status) {
+        return Err(HandlerError::contradicts(format!(
+            "order {order_id} is {}: its delivery cannot be {} ({why})",
+            order.status, delivery.status
+        )));
+    }
+    tracing::debug!(order_id, status = %order.status, delivery = %delivery.status, "delivery event ignored by the order's status");
     Ok(())
 }
 

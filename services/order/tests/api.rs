@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use contracts::{
-    DeliveryChanged, DeliveryStatus, Envelope, Event, ProductRegistered, StockDecreased,
-    StockRestored, Topic,
+    DeliveryChanged, DeliveryStatus, Envelope, Event, ProductRegistered, ProductUpdated,
+    StockDecreased, StockRestored, Topic,
 };
 use platform::settings::ClientSettings;
 use serde_json::{Value, json};
@@ -487,4 +487,74 @@ async fn an_order_is_its_customer_s_and_an_admin_s_only() {
     let (status, own) = h.http.get(&url).await;
     assert_eq!((status, own["status"].clone()), (200, json!("PLACED")));
     assert_eq!(h.count("ordering", "SELECT count(*) FROM orders").await, 1);
+}
+
+/// Waits for `envelope` on the dead-letter topic; its reason contains `why`.
+async fn assert_dead_lettered(env: &TestEnv, envelope: &Envelope, why: &str) {
+    let reason = env
+        .dead_lettered(envelope, Duration::from_secs(15))
+        .await
+        .unwrap_or_else(|| panic!("{} dead-lettered", envelope.event_type()));
+    assert!(reason.contains(why), "{reason}");
+}
+
+fn price_one(source: &str) -> Envelope {
+    Envelope::new(
+        source,
+        Event::ProductUpdated(ProductUpdated {
+            product_id: 11,
+            seller_id: Some(5),
+            name: "Japchae kit".into(),
+            price: 1,
+            stock: 50,
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_delivery_event_or_a_price_that_does_not_fit_is_dead_lettered() {
+    let h = spawn().await;
+    let (_, order) = h.place(json!({"productId": 11, "qty": 1})).await;
+    let id = order["id"].as_i64().unwrap();
+    let change = |order_id, customer_id, status| DeliveryChanged {
+        delivery_id: 1,
+        order_id,
+        customer_id,
+        seller_id: 5,
+        status,
+    };
+    let delivery = |event: fn(DeliveryChanged) -> Event, order_id, customer_id, status| {
+        Envelope::new("delivery", event(change(order_id, customer_id, status)))
+    };
+    let never_asked = delivery(Event::DeliveryCancelled, id, 8, DeliveryStatus::Cancelled);
+    let someone_else = delivery(Event::DeliveryStarted, id, 9, DeliveryStatus::Started);
+    let no_order = delivery(Event::DeliveryRequested, 4040, 8, DeliveryStatus::Requested);
+    let (from_order, misplaced) = (price_one("order"), price_one("product"));
+    for forged in [&never_asked, &someone_else, &no_order, &from_order] {
+        h.env.publish(forged).await;
+    }
+    h.env.publish_to(Topic::Delivery, &misplaced).await;
+    let cases = [
+        (&never_asked, "its cancellation was never asked for"),
+        (&someone_else, "is customer 8's of seller 5, not 9's of 5"),
+        (&no_order, "no order 4040"),
+        (&from_order, "only product publishes there"),
+        (&misplaced, "does not belong on mealkit.delivery"),
+    ];
+    for (forged, why) in cases {
+        assert_dead_lettered(&h.env, forged, why).await;
+    }
+    let status_of =
+        || async { h.http.get(&format!("{}/orders/{id}", h.order.url)).await.1["status"].clone() };
+    assert_eq!(status_of().await, "PLACED");
+    let price = "SELECT price FROM products WHERE product_id = 11";
+    assert_eq!(h.count("ordering", price).await, 8000);
+
+    let requested = delivery(Event::DeliveryRequested, id, 8, DeliveryStatus::Requested);
+    h.env.publish(&requested).await;
+    eventually(Duration::from_secs(10), || async {
+        (status_of().await == "DELIVERY_REQUESTED").then_some(())
+    })
+    .await
+    .expect("the real delivery is followed");
 }

@@ -1,6 +1,6 @@
 //! What payment does when an order's delivery is cancelled.
 
-use contracts::{DeliveryChanged, Envelope, Event, PaymentCancelled};
+use contracts::{DeliveryChanged, Envelope, Event, PaymentCancelled, PaymentStatus};
 use platform::UnitOfWork;
 use platform::consumer::{EventHandler, HandlerError};
 
@@ -23,12 +23,39 @@ impl EventHandler for Handler {
     }
 }
 
-/// Refunds the order's approved payment (`PaymentCancelled`); nothing if there is none.
+/// Refunds the order's approved payment (`PaymentCancelled`). A delivery is cancelled only
+/// for an order that was paid, so what does not fit the payment payment holds is refused
+/// (dead-lettered, nothing refunded): no payment for that order, another customer or seller,
+/// a declined payment. One refunded already is a repeat and changes nothing.
 async fn on_delivery_cancelled(
     work: &mut UnitOfWork,
     delivery: &DeliveryChanged,
 ) -> Result<(), HandlerError> {
-    let Some(payment) = db::cancel(work, delivery.order_id).await? else {
+    let order_id = delivery.order_id;
+    let Some(held) = db::by_order(work, order_id).await? else {
+        return Err(HandlerError::contradicts(format!(
+            "no payment for order {order_id}: nothing to refund"
+        )));
+    };
+    if (held.customer_id, held.seller_id) != (delivery.customer_id, delivery.seller_id) {
+        return Err(HandlerError::contradicts(format!(
+            "order {order_id} was paid by customer {} to seller {}, not {} to {}",
+            held.customer_id, held.seller_id, delivery.customer_id, delivery.seller_id
+        )));
+    }
+    match held.status {
+        PaymentStatus::Approved => {}
+        PaymentStatus::Cancelled => {
+            tracing::info!(order_id, "payment refunded already");
+            return Ok(());
+        }
+        PaymentStatus::Declined => {
+            return Err(HandlerError::contradicts(format!(
+                "the payment of order {order_id} was declined: nothing to refund"
+            )));
+        }
+    }
+    let Some(payment) = db::cancel(work, order_id).await? else {
         return Ok(());
     };
     work.publish(Event::PaymentCancelled(PaymentCancelled {

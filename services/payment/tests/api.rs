@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use contracts::{DeliveryChanged, DeliveryStatus, Envelope, Event, Topic};
+use contracts::{DeliveryChanged, DeliveryStatus, Envelope, Event, PaymentCancelled, Topic};
 use serde_json::{Value, json};
 use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
 
@@ -190,4 +190,71 @@ async fn a_cancelled_delivery_refunds_its_payment_once() {
     .expect("payment cancelled");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(env.published(Topic::Payment, "PaymentCancelled").await, 1);
+}
+
+fn delivery_cancelled(order_id: i64, customer_id: i64) -> Envelope {
+    Envelope::new(
+        "delivery",
+        Event::DeliveryCancelled(DeliveryChanged {
+            delivery_id: 1,
+            order_id,
+            customer_id,
+            seller_id: 3,
+            status: DeliveryStatus::Cancelled,
+        }),
+    )
+}
+
+/// Waits for `envelope` on the dead-letter topic; its reason contains `why`.
+async fn assert_dead_lettered(env: &TestEnv, envelope: &Envelope, why: &str) {
+    let reason = env
+        .dead_lettered(envelope, Duration::from_secs(15))
+        .await
+        .unwrap_or_else(|| panic!("{} dead-lettered", envelope.event_type()));
+    assert!(reason.contains(why), "{reason}");
+}
+
+#[tokio::test]
+async fn a_refund_that_does_not_fit_the_payment_or_its_topic_is_dead_lettered() {
+    let (env, app) = spawn().await;
+    let http = env.http_as_service();
+    let (_, payment) = http
+        .post(&format!("{}/payments", app.url), charge(81))
+        .await;
+    let no_payment = delivery_cancelled(404, 2);
+    let other_customer = delivery_cancelled(81, 9);
+    let mut from_order = delivery_cancelled(81, 2);
+    from_order.source = "order".into();
+    // Payment's own event type, on the topic payment reads: not from where it belongs.
+    let misplaced = Envelope::new(
+        "payment",
+        Event::PaymentCancelled(PaymentCancelled {
+            payment_id: 1,
+            order_id: 81,
+            product_id: 4,
+            qty: 2,
+            amount: 5000,
+        }),
+    );
+    for forged in [&no_payment, &other_customer, &from_order] {
+        env.publish(forged).await;
+    }
+    env.publish_to(Topic::Delivery, &misplaced).await;
+    assert_dead_lettered(&env, &no_payment, "no payment for order 404").await;
+    assert_dead_lettered(&env, &other_customer, "paid by customer 2").await;
+    assert_dead_lettered(&env, &from_order, "only delivery publishes there").await;
+    assert_dead_lettered(&env, &misplaced, "does not belong on mealkit.delivery").await;
+    let status = || async {
+        let url = format!("{}/payments/{}", app.url, payment["id"]);
+        http.get(&url).await.1["status"].clone()
+    };
+    assert_eq!(status().await, "APPROVED", "nothing refunded");
+    assert_eq!(env.published(Topic::Payment, "PaymentCancelled").await, 0);
+
+    env.publish(&delivery_cancelled(81, 2)).await;
+    eventually(Duration::from_secs(10), || async {
+        (status().await == "CANCELLED").then_some(())
+    })
+    .await
+    .expect("the real cancellation refunds");
 }

@@ -94,12 +94,20 @@ async fn on_payments_completed(
     Ok(())
 }
 
-/// Restores exactly what this order took, once; nothing if it took nothing.
+/// Restores exactly what this order took, once; nothing if it took nothing. A refund of
+/// another kit or quantity than the order's stock movement is refused (dead-lettered).
 async fn on_payment_cancelled(
     work: &mut UnitOfWork,
     cancelled: &PaymentCancelled,
 ) -> Result<(), HandlerError> {
-    let Some(movement) = db::movement(work, cancelled.order_id).await? else {
+    let movement = db::movement(work, cancelled.order_id).await?;
+    if let Some(taken) = movement.as_ref().filter(|m| !fits(m, cancelled)) {
+        return Err(HandlerError::contradicts(format!(
+            "order {} took {} of kit {}; its refund names {} of kit {}",
+            cancelled.order_id, taken.qty, taken.product_id, cancelled.qty, cancelled.product_id
+        )));
+    }
+    let Some(movement) = movement else {
         // Cancelled before the stock was taken: make sure a late PaymentCompleted takes none.
         let void = MovementOutcome::Void;
         db::record_movement(work, cancelled.order_id, cancelled.product_id, 0, void).await?;
@@ -121,4 +129,11 @@ async fn on_payment_cancelled(
         remaining,
     }));
     Ok(())
+}
+
+/// Whether a refund is for what the order's stock movement recorded: the same kit and, when
+/// stock was taken, the same quantity.
+fn fits(movement: &db::Movement, cancelled: &PaymentCancelled) -> bool {
+    movement.product_id == cancelled.product_id
+        && (movement.outcome != MovementOutcome::Decreased || movement.qty == cancelled.qty)
 }

@@ -398,3 +398,51 @@ async fn an_event_that_breaks_its_contract_is_dead_lettered_not_applied() {
     assert!(dead[0].0.contains("\"orderId\":301"), "{}", dead[0].0);
     assert_eq!(dead[0].1, "invalid event: qty must be 1 to 100, not -5");
 }
+
+fn refund(order_id: i64, product_id: i64, qty: i32) -> Envelope {
+    Envelope::new(
+        "payment",
+        Event::PaymentCancelled(PaymentCancelled {
+            payment_id: order_id,
+            order_id,
+            product_id,
+            qty,
+            amount: 9900 * i64::from(qty),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_refund_of_other_stock_than_the_order_took_is_dead_lettered() {
+    let (env, app) = spawn().await;
+    let http = env.http_as(Role::Seller, 3);
+    let product_id = register(&http, &app.url, 5).await["id"].as_i64().unwrap();
+    let stock = || async {
+        let url = format!("{}/products/{product_id}", app.url);
+        http.get(&url).await.1["stock"].as_i64().unwrap()
+    };
+    env.publish(&paid(201, product_id, 2)).await;
+    eventually(Duration::from_secs(15), || async {
+        (stock().await == 3).then_some(())
+    })
+    .await
+    .expect("order 201 takes its stock");
+    let (more, other_kit) = (refund(201, product_id, 5), refund(201, product_id + 1, 2));
+    env.publish(&more).await;
+    env.publish(&other_kit).await;
+    for forged in [&more, &other_kit] {
+        let reason = env.dead_lettered(forged, Duration::from_secs(15)).await;
+        let reason = reason.expect("dead-lettered");
+        assert!(
+            reason.contains(&format!("order 201 took 2 of kit {product_id}")),
+            "{reason}"
+        );
+    }
+    assert_eq!(stock().await, 3, "nothing restored");
+    env.publish(&refund(201, product_id, 2)).await;
+    eventually(Duration::from_secs(15), || async {
+        (stock().await == 5).then_some(())
+    })
+    .await
+    .expect("the real refund restores what order 201 took");
+}

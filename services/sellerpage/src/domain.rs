@@ -94,6 +94,25 @@ impl SellerOrder {
         }
     }
 
+    /// Why `event` cannot be about this order, if it cannot: it names another customer or
+    /// seller than the ones already known. Every event of an order names the same two, so the
+    /// read side never hands an order (its journey, its seller's page) to someone else.
+    pub fn contradiction(&self, event: &Event) -> Option<String> {
+        let (customer, seller) = parties(event)?;
+        let known = |slot: Option<i64>, named: i64| slot.is_some_and(|id| id != named);
+        if known(self.customer_id, customer) || known(self.seller_id, seller) {
+            return Some(format!(
+                "order {} is customer {}'s of seller {}; {} names customer {customer} of \
+                 seller {seller}",
+                self.order_id,
+                self.customer_id.map_or("?".into(), |id| id.to_string()),
+                self.seller_id.map_or("?".into(), |id| id.to_string()),
+                event.event_type()
+            ));
+        }
+        None
+    }
+
     /// Folds `event` (which happened at `at`) into the view. Commutes with every other event
     /// of the same order, so arrival order across topics does not matter.
     pub fn apply(&mut self, event: &Event, at: DateTime<Utc>) {
@@ -190,6 +209,20 @@ impl SellerOrder {
             _ if self.placed_at.is_some() || self.payment_status.is_some() => Placed,
             _ => Pending,
         }
+    }
+}
+
+/// The customer and seller an event names, if it names them.
+fn parties(event: &Event) -> Option<(i64, i64)> {
+    match event {
+        Event::OrderPlaced(e) => Some((e.customer_id, e.seller_id)),
+        Event::OrderCancelled(e) => Some((e.customer_id, e.seller_id)),
+        Event::PaymentCompleted(e) => Some((e.customer_id, e.seller_id)),
+        Event::DeliveryRequested(e)
+        | Event::DeliveryStarted(e)
+        | Event::DeliveryCompleted(e)
+        | Event::DeliveryCancelled(e) => Some((e.customer_id, e.seller_id)),
+        _ => None,
     }
 }
 
@@ -298,5 +331,27 @@ mod tests {
             assert_eq!(view.cancellation_status(), Some(CancellationStep::Refused));
             assert_eq!(view.status(), SellerOrderStatus::Delivered);
         }
+    }
+
+    #[test]
+    fn an_order_s_owners_never_change_once_known() {
+        let mut view = SellerOrder::new(5);
+        assert_eq!(view.contradiction(&placed()), None, "nobody known yet");
+        view.apply(&paid(), Utc::now());
+        for e in events() {
+            assert_eq!(view.contradiction(&e), None, "{e:?}");
+        }
+        let mut other_customer = placed();
+        if let Event::OrderPlaced(e) = &mut other_customer {
+            e.customer_id = 99;
+        }
+        let why = view.contradiction(&other_customer).expect("refused");
+        assert!(why.contains("customer 2's of seller 3"), "{why}");
+        let mut other_seller = delivery(DeliveryStatus::Started);
+        if let Event::DeliveryStarted(e) = &mut other_seller {
+            e.seller_id = 98;
+        }
+        assert!(view.contradiction(&other_seller).is_some());
+        assert_eq!(view.contradiction(&stock_taken()), None, "names nobody");
     }
 }

@@ -1,4 +1,6 @@
 //! Every order-scoped event updates that order's row: the seller's view and the order's journey.
+//! One that names another customer or seller than the row knows is refused (dead-lettered):
+//! an order's owners never change here.
 
 use std::collections::HashMap;
 
@@ -42,6 +44,9 @@ impl EventHandler for Handler {
             let row = rows.get_mut(&order_id).ok_or_else(|| {
                 HandlerError::Rejected(format!("seller-page row of order {order_id} vanished"))
             })?;
+            if let Some(why) = row.view.contradiction(&envelope.event) {
+                return Err(HandlerError::contradicts(why));
+            }
             row.view.apply(&envelope.event, envelope.occurred_at);
             row.journey.record(envelope, now);
         }

@@ -232,3 +232,46 @@ fn catalog_events_are_keyed_by_product() {
     assert_eq!(envelope.key(), "77");
     assert_eq!(envelope.order_id, None);
 }
+
+#[test]
+fn an_event_belongs_on_its_owner_s_topic_from_its_owner_only() {
+    use crate::Topic;
+    for event in samples() {
+        let home = event.topic();
+        let owner = home.owner().expect("every event's topic has an owner");
+        let envelope = Envelope::new(owner, event);
+        assert_eq!(envelope.check_origin(home), Ok(()), "{envelope:?}");
+        for elsewhere in Topic::ALL.into_iter().filter(|t| *t != home) {
+            let refused = envelope.check_origin(elsewhere).unwrap_err().to_string();
+            assert!(refused.contains("does not belong on"), "{refused}");
+        }
+        let mut forged = envelope.clone();
+        forged.source = "marketing".into();
+        if owner != "marketing" {
+            let refused = forged.check_origin(home).unwrap_err().to_string();
+            assert!(refused.contains("only"), "{refused}");
+        }
+    }
+    let unknown = Envelope::from_json(
+        br#"{"eventId":"6f0c1c1e-7b1e-4a59-9a3e-2f1f8b1d1e11","eventType":"RefundIssued",
+        "version":1,"occurredAt":"2026-11-23T10:00:00Z","source":"someone","payload":{}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        unknown.check_origin(Topic::Order),
+        Ok(()),
+        "skipped, not judged"
+    );
+}
+
+#[test]
+fn a_prefixed_broker_name_names_its_topic() {
+    use crate::{Topic, TopicNames};
+    let names = TopicNames::new("t1.");
+    assert_eq!(names.topic("t1.mealkit.order"), Some(Topic::Order));
+    assert_eq!(names.topic("mealkit.order"), None);
+    assert_eq!(
+        TopicNames::default().topic("mealkit.dlq"),
+        Some(Topic::DeadLetter)
+    );
+}
