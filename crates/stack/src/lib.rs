@@ -300,6 +300,10 @@ impl Stack {
                 env.push(("SERVICE_CLIENT_SECRET".into(), self.client_secret.clone()));
             }
             "gateway" => {
+                // The storefront's page, by either loopback name: where a sign-in may return.
+                let port = self.options.gateway_port;
+                let storefront = format!("http://127.0.0.1:{port}/,http://localhost:{port}/");
+                env.push(("AUTH_DEV_REDIRECT_URIS".into(), storefront));
                 env.push(("AUTH_DEV_ISSUER".into(), "true".into()));
                 env.push((
                     "AUTH_DEV_KEY_FILE".into(),

@@ -29,6 +29,7 @@ pub(crate) async fn serve_issuer() -> (DevIssuer, String, String) {
     let secret = dev::random_secret();
     let settings = DevIssuerSettings {
         enabled: true,
+        redirect_uris: Vec::new(),
         key_file: Default::default(),
         token_ttl: Duration::from_secs(3600),
         clients: CLIENTS
@@ -62,6 +63,7 @@ pub fn forged_tokens(issuer: &DevIssuer, auth: &AuthSettings) -> Vec<(&'static s
     let bad_signature = format!("{signed}.{flipped}{}", &signature[1..]);
     let settings = DevIssuerSettings {
         enabled: true,
+        redirect_uris: Vec::new(),
         key_file: Default::default(),
         token_ttl: Duration::from_secs(600),
         clients: Default::default(),

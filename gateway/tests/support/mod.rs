@@ -21,6 +21,7 @@ pub fn settings(env: &TestEnv, upstream: &str) -> gateway::Settings {
         auth: env.auth(),
         dev_issuer: DevIssuerSettings {
             enabled: false,
+            redirect_uris: Vec::new(),
             key_file: Default::default(),
             token_ttl: Duration::from_secs(60),
             clients: Default::default(),
