@@ -34,6 +34,8 @@ pub const SERVICES: [(&str, u16); 6] = [
     ("sellerpage", 8086),
 ];
 pub const GATEWAY: (&str, u16) = ("gateway", 8080);
+/// The gateway's own `/metrics` port (its `METRICS_PORT` default), apart from its public one.
+pub const GATEWAY_METRICS_PORT: u16 = 9090;
 pub const POSTGRES_PORT: u16 = 55432;
 
 /// The gateway's rate limits lifted, for clients that are one address and a few identities at
@@ -95,6 +97,8 @@ pub struct Stack {
     service_database_urls: std::collections::BTreeMap<String, String>,
     pub kafka_brokers: String,
     pub gateway_url: String,
+    /// Where the gateway's own `/metrics` is (not on its public port).
+    pub gateway_metrics_url: String,
     postgres: Option<postgres::Postgres>,
     kafka: Option<kafka::Cluster>,
     services: Vec<Managed>,
@@ -114,6 +118,7 @@ impl Stack {
             service_database_urls: Default::default(),
             kafka_brokers: String::new(),
             gateway_url: format!("http://127.0.0.1:{}", options.gateway_port),
+            gateway_metrics_url: format!("http://127.0.0.1:{}", options.gateway_metrics_port),
             postgres: None,
             kafka: None,
             services: Vec::new(),
@@ -300,6 +305,8 @@ impl Stack {
                 env.push(("SERVICE_CLIENT_SECRET".into(), self.client_secret.clone()));
             }
             "gateway" => {
+                let metrics_port = self.options.gateway_metrics_port;
+                env.push(("METRICS_PORT".into(), metrics_port.to_string()));
                 // The storefront's page, by either loopback name: where a sign-in may return.
                 let port = self.options.gateway_port;
                 let storefront = format!("http://127.0.0.1:{port}/,http://localhost:{port}/");
