@@ -605,6 +605,50 @@ fn metrics_in(expr: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The ports an ingress rule of `policy` opens.
+fn opened_ports(policy: &Value) -> Vec<u64> {
+    let rules = policy["spec"]["ingress"].as_array().unwrap();
+    let ports = rules
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().unwrap());
+    ports.filter_map(|port| port["port"].as_u64()).collect()
+}
+
+/// The gateway's `/metrics` is on a port of its own, which only Prometheus may reach: declared
+/// on the pod, left off the Service (which would publish it), opened to Prometheus' pods alone,
+/// and where both Prometheus configurations scrape the gateway.
+#[test]
+fn only_prometheus_reaches_the_gateways_metrics() {
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let pod = &named(&docs, "Deployment", "gateway")["spec"]["template"]["spec"];
+        let ports = pod["containers"][0]["ports"].as_array().unwrap();
+        let metrics = ports.iter().find(|p| p["name"] == "metrics").unwrap();
+        assert_eq!(metrics["containerPort"], 9090, "{overlay}");
+        let published = &named(&docs, "Service", "gateway")["spec"]["ports"];
+        assert_eq!(
+            published.as_array().unwrap().len(),
+            1,
+            "{overlay}: {published}"
+        );
+        let public = named(&docs, "NetworkPolicy", "gateway-ingress");
+        assert_eq!(opened_ports(public), [8080], "{overlay}");
+        let policy = named(&docs, "NetworkPolicy", "gateway-metrics-from-prometheus");
+        assert_eq!(opened_ports(policy), [9090], "{overlay}");
+        let from = &policy["spec"]["ingress"][0]["from"];
+        assert_eq!(from.as_array().unwrap().len(), 1, "{overlay}");
+        assert_eq!(
+            from[0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+            "prometheus"
+        );
+    }
+    let dir = root().join("k8s/base/observability");
+    let compose = std::fs::read_to_string(dir.join("prometheus-compose.yml")).unwrap();
+    assert!(compose.contains("gateway:9090") && !compose.contains("gateway:8080"));
+    let kubernetes = std::fs::read_to_string(dir.join("prometheus.yml")).unwrap();
+    assert!(kubernetes.contains("gateway;metrics"), "{kubernetes}");
+}
+
 /// The Grafana dashboard (Compose and Kubernetes) parses, every panel queries Prometheus, and
 /// every metric it queries is one the services export; both Prometheus configurations parse and
 /// scrape every service under its name.

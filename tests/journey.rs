@@ -507,10 +507,14 @@ async fn live_streams_follow_a_journey_and_a_sellers_orders_for_their_owners_onl
         .await
         .unwrap();
     EventStream::refused(&sellers, Some(&seller_token), 503, "too_many_streams").await;
-    assert_eq!(support::metric(&g, "gateway_open_streams").await, Some(3.0));
+    let metrics = &stack.gateway_metrics_url;
+    assert_eq!(
+        support::metric(metrics, "gateway_open_streams").await,
+        Some(3.0)
+    );
     drop((third, console, journey));
     let closed = eventually(WAIT, || async {
-        (support::metric(&g, "gateway_open_streams").await == Some(0.0)).then_some(())
+        (support::metric(metrics, "gateway_open_streams").await == Some(0.0)).then_some(())
     })
     .await;
     assert!(closed.is_some(), "closed streams are counted down");

@@ -48,6 +48,7 @@ async fn fingerprint(pool: &PgPool, brokers: &platform::kafka::Brokers) -> Vec<S
 fn issuer_settings() -> DevIssuerSettings {
     DevIssuerSettings {
         enabled: true,
+        redirect_uris: Vec::new(),
         key_file: Default::default(),
         token_ttl: std::time::Duration::from_secs(600),
         clients: Default::default(),

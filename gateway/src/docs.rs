@@ -37,10 +37,15 @@ pub fn routes(http: reqwest::Client, upstreams: Vec<(String, String, String)>) -
         openapi::router::<()>("The gateway: one entry point for every public path.").into_openapi(),
         "gateway",
     );
+    let mut own = to_value(&own);
+    // Not on this port: the gateway's `/metrics` has a port of its own (`METRICS_PORT`).
+    if let Some(paths) = own["paths"].as_object_mut() {
+        paths.remove("/metrics");
+    }
     let docs = Docs {
         http,
         upstreams: Arc::new(upstreams),
-        own: Arc::new(to_value(&own)),
+        own: Arc::new(own),
     };
     let ui = SwaggerUi::new("/docs").config(Config::from(openapi::PATH));
     Router::new()
@@ -166,7 +171,7 @@ fn add_gateway_errors(operation: &mut Value) {
     for (status, description, retry_after) in [
         (
             "408",
-            "the request's body did not arrive within 30 s (`request_timeout`)",
+            "the request's body did not arrive in time (`request_timeout`): within 30 s with a valid token, 2 s without one",
             false,
         ),
         (

@@ -14,18 +14,23 @@
 //! With `AUTH_DEV_ISSUER=true` the gateway also serves the dev issuer
 //! ([`platform::auth::dev`]).
 //!
-//! Abuse at the edge: request rates per client address and per caller, and requests in flight,
-//! are bounded here ([`limits`]); a request whose headers or body stall is cut off by the
-//! platform's server (30 s).
+//! Abuse at the edge: request rates per client address and per caller, and requests in flight
+//! through the whole gateway, are bounded here ([`limits`]); a request whose headers or body
+//! stall is cut off by the platform's server (30 s), a body on a method that takes none is
+//! refused at once, and a body without a valid token gets 2 s ([`bodies`]). No answer may be
+//! framed ([`framing`]). The gateway's own `/metrics` is served on a port of its own
+//! (`METRICS_PORT`), which only Prometheus reaches; the public port answers `404` there.
 
+pub mod bodies;
 pub mod docs;
+pub mod framing;
 pub mod limits;
 mod proxy;
 pub mod storefront;
 pub mod streams;
 pub mod upstreams;
 
-use limits::{LimitSettings, Limits};
+use limits::{InFlight, LimitSettings, Limits};
 use proxy::Proxy;
 use storefront::StorefrontSettings;
 use streams::Streams;
@@ -33,11 +38,11 @@ use upstreams::BreakerSettings;
 
 use std::time::Duration;
 
-use axum::error_handling::HandleErrorLayer;
+use axum::middleware;
 use platform::auth::dev::{DevIssuer, DevIssuerSettings};
 use platform::auth::{AuthSettings, Verifier};
 use platform::health::Health;
-use platform::service::App;
+use platform::service::{App, MetricsAt};
 use platform::settings::{self, SettingsError};
 
 /// Path prefix → service, its URL setting and default (the local launcher's ports). An order's
@@ -116,10 +121,15 @@ pub(crate) fn service_of(prefix: &str) -> &'static str {
         .map_or("unknown", |(_, service, ..)| service)
 }
 
+/// `METRICS_PORT`'s default (Prometheus' own port number, by custom a metrics port).
+pub const DEFAULT_METRICS_PORT: u16 = 9090;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind_addr: String,
     pub port: u16,
+    /// `METRICS_PORT`: where the gateway's own `/metrics` is served, apart from the public port.
+    pub metrics_port: u16,
     /// (prefix, base URLs of the service's replicas) for each route.
     pub upstreams: Vec<(String, Vec<String>)>,
     /// `UPSTREAM_BREAKER_*`: each replica's circuit breaker.
@@ -141,6 +151,7 @@ impl Settings {
         Ok(Self {
             bind_addr: settings::string("BIND_ADDR", "0.0.0.0"),
             port: settings::var("PORT", 8080)?,
+            metrics_port: settings::var("METRICS_PORT", DEFAULT_METRICS_PORT)?,
             upstreams: ROUTES
                 .iter()
                 .map(|(prefix, _, var, default)| {
@@ -181,21 +192,26 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         routes = routes.merge(issuer.routes());
     }
     let limits = Limits::new(&settings.limits, verifier.clone());
-    let in_flight = tower::ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-            limits::overloaded()
-        }))
-        .load_shed()
-        .concurrency_limit(settings.limits.max_concurrent);
+    let in_flight = InFlight::new(settings.limits.max_concurrent);
+    // Outermost last: a body where none belongs is refused before anything else is spent on
+    // it; then the rates and the token; then the public body deadline; then the one in-flight
+    // bound, shared by every route.
     let routes = routes
-        .layer(in_flight)
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(middleware::from_fn_with_state(
+            in_flight,
+            limits::bound_in_flight,
+        ))
+        .layer(middleware::from_fn(bodies::public_deadline))
+        .layer(middleware::from_fn_with_state(
             limits.clone(),
             limits::enforce,
-        ));
+        ))
+        .layer(middleware::from_fn(bodies::refuse_unexpected))
+        .layer(middleware::map_response(framing::never_framed));
     App::bind(
         &settings.bind_addr,
         settings.port,
+        MetricsAt::Port(settings.metrics_port),
         routes,
         Health::default(),
         verifier,

@@ -1,7 +1,8 @@
 //! What one client may ask of the gateway: a request rate per client address and per signed-in
-//! caller (`429 rate_limited` with `Retry-After`), and a bound on the requests in flight
-//! (`503 overloaded`). Timeouts on a request's headers and body are the platform's
-//! ([`platform::service`]), for every service alike.
+//! caller (`429 rate_limited` with `Retry-After`), and one bound on the requests in flight
+//! through the whole gateway (`503 overloaded`, [`InFlight`]). Timeouts on a request's headers
+//! and body are the platform's ([`platform::service`]), for every service alike; a body sent
+//! without a valid token has a shorter one ([`crate::bodies`]).
 //!
 //! Rates are GCRA buckets from the `governor` crate (a maintained implementation, lock-free per
 //! key): each key may burst up to its `*_BURST` and then gets `*_PER_SEC` requests a second.
@@ -23,6 +24,7 @@ use platform::auth::Verifier;
 use platform::settings::{self, SettingsError};
 use platform::shutdown::CancellationToken;
 use platform::{ApiError, Caller};
+use tokio::sync::Semaphore;
 
 /// `MAX_CONCURRENT_REQUESTS`' default.
 pub const DEFAULT_MAX_CONCURRENT: usize = 1024;
@@ -185,8 +187,32 @@ pub async fn enforce(
     next.run(request).await
 }
 
+/// The bound on requests in flight: one count for the whole gateway, whichever route a request
+/// takes (a tower concurrency limit layered on the router would be one count per route).
+#[derive(Clone)]
+pub struct InFlight(Arc<Semaphore>);
+
+impl InFlight {
+    pub fn new(max_concurrent: usize) -> Self {
+        Self(Arc::new(Semaphore::new(max_concurrent)))
+    }
+}
+
+/// The middleware: a slot from the request until its answer starts (so an open live stream,
+/// whose answer has started, holds none), or `503 overloaded` at once when none is free.
+pub async fn bound_in_flight(
+    State(in_flight): State<InFlight>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Ok(_slot) = in_flight.0.try_acquire() else {
+        return overloaded().into_response();
+    };
+    next.run(request).await
+}
+
 /// The answer when `MAX_CONCURRENT_REQUESTS` are in flight already.
-pub fn overloaded() -> ApiError {
+fn overloaded() -> ApiError {
     ApiError::unavailable(
         "overloaded",
         "the gateway has too many requests in flight; try again shortly",

@@ -50,10 +50,10 @@ async fn a_stopped_replica_is_left_out_and_the_others_serve_its_requests() {
         let (status, body) = customer.get(&url).await;
         assert_eq!(status, 200, "{body}");
     }
-    let (state, rejected) = breaker_of(&gateway.url, &second_url).await;
+    let (state, rejected) = breaker_of(&gateway.metrics_url, &second_url).await;
     assert_eq!(state, Some(2.0), "the stopped replica's breaker is open");
     assert!(rejected > 0.0, "and it is no longer tried");
-    let (state, _) = breaker_of(&gateway.url, &first_url).await;
+    let (state, _) = breaker_of(&gateway.metrics_url, &first_url).await;
     assert_ne!(
         state,
         Some(2.0),

@@ -4,13 +4,11 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use gateway::limits::{LimitSettings, Rate};
 use serde_json::json;
-use support::settings;
+use support::{settings, stall, until_closed};
 use testkit::{Http, Role, Running, TestEnv, assert_error};
 
-/// `settings` with tight limits: `per_sec` and `burst` for every address and every caller, and
-/// at most `in_flight` requests at once.
+/// `settings` in front of `upstream` with tight limits ([`support::limited`]).
 fn limited(
     env: &TestEnv,
     upstream: &str,
@@ -18,22 +16,7 @@ fn limited(
     burst: u32,
     in_flight: usize,
 ) -> gateway::Settings {
-    let rate = Rate {
-        per_sec: per_sec.try_into().unwrap(),
-        burst: burst.try_into().unwrap(),
-    };
-    gateway::Settings {
-        limits: LimitSettings {
-            per_address: Rate {
-                burst: (burst * 10).try_into().unwrap(),
-                ..rate
-            },
-            per_caller: rate,
-            max_concurrent: in_flight,
-            max_open_streams: 2,
-        },
-        ..settings(env, upstream)
-    }
+    support::limited(settings(env, upstream), per_sec, burst, in_flight)
 }
 
 #[tokio::test]
@@ -136,7 +119,7 @@ async fn an_unreachable_upstream_is_a_fast_json_503_and_limits_hold() {
         http.get(&format!("{}/health/live", gateway.url)).await.0,
         200
     );
-    let (status, metrics) = http.get(&format!("{}/metrics", gateway.url)).await;
+    let (status, metrics) = http.get(&format!("{}/metrics", gateway.metrics_url)).await;
     assert_eq!(status, 200);
     assert!(
         metrics.as_str().unwrap().contains("http_requests_total"),
@@ -213,7 +196,7 @@ async fn made_up_methods_do_not_grow_the_metrics() {
     }
     // Gateway and marketing run in this process and share its metrics recorder.
     let metrics = Http::default()
-        .get(&format!("{}/metrics", gateway.url))
+        .get(&format!("{}/metrics", gateway.metrics_url))
         .await
         .1;
     let metrics = metrics.as_str().unwrap();
@@ -276,7 +259,7 @@ async fn a_burst_over_the_rate_limit_is_refused_then_served_again() {
     }
     assert!(refused > 0, "the address limit never applied");
     let metrics = Http::default()
-        .get(&format!("{}/metrics", gateway.url))
+        .get(&format!("{}/metrics", gateway.metrics_url))
         .await
         .1;
     let metrics = metrics.as_str().unwrap();
@@ -307,38 +290,10 @@ async fn requests_served(marketing: &str) -> f64 {
         .sum()
 }
 
-/// Opens a connection and sends `partial` (a request cut short), then nothing.
-async fn stall(base: &str, partial: &str) -> tokio::net::TcpStream {
-    use tokio::io::AsyncWriteExt;
-    let host = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    stream
-        .write_all(partial.replace("{host}", host).as_bytes())
-        .await
-        .unwrap();
-    stream
-}
-
-/// Reads until the server closes the connection; returns what it sent and when. A connection
-/// still open after twice the server's deadlines was never cut off.
-async fn until_closed(mut stream: tokio::net::TcpStream) -> (String, Duration) {
-    use tokio::io::AsyncReadExt;
-    let started = Instant::now();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut answer)).await;
-    assert!(
-        read.is_ok(),
-        "the stalled connection was still open after 60 s"
-    );
-    (
-        String::from_utf8_lossy(&answer).into_owned(),
-        started.elapsed(),
-    )
-}
-
 /// A request whose headers never end is dropped, and one whose body never arrives is answered
 /// `408` JSON, each within 30 s; while they hang, they hold places of the in-flight limit,
-/// and a request beyond it is `503 overloaded` at once.
+/// and a request beyond it is `503 overloaded` at once, on their route and on any other: the
+/// bound is the whole gateway's.
 #[tokio::test]
 async fn stalled_requests_are_cut_off_and_in_flight_requests_are_bounded() {
     let env = TestEnv::new().await;
@@ -362,8 +317,9 @@ async fn stalled_requests_are_cut_off_and_in_flight_requests_are_bounded() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let http = env.http_as(Role::Customer, 1);
     let url = format!("{}/notifications", gateway.url);
-    let overloaded = http.get(&url).await;
-    assert_error(&overloaded, 503, "overloaded");
+    assert_error(&http.get(&url).await, 503, "overloaded");
+    let elsewhere = format!("{}/products/1", gateway.url);
+    assert_error(&http.get(&elsewhere).await, 503, "overloaded");
 
     let [first, second] = bodies;
     let (headers_cut, bodies_cut) = tokio::join!(

@@ -252,6 +252,7 @@ pub fn forged(g: &str, role: platform::Role, id: i64) -> String {
     use platform::auth::dev::{DevIssuer, DevIssuerSettings};
     let settings = DevIssuerSettings {
         enabled: true,
+        redirect_uris: Vec::new(),
         key_file: Default::default(),
         token_ttl: Duration::from_secs(600),
         clients: Default::default(),

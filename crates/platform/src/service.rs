@@ -187,6 +187,7 @@ impl ServiceBuilder {
         App::bind(
             &self.settings.bind_addr,
             self.settings.port,
+            MetricsAt::SamePort,
             routes.merge(openapi::route(&doc)),
             health,
             self.verifier,
@@ -196,35 +197,52 @@ impl ServiceBuilder {
     }
 }
 
+/// Where a process serves its `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAt {
+    /// Beside its API: a service, whose port only the cluster reaches.
+    SamePort,
+    /// On a port of its own, which only Prometheus reaches: the gateway, whose API port is
+    /// public (there `/metrics` is `404`).
+    Port(u16),
+}
+
 /// A bound, not yet running service.
 pub struct App {
     listener: TcpListener,
     router: Router,
+    /// `/metrics`' own listener, for [`MetricsAt::Port`].
+    metrics: Option<TcpListener>,
     health: Health,
     tasks: Vec<Task>,
 }
 
 impl App {
-    /// Binds `addr:port` and adds health, metrics, JSON 404/405, body limit, request ids and
-    /// the token `verifier` (which the [`Caller`](crate::Caller) extractor uses) around
-    /// `routes`. Used directly by the gateway, which has no database.
+    /// Binds `addr:port` (and `addr` at `metrics`' port if it has one) and adds health,
+    /// metrics, JSON 404/405, body limit, request ids and the token `verifier` (which the
+    /// [`Caller`](crate::Caller) extractor uses) around `routes`. Used directly by the gateway,
+    /// which has no database.
     pub async fn bind(
         addr: &str,
         port: u16,
+        metrics: MetricsAt,
         routes: Router,
         health: Health,
         verifier: Verifier,
         tasks: Vec<Task>,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind((addr, port))
-            .await
-            .map_err(|e| anyhow::anyhow!("binding {addr}:{port}: {e}"))?;
-        let router = wrap(routes, &health)
+        let listener = listen(addr, port).await?;
+        let metrics = match metrics {
+            MetricsAt::SamePort => None,
+            MetricsAt::Port(port) => Some(listen(addr, port).await?),
+        };
+        let router = wrap(routes, &health, metrics.is_none())
             .layer(axum::Extension(verifier))
             .layer(axum::Extension(health.draining()));
         Ok(Self {
             listener,
             router,
+            metrics,
             health,
             tasks,
         })
@@ -240,6 +258,12 @@ impl App {
         self.local_addr().port()
     }
 
+    /// The port of `/metrics` when it has one of its own ([`MetricsAt::Port`]).
+    pub fn metrics_port(&self) -> Option<u16> {
+        let listener = self.metrics.as_ref()?;
+        Some(listener.local_addr().ok()?.port())
+    }
+
     /// Serves until `shutdown` resolves, then stops taking connections, lets in-flight requests
     /// finish, stops the background loops and waits for them (bounded).
     pub async fn run_until(
@@ -253,6 +277,9 @@ impl App {
             .map(|task| tokio::spawn(task(stop.clone())))
             .collect();
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
+        let metrics = self
+            .metrics
+            .map(|listener| serve_metrics(listener, stop.clone()));
         let health = self.health.clone();
         crate::server::serve(self.listener, self.router, async move {
             shutdown.await;
@@ -260,6 +287,9 @@ impl App {
         })
         .await;
         stop.cancel();
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         let joined = tokio::time::timeout(
             crate::server::DRAIN_TIMEOUT,
             futures::future::join_all(handles),
@@ -273,11 +303,32 @@ impl App {
     }
 }
 
-fn wrap(routes: Router, health: &Health) -> Router {
-    routes
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
+async fn listen(addr: &str, port: u16) -> anyhow::Result<TcpListener> {
+    TcpListener::bind((addr, port))
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {addr}:{port}: {e}"))
+}
+
+/// `/metrics` alone on `listener`, until `stop`.
+fn serve_metrics(listener: TcpListener, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving /metrics");
+    }
+    let router = crate::metrics::routes().fallback(not_found);
+    tokio::spawn(crate::server::serve(
+        listener,
+        router,
+        stop.cancelled_owned(),
+    ))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+fn wrap(routes: Router, health: &Health, metrics_here: bool) -> Router {
+    let routes = routes
+        .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -286,8 +337,14 @@ fn wrap(routes: Router, health: &Health) -> Router {
             )
         })
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
-        .merge(health.routes())
-        .merge(crate::metrics::routes())
+        .merge(health.routes());
+    let routes = if metrics_here {
+        routes.merge(crate::metrics::routes())
+    } else {
+        crate::metrics::install();
+        routes
+    };
+    routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::server::deadline))
         .layer(

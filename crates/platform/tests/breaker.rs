@@ -53,6 +53,7 @@ async fn dependency() -> Dependency {
     let issuer = DevIssuer::ephemeral(
         &DevIssuerSettings {
             enabled: true,
+            redirect_uris: Vec::new(),
             key_file: Default::default(),
             token_ttl: Duration::from_secs(600),
             clients: [("breaker-test".to_owned(), SECRET.to_owned())].into(),

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::get;
 use platform::health::Health;
-use platform::service::App;
+use platform::service::{App, MetricsAt};
 use platform::telemetry::Captured;
 
 fn request_id_of(line: &serde_json::Value) -> Option<&str> {
@@ -34,6 +34,7 @@ async fn every_line_written_while_serving_a_request_names_it() {
     let app = App::bind(
         "127.0.0.1",
         0,
+        MetricsAt::SamePort,
         routes,
         Health::default(),
         verifier,

@@ -17,6 +17,7 @@ async fn a_remembered_token_vouches_for_no_forgery_of_it() {
     let auth = AuthSettings::for_dev_issuer(&url);
     let settings = DevIssuerSettings {
         enabled: true,
+        redirect_uris: Vec::new(),
         key_file: Default::default(),
         token_ttl: Duration::from_secs(600),
         clients: Default::default(),

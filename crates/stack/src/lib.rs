@@ -36,6 +36,8 @@ pub const SERVICES: [(&str, u16); 6] = [
     ("sellerpage", 8086),
 ];
 pub const GATEWAY: (&str, u16) = ("gateway", 8080);
+/// The gateway's own `/metrics` port (its `METRICS_PORT` default), apart from its public one.
+pub const GATEWAY_METRICS_PORT: u16 = 9090;
 pub const POSTGRES_PORT: u16 = 55432;
 
 /// The gateway's rate limits lifted, for clients that are one address and a few identities at
@@ -101,6 +103,8 @@ pub struct Stack {
     /// Each service's own connection to the brokers ([`bus`]).
     service_brokers: std::collections::BTreeMap<String, Brokers>,
     pub gateway_url: String,
+    /// Where the gateway's own `/metrics` is (not on its public port).
+    pub gateway_metrics_url: String,
     postgres: Option<postgres::Postgres>,
     kafka: Option<kafka::Cluster>,
     services: Vec<Managed>,
@@ -121,6 +125,7 @@ impl Stack {
             kafka_brokers: Brokers::plaintext(""),
             service_brokers: Default::default(),
             gateway_url: format!("http://127.0.0.1:{}", options.gateway_port),
+            gateway_metrics_url: format!("http://127.0.0.1:{}", options.gateway_metrics_port),
             postgres: None,
             kafka: None,
             services: Vec::new(),
@@ -329,6 +334,12 @@ impl Stack {
                 env.push(("SERVICE_CLIENT_SECRET".into(), self.client_secret.clone()));
             }
             "gateway" => {
+                let metrics_port = self.options.gateway_metrics_port;
+                env.push(("METRICS_PORT".into(), metrics_port.to_string()));
+                // The storefront's page, by either loopback name: where a sign-in may return.
+                let port = self.options.gateway_port;
+                let storefront = format!("http://127.0.0.1:{port}/,http://localhost:{port}/");
+                env.push(("AUTH_DEV_REDIRECT_URIS".into(), storefront));
                 env.push(("AUTH_DEV_ISSUER".into(), "true".into()));
                 env.push((
                     "AUTH_DEV_KEY_FILE".into(),

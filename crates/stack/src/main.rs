@@ -127,7 +127,10 @@ async fn up(args: Args) -> anyhow::Result<()> {
         stack.gateway_url
     );
     println!("  API docs   {}/docs/", stack.gateway_url);
-    println!("  gateway    {}", stack.gateway_url);
+    println!(
+        "  gateway    {}   (its /metrics: {}/metrics)",
+        stack.gateway_url, stack.gateway_metrics_url
+    );
     for (name, _) in SERVICES {
         println!("  {name:<10} {}", stack.replica_urls(name).join(" "));
     }

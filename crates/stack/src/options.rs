@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use crate::kafka::BrokerPorts;
-use crate::{BROKER_PORT, GATEWAY, POSTGRES_PORT, SERVICES, StepError, postgres, step_error};
+use crate::{
+    BROKER_PORT, GATEWAY, GATEWAY_METRICS_PORT, POSTGRES_PORT, SERVICES, StepError, postgres,
+    step_error,
+};
 
 /// Most Kafka nodes a stack runs ([`Options::set_brokers`]).
 const MAX_BROKERS: usize = 3;
@@ -24,6 +27,8 @@ pub struct Options {
     /// Each possible Kafka node's ports (the first [`Options::brokers`] are used).
     pub broker_ports: [BrokerPorts; MAX_BROKERS],
     pub gateway_port: u16,
+    /// The gateway's `/metrics` port (`METRICS_PORT`), apart from its public one.
+    pub gateway_metrics_port: u16,
     /// The ports of each service's replicas, in [`SERVICES`] order: one each unless
     /// [`Options::set_replicas`] asks for more.
     pub service_ports: [Vec<u16>; 6],
@@ -53,6 +58,7 @@ impl Options {
                 controller: BROKER_PORT + 1 + k,
             }),
             gateway_port: GATEWAY.1,
+            gateway_metrics_port: GATEWAY_METRICS_PORT,
             service_ports: SERVICES.map(|(_, port)| vec![port]),
             env: Vec::new(),
             verbose: true,
@@ -62,8 +68,8 @@ impl Options {
 
     /// Free ports for everything: several stacks can run side by side (tests).
     pub fn isolated(data_dir: PathBuf, bin_dir: PathBuf) -> std::io::Result<Self> {
-        let mut ports = free_ports(14)?.into_iter();
-        let mut next = || ports.next().expect("fourteen ports");
+        let mut ports = free_ports(15)?.into_iter();
+        let mut next = || ports.next().expect("fifteen ports");
         Ok(Self {
             data_dir,
             bin_dir,
@@ -76,6 +82,7 @@ impl Options {
                 controller: next(),
             }),
             gateway_port: next(),
+            gateway_metrics_port: next(),
             service_ports: [(); 6].map(|()| vec![next()]),
             env: Vec::new(),
             verbose: false,
@@ -155,6 +162,7 @@ impl Options {
                 }
             }
             wanted.push((GATEWAY.0, o.gateway_port));
+            wanted.push(("the gateway's metrics", o.gateway_metrics_port));
         }
         for (what, port) in wanted {
             if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {

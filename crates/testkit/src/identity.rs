@@ -29,6 +29,7 @@ pub(crate) async fn serve_issuer() -> (DevIssuer, String, String) {
     let secret = dev::random_secret();
     let settings = DevIssuerSettings {
         enabled: true,
+        redirect_uris: Vec::new(),
         key_file: Default::default(),
         token_ttl: Duration::from_secs(3600),
         clients: CLIENTS
@@ -44,8 +45,9 @@ pub(crate) async fn serve_issuer() -> (DevIssuer, String, String) {
 }
 
 /// Tokens that must prove nothing to a verifier of `auth`, each named by what is wrong with it:
-/// a flipped signature, another key, `alg: none`, expired, another issuer, another audience.
-/// `issuer` is the genuine one (its key signs the last three, so only the claim is wrong).
+/// a flipped signature, another key, `alg: none`, expired, not valid for another hour (`nbf`),
+/// another issuer, another audience. `issuer` is the genuine one (its key signs the last four,
+/// so only the claim is wrong).
 pub fn forged_tokens(issuer: &DevIssuer, auth: &AuthSettings) -> Vec<(&'static str, String)> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -61,6 +63,7 @@ pub fn forged_tokens(issuer: &DevIssuer, auth: &AuthSettings) -> Vec<(&'static s
     let bad_signature = format!("{signed}.{flipped}{}", &signature[1..]);
     let settings = DevIssuerSettings {
         enabled: true,
+        redirect_uris: Vec::new(),
         key_file: Default::default(),
         token_ttl: Duration::from_secs(600),
         clients: Default::default(),
@@ -81,6 +84,13 @@ pub fn forged_tokens(issuer: &DevIssuer, auth: &AuthSettings) -> Vec<(&'static s
             issuer.sign(&claims(&auth.issuer, &auth.audience, now - 3600)),
         ),
         (
+            "not yet valid",
+            issuer.sign(&not_before(
+                claims(&auth.issuer, &auth.audience, now + 7200),
+                now + 3600,
+            )),
+        ),
+        (
             "wrong issuer",
             issuer.sign(&claims(
                 "https://elsewhere.example",
@@ -93,4 +103,10 @@ pub fn forged_tokens(issuer: &DevIssuer, auth: &AuthSettings) -> Vec<(&'static s
             issuer.sign(&claims(&auth.issuer, "someone-else", now + 600)),
         ),
     ]
+}
+
+/// `claims` with `nbf` (seconds since the epoch): not valid before then.
+fn not_before(mut claims: Value, nbf: u64) -> Value {
+    claims["nbf"] = json!(nbf);
+    claims
 }

@@ -213,6 +213,8 @@ impl TestEnv {
 /// A service running in-process on a free port; stopped when dropped.
 pub struct Running {
     pub url: String,
+    /// Where its `/metrics` is: `url`, or the port of its own (the gateway's).
+    pub metrics_url: String,
     stop: CancellationToken,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -221,11 +223,15 @@ impl Running {
     pub async fn start(app: impl Future<Output = anyhow::Result<App>>) -> Self {
         let app = app.await.expect("building the service");
         let url = format!("http://127.0.0.1:{}", app.port());
+        let metrics_url = app
+            .metrics_port()
+            .map_or_else(|| url.clone(), |port| format!("http://127.0.0.1:{port}"));
         let stop = CancellationToken::new();
         let signal = stop.clone();
         let handle = tokio::spawn(app.run_until(async move { signal.cancelled().await }));
         Self {
             url,
+            metrics_url,
             stop,
             handle: Some(handle),
         }

@@ -44,15 +44,15 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, AuthError> {
         .get(header::AUTHORIZATION)
         .ok_or(AuthError::Missing)?
         .to_str()
-        .map_err(|_| AuthError::Invalid("the Authorization header is not text".into()))?;
+        .map_err(|_| AuthError::Malformed("the Authorization header is not text"))?;
     match value.split_once(' ') {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
             Ok(token.trim())
         }
-        _ => Err(AuthError::Invalid(
-            "the Authorization header is not `Bearer <token>`".into(),
+        _ => Err(AuthError::Malformed(
+            "the Authorization header is not `Bearer <token>`",
         )),
     }
 }

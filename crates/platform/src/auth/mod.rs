@@ -3,13 +3,15 @@
 //! Every service and the gateway verify tokens the same way ([`Verifier`]): the signature
 //! against the issuer's published keys (JWKS, cached and refetched when a token names a key the
 //! cache lacks), the one algorithm the settings fix (so `alg: none` and HMAC-with-the-public-key
-//! confusion are refused before any key is looked at), `exp`, `iss` and `aud`. A token that
-//! passed is remembered by its exact text until it expires (at most a minute, so a withdrawn
-//! key stops vouching soon), which spares a customer's next requests and a service's calls with
-//! its own token the signature check; a token a process has not verified is checked in full,
-//! and a refused one every time. Nothing else a caller sends is trusted: a handler learns who
-//! calls only from the [`Caller`] extractor, and the ids it acts for (customer, seller) come
-//! from the token, never from a body or a header.
+//! confusion are refused before any key is looked at), `exp` and `nbf` (with a small clock
+//! leeway, [`CLOCK_LEEWAY_SECS`]), `iss` and `aud`. A refused token's `401` says only that it
+//! was refused ([`REFUSED_TOKEN`]); why (the algorithm, the key id, the signature) goes to the
+//! log. A token that passed is remembered by its exact text until it expires (at most a minute,
+//! so a withdrawn key stops vouching soon), which spares a customer's next requests and a
+//! service's calls with its own token the signature check; a token a process has not verified
+//! is checked in full, and a refused one every time. Nothing else a caller sends is trusted: a
+//! handler learns who calls only from the [`Caller`] extractor, and the ids it acts for
+//! (customer, seller) come from the token, never from a body or a header.
 //!
 //! - [`Caller`]: any signed-in person or service; `401` JSON without a valid token.
 //! - [`ServiceCaller`]: only the service role (the internal endpoints); `403` for anyone else.
@@ -32,7 +34,7 @@ use axum::http::StatusCode;
 use jsonwebtoken::Algorithm;
 
 pub use extract::{Caller, ServiceCaller, bearer};
-pub use verify::{AuthError, Verifier};
+pub use verify::{AuthError, CLOCK_LEEWAY_SECS, REFUSED_TOKEN, Verifier};
 
 use crate::ApiError;
 use crate::settings::{self, SettingsError};

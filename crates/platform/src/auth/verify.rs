@@ -23,16 +23,27 @@ const VERIFIED_CAPACITY: usize = 4_096;
 /// How long a verified token is answered from memory at most, however long it has to live: a
 /// key the issuer withdraws stops vouching for the tokens it signed within this time.
 const VERIFIED_FOR: Duration = Duration::from_secs(60);
+/// How far the issuer's clock and ours may disagree, in seconds: a token is still taken this
+/// long after its `exp`, and this long before its `nbf`.
+pub const CLOCK_LEEWAY_SECS: u64 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("no bearer token: sign in and send `Authorization: Bearer <token>`")]
     Missing,
+    /// The `Authorization` header is not `Bearer <token>`: said as it is (it is no secret).
+    #[error("{0}")]
+    Malformed(&'static str),
+    /// The token is not valid here; why is logged, never answered ([`REFUSED_TOKEN`]).
     #[error("the token was refused: {0}")]
     Invalid(String),
     #[error("the issuer's keys could not be fetched: {0}")]
     KeysUnavailable(String),
 }
+
+/// What a refused token's answer says: nothing about why, which would tell a forger what to
+/// change next (the algorithm, the key id, the signature); the reason goes to the log.
+pub const REFUSED_TOKEN: &str = "the token was refused; sign in again for a new one";
 
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
@@ -40,8 +51,12 @@ impl From<AuthError> for ApiError {
             AuthError::Missing => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", err.to_string())
             }
-            AuthError::Invalid(_) => {
+            AuthError::Malformed(_) => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", err.to_string())
+            }
+            AuthError::Invalid(reason) => {
+                tracing::info!(%reason, "bearer token refused");
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", REFUSED_TOKEN)
             }
             AuthError::KeysUnavailable(_) => {
                 tracing::warn!(error = %err, "token keys unavailable");
@@ -91,7 +106,9 @@ impl Verifier {
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        validation.leeway = 30;
+        // `nbf`, when a token has one, with the same leeway as `exp`.
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_LEEWAY_SECS;
         let http = crate::client::http_client()
             .timeout(Duration::from_secs(5))
             .build()?;

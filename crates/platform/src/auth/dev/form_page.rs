@@ -1,8 +1,10 @@
 //! The dev issuer's sign-in form, as HTML: the demo people, a role and an id, and the
 //! authorization request carried along in hidden fields. Everything echoed from the request is
-//! escaped, so a crafted link cannot put markup on the page.
+//! escaped, so a crafted link cannot put markup on the page, and no other site may frame it
+//! (`frame-ancestors 'none'`, `X-Frame-Options: DENY`): a framed sign-in form is a clickjacking
+//! target.
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::PersonRole;
@@ -29,7 +31,7 @@ pub(super) fn refused(reason: &str) -> Response {
         "<h1>This sign-in link cannot be used</h1><p>{}.</p><p><a href=\"/\">Back to the shop</a></p>",
         escape(reason)
     );
-    (StatusCode::BAD_REQUEST, Html(document(&body))).into_response()
+    framed_by_none(StatusCode::BAD_REQUEST, &body)
 }
 
 pub(super) fn page(
@@ -92,7 +94,16 @@ pub(super) fn page(
          <input id=\"id\" name=\"id\" type=\"number\" min=\"1\" step=\"1\" value=\"1\" required>\
          <button type=\"submit\">Sign in</button></form>"
     );
-    (status, Html(document(&body))).into_response()
+    framed_by_none(status, &body)
+}
+
+/// The page around `body`, with the headers that forbid framing it.
+fn framed_by_none(status: StatusCode, body: &str) -> Response {
+    let framing = [
+        (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ];
+    (status, framing, Html(document(body))).into_response()
 }
 
 fn document(body: &str) -> String {

@@ -9,8 +9,12 @@
 //!   good once, for [`CODE_TTL`], and only for that client, redirect and PKCE verifier.
 //! - The token endpoint's `grant_type=authorization_code` exchanges it ([`Codes::redeem`]).
 //!
-//! A redirect must go back to the host that showed the form (the gateway's own origin), so the
-//! form cannot be used to send a code to another site.
+//! The issuer serves only its registered client, the storefront ([`super::BROWSER_CLIENT`]),
+//! and sends a code back only to one of its registered redirect URIs, compared exactly
+//! (`AUTH_DEV_REDIRECT_URIS`), as any OIDC issuer does: not to another path of the same site,
+//! nor to whatever host the request's `Host` header names. Anything else is refused on the
+//! issuer's own page, never redirected (RFC 6749 §4.1.2.1), so the form cannot send a code
+//! anywhere else.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use serde::Deserialize;
@@ -127,13 +131,17 @@ fn challenge_of(verifier: &str) -> String {
 }
 
 impl AuthorizeRequest {
-    /// Whether this is a request the issuer serves, for a page shown on `host`.
-    fn check(&self, host: Option<&str>) -> Result<(), String> {
+    /// Whether this is a request the issuer serves: its registered client, one of that client's
+    /// `redirect_uris` exactly, a PKCE `S256` challenge.
+    fn check(&self, redirect_uris: &[String]) -> Result<(), String> {
         if self.response_type != "code" {
             return Err("only response_type=code is supported".into());
         }
-        if self.client_id.trim().is_empty() {
-            return Err("client_id is missing".into());
+        if self.client_id != super::BROWSER_CLIENT {
+            return Err("client_id names no client registered with this issuer".into());
+        }
+        if !redirect_uris.contains(&self.redirect_uri) {
+            return Err("redirect_uri is not one registered for this client".into());
         }
         if self.code_challenge_method != "S256" {
             return Err("PKCE with code_challenge_method=S256 is required".into());
@@ -145,15 +153,6 @@ impl AuthorizeRequest {
                 .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
         if !challenge_ok {
             return Err("code_challenge is not an RFC 7636 challenge".into());
-        }
-        let uri: Uri = self
-            .redirect_uri
-            .parse()
-            .map_err(|_| "redirect_uri is not a URL".to_owned())?;
-        let same_host = matches!(uri.scheme_str(), Some("http" | "https"))
-            && uri.authority().map(|a| a.as_str()) == host;
-        if !same_host {
-            return Err("redirect_uri must lead back to this site".into());
         }
         Ok(())
     }
@@ -172,19 +171,15 @@ impl AuthorizeRequest {
     }
 }
 
-fn host_of(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::HOST).and_then(|h| h.to_str().ok())
-}
-
 pub(super) async fn form(
-    headers: HeaderMap,
+    State(issuer): State<DevIssuer>,
     query: Result<Query<AuthorizeRequest>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let request = match query {
         Ok(Query(request)) => request,
         Err(err) => return refused(&format!("the sign-in link is incomplete: {err}")),
     };
-    if let Err(reason) = request.check(host_of(&headers)) {
+    if let Err(reason) = request.check(&issuer.0.redirect_uris) {
         return refused(&reason);
     }
     page(StatusCode::OK, &request, None)
@@ -192,7 +187,6 @@ pub(super) async fn form(
 
 pub(super) async fn sign_in(
     State(issuer): State<DevIssuer>,
-    headers: HeaderMap,
     form: Result<Form<SignIn>, FormRejection>,
 ) -> Response {
     let Ok(Form(sign_in)) = form else {
@@ -200,7 +194,7 @@ pub(super) async fn sign_in(
     };
     let person = person_of(&sign_in);
     let request = sign_in.request;
-    if let Err(reason) = request.check(host_of(&headers)) {
+    if let Err(reason) = request.check(&issuer.0.redirect_uris) {
         return refused(&reason);
     }
     let Some(person) = person else {
@@ -376,20 +370,21 @@ mod tests {
     }
 
     #[test]
-    fn requests_are_checked_and_redirects_stay_on_this_site() {
-        let challenge = challenge_of("v");
-        let good = request(&challenge);
-        assert_eq!(good.check(Some("127.0.0.1:8080")), Ok(()));
-        assert!(good.check(Some("shop.example")).is_err());
-        let mut plain = good.clone();
-        plain.code_challenge_method = "plain".into();
-        assert!(plain.check(Some("127.0.0.1:8080")).is_err());
-        let mut short = good.clone();
-        short.code_challenge = "abc".into();
-        assert!(short.check(Some("127.0.0.1:8080")).is_err());
-        let mut script = good.clone();
-        script.redirect_uri = "javascript:alert(1)".into();
-        assert!(script.check(Some("127.0.0.1:8080")).is_err());
+    fn only_the_registered_client_and_its_exact_redirects_are_served() {
+        let registered = ["http://127.0.0.1:8080/".to_owned()];
+        let good = request(&challenge_of("v"));
+        assert_eq!(good.check(&registered), Ok(()));
+        let with = |change: fn(&mut AuthorizeRequest)| {
+            let mut request = good.clone();
+            change(&mut request);
+            request.check(&registered)
+        };
+        assert!(with(|r| r.client_id = "other".into()).is_err());
+        assert!(with(|r| r.redirect_uri = "http://127.0.0.1:8080/x".into()).is_err());
+        assert!(with(|r| r.redirect_uri = "http://evil.example/".into()).is_err());
+        assert!(with(|r| r.redirect_uri = "javascript:alert(1)".into()).is_err());
+        assert!(with(|r| r.code_challenge_method = "plain".into()).is_err());
+        assert!(with(|r| r.code_challenge = "abc".into()).is_err());
         assert_eq!(
             good.redirect_with("c0de"),
             "http://127.0.0.1:8080/?code=c0de&state=s%20t%26ate"

@@ -50,11 +50,22 @@ pub struct DevIssuerSettings {
     pub token_ttl: Duration,
     /// `AUTH_DEV_CLIENTS`: `id:secret,...`, the services that may have the service role.
     pub clients: HashMap<String, String>,
+    /// `AUTH_DEV_REDIRECT_URIS`: the exact addresses the browser sign-in may send a code back
+    /// to, those of the storefront ([`BROWSER_CLIENT`]): its page, `<origin>/`.
+    pub redirect_uris: Vec<String>,
 }
+
+/// The one client the browser sign-in serves: the storefront (`STOREFRONT_CLIENT_ID`'s
+/// default). Swagger UI at `/docs` signs in with a pasted token ("Authorize"), not through the
+/// issuer, and the services use client credentials ([`DevIssuerSettings::clients`]).
+pub const BROWSER_CLIENT: &str = "storefront";
+/// `AUTH_DEV_REDIRECT_URIS`' default: the local stack's storefront, by either loopback name.
+pub const DEFAULT_REDIRECT_URIS: &str = "http://127.0.0.1:8080/,http://localhost:8080/";
 
 impl DevIssuerSettings {
     pub fn from_env() -> Result<Self, SettingsError> {
         let clients = settings::string("AUTH_DEV_CLIENTS", "");
+        let redirect_uris = settings::string("AUTH_DEV_REDIRECT_URIS", DEFAULT_REDIRECT_URIS);
         Ok(Self {
             enabled: settings::var("AUTH_DEV_ISSUER", false)?,
             key_file: settings::string("AUTH_DEV_KEY_FILE", "dev-issuer.key").into(),
@@ -64,8 +75,28 @@ impl DevIssuerSettings {
                 value: "(hidden)".into(),
                 reason,
             })?,
+            redirect_uris: parse_redirect_uris(&redirect_uris).map_err(|reason| SettingsError {
+                name: "AUTH_DEV_REDIRECT_URIS".into(),
+                value: redirect_uris.clone(),
+                reason,
+            })?,
         })
     }
+}
+
+/// A comma-separated list of absolute `http(s)` URLs, compared exactly when used.
+fn parse_redirect_uris(text: &str) -> Result<Vec<String>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|uri| !uri.is_empty())
+        .map(|uri| {
+            let parsed: axum::http::Uri = uri.parse().map_err(|_| format!("{uri:?} is no URL"))?;
+            match (parsed.scheme_str(), parsed.authority()) {
+                (Some("http" | "https"), Some(_)) => Ok(uri.to_owned()),
+                _ => Err(format!("{uri:?} is not an absolute http(s) URL")),
+            }
+        })
+        .collect()
 }
 
 fn parse_clients(text: &str) -> Result<HashMap<String, String>, String> {
@@ -100,6 +131,7 @@ struct Inner {
     audience: String,
     ttl: Duration,
     clients: HashMap<String, String>,
+    redirect_uris: Vec<String>,
     codes: login::Codes,
 }
 
@@ -141,6 +173,7 @@ impl DevIssuer {
             audience: auth.audience.clone(),
             ttl: settings.token_ttl,
             clients: settings.clients.clone(),
+            redirect_uris: settings.redirect_uris.clone(),
             codes: login::Codes::default(),
         })))
     }
@@ -315,6 +348,15 @@ mod tests {
         assert!(parse_clients("").unwrap().is_empty());
     }
 
+    #[test]
+    fn redirect_uris_are_absolute_http_urls() {
+        let uris = parse_redirect_uris(DEFAULT_REDIRECT_URIS).unwrap();
+        assert_eq!(uris, ["http://127.0.0.1:8080/", "http://localhost:8080/"]);
+        for bad in ["/", "javascript:alert(1)", "ftp://host/", "http://a b/"] {
+            assert!(parse_redirect_uris(bad).is_err(), "{bad}");
+        }
+    }
+
     /// An issuer with a key of its own, for a gateway at `127.0.0.1:9`.
     pub(super) fn issuer_at_port_9() -> DevIssuer {
         let settings = DevIssuerSettings {
@@ -322,6 +364,7 @@ mod tests {
             key_file: Default::default(),
             token_ttl: Duration::from_secs(60),
             clients: HashMap::new(),
+            redirect_uris: vec!["http://127.0.0.1:9/".into()],
         };
         DevIssuer::ephemeral(
             &settings,
