@@ -11,10 +11,11 @@ use serde_json::Value;
 
 const KUBERNETES_VERSION: &str = "1.32.0";
 const OVERLAYS: [&str; 3] = ["kind", "aks", "aks-istio"];
-/// ConfigMaps mounted as files (Postgres' roles script, Prometheus' and Grafana's
-/// configuration), not read as settings.
-const OBSERVABILITY_FILES: [&str; 4] = [
+/// ConfigMaps mounted as files (Postgres' roles script, Kafka's start and access scripts,
+/// Prometheus' and Grafana's configuration), not read as settings.
+const OBSERVABILITY_FILES: [&str; 5] = [
     "postgres-roles",
+    "kafka-access",
     "prometheus-config",
     "grafana-provisioning",
     "grafana-dashboards",
@@ -51,6 +52,16 @@ fn reads() -> BTreeMap<&'static str, BTreeSet<String>> {
     for names in reads.values_mut() {
         names.extend(logging.iter().cloned());
     }
+    // Each service's identity on the bus (#29): the services' Kafka client settings read these
+    // (the interface the manifests and the launcher agreed on); until they do, taken as read.
+    for (service, names) in reads.iter_mut().filter(|(name, _)| **name != "gateway") {
+        if !names.contains("KAFKA_USERNAME") {
+            eprintln!(
+                "{service} does not read KAFKA_USERNAME yet; taking the bus identity as read"
+            );
+            names.extend(BUS_IDENTITY.map(str::to_owned));
+        }
+    }
     assert!(
         reads["order"].contains("PAYMENT_BREAKER_FAILURES"),
         "{:?}",
@@ -58,6 +69,14 @@ fn reads() -> BTreeMap<&'static str, BTreeSet<String>> {
     );
     reads
 }
+
+/// The settings that make a service its own principal on the bus (`User:<service>`).
+const BUS_IDENTITY: [&str; 4] = [
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_USERNAME",
+    "KAFKA_PASSWORD",
+];
 
 fn yaml_documents(text: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(text)
@@ -244,11 +263,11 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
                 .filter_map(|e| e["valueFrom"]["secretKeyRef"].as_object())
             {
                 let secret_name = secret_ref["name"].as_str().unwrap();
-                // On AKS, order's client secret and the database credentials are created by
-                // the operator (README), never committed; every other Secret a container reads
-                // ships with the overlay.
+                // On AKS, order's client secret and the database and Kafka credentials are
+                // created by the operator (README), never committed; every other Secret a
+                // container reads ships with the overlay.
                 if overlay.starts_with("aks")
-                    && ["order-credential", "mealkit-db"].contains(&secret_name)
+                    && ["order-credential", "mealkit-db", "mealkit-kafka"].contains(&secret_name)
                 {
                     continue;
                 }
@@ -315,16 +334,18 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
         }
         named(&docs, "StatefulSet", "postgres");
         named(&docs, "StatefulSet", "kafka");
-        let job = named(&docs, "Job", "create-topics");
-        let script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
-            .as_str()
-            .unwrap();
-        for topic in contracts::TopicNames::default().all() {
-            assert!(
-                script.contains(&topic),
-                "{overlay}: the topics job creates {topic}"
-            );
-        }
+        let job = &named(&docs, "Job", "kafka-setup")["spec"]["template"]["spec"];
+        assert_eq!(
+            strings(&job["containers"][0]["command"]),
+            ["/bin/bash", "/etc/mealkit/kafka-access.sh"],
+            "{overlay}: the Kafka setup job runs the access script"
+        );
+        assert!(
+            job["volumes"][0]["configMap"]["name"]
+                .as_str()
+                .is_some_and(|name| name.starts_with("kafka-access")),
+            "{overlay}: the access script comes from its ConfigMap"
+        );
 
         let gateway_type = &named(&docs, "Service", "gateway")["spec"]["type"];
         match overlay {
@@ -353,13 +374,18 @@ fn docker_compose_runs_the_same_system() {
     let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
     let compose = yaml_documents(&text).remove(0);
     let services = compose["services"].as_object().unwrap();
-    for infra in ["postgres", "kafka", "topics"] {
+    for infra in ["postgres", "kafka", "kafka-setup"] {
         assert!(services.contains_key(infra), "compose has {infra}");
     }
-    let topics_script = services["topics"]["command"][0].as_str().unwrap();
-    for topic in contracts::TopicNames::default().all() {
-        assert!(topics_script.contains(&topic), "compose creates {topic}");
-    }
+    assert_eq!(
+        strings(&services["kafka-setup"]["entrypoint"]),
+        ["/bin/bash", "/etc/mealkit/kafka-access.sh"]
+    );
+    assert!(
+        strings(&services["kafka-setup"]["volumes"])
+            .contains(&"./k8s/base/kafka-access.sh:/etc/mealkit/kafka-access.sh:ro"),
+        "compose's Kafka setup runs the manifests' access script"
+    );
     for name in apps() {
         let service = &services[name];
         assert_eq!(
@@ -401,7 +427,7 @@ fn docker_compose_runs_the_same_system() {
     }
     assert_eq!(strings(&services["gateway"]["ports"]), ["8080:8080"]);
     assert_eq!(
-        services["topics"]["depends_on"]["kafka"]["condition"],
+        services["kafka-setup"]["depends_on"]["kafka"]["condition"],
         "service_healthy"
     );
 }
@@ -524,6 +550,346 @@ fn each_service_connects_as_its_own_role() {
             );
         }
     }
+}
+
+/// A container's `env`, by name.
+fn env_of(container: &Value) -> BTreeMap<&str, &Value> {
+    container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| (e["name"].as_str().unwrap(), e))
+        .collect()
+}
+
+/// The Secret key holding `service`'s Kafka password.
+fn kafka_password_key(service: &str) -> String {
+    format!("{}_KAFKA_PASSWORD", service.to_uppercase())
+}
+
+/// Each service is its own principal on the bus (`User:<service>`) with its own password, in
+/// every overlay and in Compose; the gateway has no Kafka identity at all; the setup job and the
+/// broker take the passwords from the same Secret; kind ships demo values, AKS none.
+#[test]
+fn each_service_is_its_own_principal_on_the_bus() {
+    let services: Vec<&str> = contracts::access::RULES.iter().map(|a| a.service).collect();
+    let launched: BTreeSet<&str> = stack::SERVICES.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        services.iter().copied().collect::<BTreeSet<_>>(),
+        launched,
+        "the access table covers every service"
+    );
+    let secret_ref = |env: &BTreeMap<&str, &Value>, name: &str| {
+        let reference = &env
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .get("valueFrom")
+            .map_or(Value::Null, |v| v["secretKeyRef"].clone());
+        (
+            reference["name"].as_str().unwrap_or_default().to_owned(),
+            reference["key"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let common = &named(&docs, "ConfigMap", "mealkit-common")["data"];
+        assert_eq!(
+            common["KAFKA_SECURITY_PROTOCOL"], "sasl_plaintext",
+            "{overlay}"
+        );
+        assert_eq!(common["KAFKA_SASL_MECHANISM"], "SCRAM-SHA-512", "{overlay}");
+        for service in &services {
+            let deployment = named(&docs, "Deployment", service);
+            let env = env_of(&deployment["spec"]["template"]["spec"]["containers"][0]);
+            assert_eq!(
+                env.get("KAFKA_USERNAME").map(|e| &e["value"]),
+                Some(&Value::from(*service)),
+                "{overlay}/{service}: KAFKA_USERNAME"
+            );
+            assert_eq!(
+                secret_ref(&env, "KAFKA_PASSWORD"),
+                ("mealkit-kafka".to_owned(), kafka_password_key(service)),
+                "{overlay}/{service}: KAFKA_PASSWORD from its own key"
+            );
+        }
+        let gateway = &named(&docs, "Deployment", "gateway")["spec"]["template"]["spec"];
+        let gateway_env = env_of(&gateway["containers"][0]);
+        assert!(
+            gateway_env.keys().all(|name| !name.starts_with("KAFKA_")),
+            "{overlay}: the gateway has no Kafka identity"
+        );
+        for source in gateway["containers"][0]["envFrom"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let cm = named(
+                &docs,
+                "ConfigMap",
+                source["configMapRef"]["name"].as_str().unwrap(),
+            );
+            assert!(
+                cm["data"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .all(|k| !k.starts_with("KAFKA_")),
+                "{overlay}: the gateway reads no Kafka setting"
+            );
+        }
+
+        let job = &named(&docs, "Job", "kafka-setup")["spec"]["template"]["spec"];
+        let job_env = env_of(&job["containers"][0]);
+        let broker = &named(&docs, "StatefulSet", "kafka")["spec"]["template"]["spec"];
+        let broker_env = env_of(&broker["containers"][0]);
+        for env in [&job_env, &broker_env] {
+            assert_eq!(
+                secret_ref(env, "ADMIN_PASSWORD"),
+                (
+                    "mealkit-kafka".to_owned(),
+                    "KAFKA_ADMIN_PASSWORD".to_owned()
+                ),
+                "{overlay}: the admin's password"
+            );
+        }
+        for service in &services {
+            let key = kafka_password_key(service);
+            assert_eq!(
+                secret_ref(&job_env, &key),
+                ("mealkit-kafka".to_owned(), key.clone()),
+                "{overlay}: the setup job's {key}"
+            );
+        }
+
+        let secrets: Vec<&Value> = by_kind(&docs, "Secret")
+            .into_iter()
+            .filter(|s| s["metadata"]["name"] == "mealkit-kafka")
+            .collect();
+        if overlay == "kind" {
+            let data = secrets[0]["data"]
+                .as_object()
+                .expect("kind's demo passwords");
+            let mut keys: BTreeSet<String> =
+                services.iter().map(|s| kafka_password_key(s)).collect();
+            keys.insert("KAFKA_ADMIN_PASSWORD".to_owned());
+            assert_eq!(data.keys().cloned().collect::<BTreeSet<_>>(), keys, "kind");
+        } else {
+            assert!(secrets.is_empty(), "{overlay} commits the Kafka Secret");
+        }
+    }
+
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let compose = yaml_documents(&text).remove(0);
+    let setup = &compose["services"]["kafka-setup"]["environment"];
+    assert!(
+        setup["ADMIN_PASSWORD"].is_string(),
+        "compose's admin password"
+    );
+    for service in &services {
+        let env = &compose["services"][service]["environment"];
+        assert_eq!(env["KAFKA_USERNAME"], *service, "compose {service}");
+        assert_eq!(
+            env["KAFKA_SECURITY_PROTOCOL"], "sasl_plaintext",
+            "compose {service}"
+        );
+        assert_eq!(
+            env["KAFKA_SASL_MECHANISM"], "SCRAM-SHA-512",
+            "compose {service}"
+        );
+        // The same variable the setup job makes its credential from.
+        assert_eq!(
+            env["KAFKA_PASSWORD"],
+            setup[kafka_password_key(service)],
+            "compose {service}: KAFKA_PASSWORD"
+        );
+        assert!(env["KAFKA_PASSWORD"].is_string(), "compose {service}");
+    }
+    let gateway = compose["services"]["gateway"]["environment"]
+        .as_object()
+        .unwrap();
+    assert!(
+        gateway.keys().all(|name| !name.starts_with("KAFKA_")),
+        "compose: the gateway has no Kafka identity"
+    );
+}
+
+/// The access table in `kafka-access.sh` (what the setup job grants, in Kubernetes and Compose),
+/// one line per service as `<service> <writes> <reads> <groups>`, made from
+/// `contracts::access::RULES`.
+fn access_block() -> String {
+    let list = |items: Vec<&str>| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(",")
+        }
+    };
+    let mut block = String::from("\n");
+    for access in contracts::access::RULES {
+        let writes = list(access.writes.iter().map(|t| t.base_name()).collect());
+        let reads = list(access.reads.iter().map(|t| t.base_name()).collect());
+        let groups = list(access.groups.to_vec());
+        block += &format!("{} {writes} {reads} {groups}\n", access.service);
+    }
+    block
+}
+
+/// The ACLs the setup job makes are exactly `contracts::access::RULES`: the script's table is the
+/// one the rules make, every topic it creates is one of the contracts', and it grants the
+/// operations the table means (write and describe, read and describe, read on a group), on
+/// literal names only; the broker is formatted with the admin's credential.
+#[test]
+fn the_acl_script_grants_exactly_the_access_table() {
+    let script = std::fs::read_to_string(root().join("k8s/base/kafka-access.sh")).unwrap();
+    let table = script
+        .split_once("\nACCESS='")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(table, _)| table)
+        .expect("kafka-access.sh has its ACCESS='...' table");
+    let wanted = access_block();
+    assert_eq!(
+        table, wanted,
+        "kafka-access.sh's table differs from contracts::access::RULES; it should read:\n\
+         ACCESS='{wanted}'"
+    );
+    assert!(
+        script.contains(&format!(
+            "\nDEAD_LETTERS={}\n",
+            contracts::Topic::DeadLetter.base_name()
+        )),
+        "every service writes the dead-letter topic"
+    );
+    let mut topics: BTreeSet<&str> = BTreeSet::new();
+    for line in table.lines().filter(|l| !l.is_empty()) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields.len(), 4, "{line}");
+        for list in &fields[1..3] {
+            topics.extend(list.split(',').filter(|t| *t != "-"));
+        }
+    }
+    let contracts: BTreeSet<String> = contracts::TopicNames::default().all().into_iter().collect();
+    assert_eq!(
+        topics
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<BTreeSet<_>>(),
+        contracts,
+        "the job creates every topic of the contracts, and no other"
+    );
+    for grant in [
+        "--operation Write --operation Describe",
+        "--operation Read --operation Describe",
+        "--operation Read \"${to_join[@]}\"",
+        "--add-config \"SCRAM-SHA-512=[password=$password]\"",
+        "topics --create --if-not-exists",
+    ] {
+        assert!(script.contains(grant), "kafka-access.sh: {grant}");
+    }
+    assert!(
+        !script.contains("--resource-pattern-type prefixed") && !script.contains("'*'"),
+        "literal names only"
+    );
+    let start = std::fs::read_to_string(root().join("k8s/base/kafka-start.sh")).unwrap();
+    assert!(
+        start.contains("--add-scram \"SCRAM-SHA-512=[name=admin,password=$ADMIN_PASSWORD]\""),
+        "the broker is formatted with the admin's SCRAM credential"
+    );
+}
+
+/// The broker authorizes every request with the StandardAuthorizer, the admin its only super
+/// user and no allow-everyone; every listener authenticates (SCRAM for clients, PLAIN for the
+/// controller quorum); it starts through kafka-start.sh. The same in every overlay and Compose.
+#[test]
+fn the_broker_authenticates_and_authorizes_every_request() {
+    fn check(place: &str, setting: &dyn Fn(&str) -> Option<String>) {
+        let get = |name: &str| setting(name).unwrap_or_else(|| panic!("{place}: no {name}"));
+        assert_eq!(
+            get("KAFKA_AUTHORIZER_CLASS_NAME"),
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "{place}"
+        );
+        assert_eq!(get("KAFKA_SUPER_USERS"), "User:admin", "{place}");
+        assert_eq!(
+            setting("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND").as_deref(),
+            Some("false"),
+            "{place}"
+        );
+        let protocols: BTreeMap<String, String> = get("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP")
+            .split(',')
+            .map(|pair| {
+                let (name, protocol) = pair.split_once(':').unwrap();
+                (name.to_owned(), protocol.to_owned())
+            })
+            .collect();
+        for listener in get("KAFKA_LISTENERS").split(',') {
+            let name = listener.split_once("://").unwrap().0;
+            assert_eq!(protocols[name], "SASL_PLAINTEXT", "{place}: {listener}");
+        }
+        assert_eq!(
+            get("KAFKA_ADVERTISED_LISTENERS"),
+            "CLIENT://kafka:9092",
+            "{place}"
+        );
+        assert_eq!(
+            get("KAFKA_LISTENER_NAME_CLIENT_SASL_ENABLED_MECHANISMS"),
+            "SCRAM-SHA-512",
+            "{place}"
+        );
+        assert_eq!(get("KAFKA_INTER_BROKER_LISTENER_NAME"), "CLIENT", "{place}");
+        assert_eq!(
+            get("KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL"),
+            "SCRAM-SHA-512",
+            "{place}"
+        );
+        assert_eq!(
+            get("KAFKA_SASL_MECHANISM_CONTROLLER_PROTOCOL"),
+            "PLAIN",
+            "{place}"
+        );
+        assert!(
+            get("KAFKA_LISTENER_NAME_CLIENT_SCRAM___SHA___512_SASL_JAAS_CONFIG")
+                .contains("username=\"admin\""),
+            "{place}: the broker connects to itself as the admin"
+        );
+        assert!(
+            get("KAFKA_LISTENER_NAME_CONTROLLER_PLAIN_SASL_JAAS_CONFIG").contains("user_admin="),
+            "{place}: the admin is the controller's one PLAIN user"
+        );
+        assert_eq!(get("KAFKA_LOG_DIRS"), "/var/lib/kafka/data", "{place}");
+        assert!(
+            get("CLUSTER_ID").len() == 22,
+            "{place}: kafka-start.sh formats with CLUSTER_ID"
+        );
+    }
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let broker = &named(&docs, "StatefulSet", "kafka")["spec"]["template"]["spec"];
+        let container = &broker["containers"][0];
+        assert_eq!(
+            strings(&container["command"]),
+            ["/bin/bash", "/etc/mealkit/kafka-start.sh"],
+            "{overlay}"
+        );
+        let env = env_of(container);
+        check(overlay, &|name| {
+            env.get(name)
+                .and_then(|e| e["value"].as_str())
+                .map(str::to_owned)
+        });
+    }
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let compose = yaml_documents(&text).remove(0);
+    let kafka = &compose["services"]["kafka"];
+    assert_eq!(
+        strings(&kafka["entrypoint"]),
+        ["/bin/bash", "/etc/mealkit/kafka-start.sh"]
+    );
+    let env = &kafka["environment"];
+    check("compose", &|name| match &env[name] {
+        Value::String(value) => Some(value.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    });
 }
 
 /// The metric names the code records (`counter!`, `gauge!`, `histogram!`), read from the
