@@ -52,21 +52,16 @@ fn reads() -> BTreeMap<&'static str, BTreeSet<String>> {
     for names in reads.values_mut() {
         names.extend(logging.iter().cloned());
     }
-    // Each service's identity on the bus (#29): the services' Kafka client settings read these
-    // (the interface the manifests and the launcher agreed on); until they do, taken as read.
-    for (service, names) in reads.iter_mut().filter(|(name, _)| **name != "gateway") {
-        if !names.contains("KAFKA_USERNAME") {
-            eprintln!(
-                "{service} does not read KAFKA_USERNAME yet; taking the bus identity as read"
-            );
-            names.extend(BUS_IDENTITY.map(str::to_owned));
-        }
-    }
     assert!(
         reads["order"].contains("PAYMENT_BREAKER_FAILURES"),
         "{:?}",
         reads["order"]
     );
+    // Every service signs in to the bus as itself; the gateway never connects to it.
+    for (service, names) in &reads {
+        let signs_in = BUS_IDENTITY.iter().all(|n| names.contains(*n));
+        assert_eq!(signs_in, *service != "gateway", "{service}: {names:?}");
+    }
     reads
 }
 
@@ -726,7 +721,7 @@ fn access_block() -> String {
     };
     let mut block = String::from("\n");
     for access in contracts::access::RULES {
-        let writes = list(access.writes.iter().map(|t| t.base_name()).collect());
+        let writes = list(access.writes().iter().map(|t| t.base_name()).collect());
         let reads = list(access.reads.iter().map(|t| t.base_name()).collect());
         let groups = list(access.groups.to_vec());
         block += &format!("{} {writes} {reads} {groups}\n", access.service);

@@ -19,12 +19,12 @@ bootstrap=${KAFKA_BOOTSTRAP:-kafka:9092}
 # tests/deploy.rs fails when this block and RULES differ, and prints the block RULES makes.
 DEAD_LETTERS=mealkit.dlq
 ACCESS='
-product mealkit.product mealkit.payment product
-order mealkit.order mealkit.product,mealkit.delivery order
-payment mealkit.payment mealkit.delivery payment
-delivery mealkit.delivery mealkit.payment,mealkit.order delivery
-marketing mealkit.marketing mealkit.order,mealkit.delivery marketing
-sellerpage - mealkit.order,mealkit.payment,mealkit.delivery,mealkit.product,mealkit.marketing,mealkit.dlq sellerpage,sellerpage-dead-letters
+product mealkit.product mealkit.payment,mealkit.redrive product
+order mealkit.order mealkit.product,mealkit.delivery,mealkit.redrive order
+payment mealkit.payment mealkit.delivery,mealkit.redrive payment
+delivery mealkit.delivery mealkit.payment,mealkit.order,mealkit.redrive delivery
+marketing mealkit.marketing mealkit.order,mealkit.delivery,mealkit.redrive marketing
+sellerpage mealkit.redrive mealkit.order,mealkit.payment,mealkit.delivery,mealkit.product,mealkit.marketing,mealkit.dlq,mealkit.redrive sellerpage,sellerpage-dead-letters
 '
 
 admin=$(mktemp)

@@ -1,9 +1,6 @@
 //! Producing on the stack's broker as a service would: every raw record an end-to-end test
-//! writes goes through here, named by the service whose identity it uses.
-//!
-//! Today the local broker takes any client, so `owner` only documents who the record claims
-//! to come from; once each service has its own credential on the bus, these produce with
-//! `owner`'s (and a test of the broker's refusals produces with the wrong one).
+//! writes goes through here, signed in as the service named (`Stack::kafka_as`), so the broker
+//! refuses what that service may not write (tests/brokers.rs tries).
 
 use std::time::Duration;
 
@@ -19,7 +16,7 @@ pub async fn publish_as(stack: &Stack, owner: &str, topic: Topic, envelope: &Env
 
 /// Publishes `payload` with `key` on `topic` as `owner`, whatever the bytes are.
 pub async fn publish_raw_as(stack: &Stack, owner: &str, topic: Topic, key: &str, payload: &[u8]) {
-    let producer = platform::kafka::producer(&stack.kafka_brokers).expect("a producer");
+    let producer = platform::kafka::producer(&stack.kafka_as(owner)).expect("a producer");
     let name = TopicNames::default().name(topic);
     producer
         .send(

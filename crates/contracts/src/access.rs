@@ -19,10 +19,7 @@ use crate::Topic;
 pub struct Access {
     /// The service, which is also its principal's name.
     pub service: &'static str,
-    /// The topics it writes: its own (none for a service that publishes nothing), besides the
-    /// dead-letter topic every consumer writes.
-    pub writes: &'static [Topic],
-    /// The topics it consumes.
+    /// The topics it consumes, and the redrive requests (every service has a consumer).
     pub reads: &'static [Topic],
     /// Its consumer groups.
     pub groups: &'static [&'static str],
@@ -32,38 +29,32 @@ pub struct Access {
 pub const RULES: [Access; 6] = [
     Access {
         service: "product",
-        writes: &[Topic::Product],
-        reads: &[Topic::Payment],
+        reads: &[Topic::Payment, Topic::Redrive],
         groups: &["product"],
     },
     Access {
         service: "order",
-        writes: &[Topic::Order],
-        reads: &[Topic::Product, Topic::Delivery],
+        reads: &[Topic::Product, Topic::Delivery, Topic::Redrive],
         groups: &["order"],
     },
     Access {
         service: "payment",
-        writes: &[Topic::Payment],
-        reads: &[Topic::Delivery],
+        reads: &[Topic::Delivery, Topic::Redrive],
         groups: &["payment"],
     },
     Access {
         service: "delivery",
-        writes: &[Topic::Delivery],
-        reads: &[Topic::Payment, Topic::Order],
+        reads: &[Topic::Payment, Topic::Order, Topic::Redrive],
         groups: &["delivery"],
     },
     Access {
         service: "marketing",
-        writes: &[Topic::Marketing],
-        reads: &[Topic::Order, Topic::Delivery],
+        reads: &[Topic::Order, Topic::Delivery, Topic::Redrive],
         groups: &["marketing"],
     },
     // The read side, and the operator of the dead-letter topic (its own group reads it).
     Access {
         service: "sellerpage",
-        writes: &[],
         reads: &[
             Topic::Order,
             Topic::Payment,
@@ -71,6 +62,7 @@ pub const RULES: [Access; 6] = [
             Topic::Product,
             Topic::Marketing,
             Topic::DeadLetter,
+            Topic::Redrive,
         ],
         groups: &["sellerpage", "sellerpage-dead-letters"],
     },
@@ -82,12 +74,20 @@ pub fn of(service: &str) -> Option<&'static Access> {
 }
 
 impl Access {
+    /// The topics it owns ([`Topic::owner`]): its events', or the redrive requests for the
+    /// dead-letter operator; none for a service that publishes nothing.
+    pub fn writes(&self) -> Vec<Topic> {
+        Topic::ALL
+            .into_iter()
+            .filter(|t| t.owner() == Some(self.service))
+            .collect()
+    }
+
     /// Every topic it may write: its own and the dead-letter topic.
-    pub fn writable(&self) -> impl Iterator<Item = Topic> + '_ {
-        self.writes
-            .iter()
-            .copied()
-            .chain(std::iter::once(Topic::DeadLetter))
+    pub fn writable(&self) -> Vec<Topic> {
+        let mut topics = self.writes();
+        topics.push(Topic::DeadLetter);
+        topics
     }
 }
 
@@ -96,15 +96,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_topic_but_the_dead_letters_has_one_writer() {
+    fn each_topic_but_the_dead_letters_has_one_writer_among_the_services() {
         for topic in Topic::ALL.into_iter().filter(|t| *t != Topic::DeadLetter) {
             let writers: Vec<&str> = RULES
                 .iter()
-                .filter(|a| a.writes.contains(&topic))
+                .filter(|a| a.writes().contains(&topic))
                 .map(|a| a.service)
                 .collect();
             assert_eq!(writers.len(), 1, "{topic}: {writers:?}");
         }
+        assert!(RULES.iter().all(|a| a.reads.contains(&Topic::Redrive)));
     }
 
     #[test]

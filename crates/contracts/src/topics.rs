@@ -1,6 +1,7 @@
 use std::fmt;
 
-/// The topics of the README's Contracts section: one per publishing context, plus the dead-letter topic.
+/// The topics of the README's Contracts section: one per publishing context, plus the dead-letter
+/// topic and the redrive requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     Product,
@@ -9,16 +10,22 @@ pub enum Topic {
     Delivery,
     Marketing,
     DeadLetter,
+    /// Requests to apply again a record a consumer dead-lettered: where the record is (its
+    /// topic, partition and offset) and whose consumer should, never the record itself. The
+    /// consumer fetches it from its owner's topic (`platform::consumer`), so the operator who
+    /// asks can point at a record but never write one.
+    Redrive,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 7] = [
         Topic::Product,
         Topic::Order,
         Topic::Payment,
         Topic::Delivery,
         Topic::Marketing,
         Topic::DeadLetter,
+        Topic::Redrive,
     ];
 
     pub fn from_base_name(name: &str) -> Option<Topic> {
@@ -34,6 +41,8 @@ impl Topic {
             Topic::Payment => Some("payment"),
             Topic::Delivery => Some("delivery"),
             Topic::Marketing => Some("marketing"),
+            // The dead-letter topic's operator.
+            Topic::Redrive => Some("sellerpage"),
             Topic::DeadLetter => None,
         }
     }
@@ -47,6 +56,7 @@ impl Topic {
             Topic::Delivery => "mealkit.delivery",
             Topic::Marketing => "mealkit.marketing",
             Topic::DeadLetter => "mealkit.dlq",
+            Topic::Redrive => "mealkit.redrive",
         }
     }
 }

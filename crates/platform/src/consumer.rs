@@ -36,7 +36,7 @@ use std::time::Duration;
 use contracts::{Envelope, Event, Topic, TopicNames};
 use rdkafka::Message;
 use rdkafka::consumer::Consumer;
-use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::message::Headers;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -49,10 +49,12 @@ use crate::unit_of_work::{Store, UnitOfWork};
 
 mod assignment;
 mod dead_letter;
+mod redrive;
 mod runs;
 mod spans;
 
 use assignment::AssignmentWatch;
+pub use redrive::Redrive;
 pub use runs::{Run, runs};
 use spans::applying;
 
@@ -63,7 +65,7 @@ pub(crate) struct Received {
 }
 
 impl Received {
-    fn decode(message: &BorrowedMessage<'_>) -> Result<Self, serde_json::Error> {
+    fn decode(message: &impl Message) -> Result<Self, serde_json::Error> {
         let envelope = Envelope::from_json(message.payload().unwrap_or_default())?;
         let traceparent = message.headers().and_then(|headers| {
             headers
@@ -153,12 +155,19 @@ enum Outcome {
 }
 
 impl<H: EventHandler> ConsumerLoop<H> {
+    /// Consumes `subscribe`, and the redrive requests ([`Redrive`]), until `stop`.
     pub(crate) async fn run(self, subscribe: &[Topic], stop: CancellationToken) {
         let _stopped_when_done = self.status.stopped_on_drop();
-        let names: Vec<String> = subscribe.iter().map(|t| self.topics.name(*t)).collect();
+        let names: Vec<String> = subscribe
+            .iter()
+            .chain([&Topic::Redrive])
+            .map(|t| self.topics.name(*t))
+            .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         self.member
-            .serve(&stop, |consumer| self.session(consumer, &refs, &stop))
+            .serve(&stop, |consumer| {
+                self.session(consumer, &refs, subscribe, &stop)
+            })
             .await;
         tracing::info!("consumer stopped");
     }
@@ -169,6 +178,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
         &self,
         consumer: StreamConsumer,
         topics: &[&str],
+        subscribed: &[Topic],
         stop: &CancellationToken,
     ) -> SessionEnd {
         if let Err(err) = consumer.subscribe(topics) {
@@ -207,10 +217,18 @@ impl<H: EventHandler> ConsumerLoop<H> {
                     Err(_nothing_buffered) => break,
                 }
             }
-            if !self.process_batch(&batch, stop).await {
+            let redrives = self.topics.name(Topic::Redrive);
+            let (requests, events): (Vec<_>, Vec<_>) =
+                batch.into_iter().partition(|m| m.topic() == redrives);
+            if !self.process_batch(&events, stop).await {
                 return SessionEnd::Stopped;
             }
-            for message in &batch {
+            for request in &requests {
+                if !self.redrive(request, subscribed, stop).await {
+                    return SessionEnd::Stopped;
+                }
+            }
+            for message in events.iter().chain(&requests) {
                 if let Err(err) = consumer.store_offset_from_message(message) {
                     tracing::warn!(error = %err, "consumer: storing the offset failed");
                 }
@@ -223,7 +241,11 @@ impl<H: EventHandler> ConsumerLoop<H> {
 
     /// Handles a batch; false when stopped first (no offset of the batch is stored then, and
     /// what was applied is skipped as a duplicate on redelivery).
-    async fn process_batch(&self, batch: &[BorrowedMessage<'_>], stop: &CancellationToken) -> bool {
+    async fn process_batch<M: Message + Sync>(
+        &self,
+        batch: &[M],
+        stop: &CancellationToken,
+    ) -> bool {
         if batch.len() > 1 {
             let decoded: Option<Vec<Received>> =
                 batch.iter().map(|m| Received::decode(m).ok()).collect();
@@ -265,7 +287,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
         true
     }
 
-    async fn process(&self, message: &BorrowedMessage<'_>, stop: &CancellationToken) -> Outcome {
+    async fn process(&self, message: &(impl Message + Sync), stop: &CancellationToken) -> Outcome {
         let received = match Received::decode(message) {
             Ok(received) => received,
             Err(err) => return Outcome::DeadLetter(format!("undecodable event: {err}"), 0),
@@ -312,7 +334,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
     /// undecodable, misplaced or invalid.
     fn applicable<'r>(
         &self,
-        batch: &[BorrowedMessage<'_>],
+        batch: &[impl Message],
         decoded: &'r Option<Vec<Received>>,
     ) -> Option<Vec<&'r Received>> {
         let received = decoded.as_ref()?;
@@ -334,7 +356,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
     /// [`Envelope::check_origin`]).
     fn check_origin(
         &self,
-        message: &BorrowedMessage<'_>,
+        message: &impl Message,
         envelope: &Envelope,
     ) -> Result<(), contracts::Misplaced> {
         match self.topics.topic(message.topic()) {

@@ -8,8 +8,10 @@
 //!
 //! - `GET /dead-letters[?status=WAITING|REDRIVEN]`: newest first;
 //! - `GET /dead-letters/{id}`: the event, its headers, the error and the attempts;
-//! - `POST /dead-letters/{id}/redrive`: the message goes back to its topic with its key and
-//!   headers (its trace included). Safe to repeat: every consumer skips an event it applied.
+//! - `POST /dead-letters/{id}/redrive`: the consumer that gave up applies the record again,
+//!   fetched from its own topic ([`crate::consumer::Redrive`]: only a topic's owner may write
+//!   there, so the operator asks instead of sending the record back). Safe to repeat: the
+//!   consumer skips an event it applied.
 //!
 //! `mealkit dlq list|show|redrive` calls the same endpoints. The gauges `dead_letters_waiting`
 //! and `dead_letters_oldest_waiting_seconds` say how many wait and for how long.
@@ -21,11 +23,12 @@ use chrono::{DateTime, Utc};
 use contracts::{Envelope, Topic, TopicNames};
 use rdkafka::Message;
 use rdkafka::consumer::Consumer;
-use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::producer::FutureRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::consumer::Redrive;
 use crate::error::{ApiResult, ErrorBody};
 use crate::kafka::{
     self, FutureProducer, GroupMember, Next, ReceiveErrors, SessionEnd, StreamConsumer,
@@ -63,7 +66,7 @@ contracts::labels! {
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     pub id: i64,
-    /// The topic it was consumed from (and goes back to on a redrive).
+    /// The topic it was consumed from (and is fetched from again on a redrive).
     pub topic: Option<String>,
     pub partition: Option<i32>,
     pub offset: Option<i64>,
@@ -102,6 +105,7 @@ const LETTER: &str = "id, topic, partition, \"offset\", service, error, attempts
 pub struct DeadLetters {
     pub(crate) store: Store,
     pub(crate) producer: FutureProducer,
+    pub(crate) topics: TopicNames,
 }
 
 impl DeadLetters {
@@ -342,16 +346,17 @@ async fn show(
     }))
 }
 
-/// Sends a dead letter back to its topic, with its key and its headers but the dead-letter
-/// ones, and marks it redriven (admins only). Safe to repeat: consumers skip what they applied.
+/// Asks the consumer that gave up on a dead letter to apply its record again, fetched from
+/// its topic (a [`Redrive`] on the redrive topic), and marks it redriven (admins only). Safe to
+/// repeat: the consumer skips what it applied.
 #[utoipa::path(post, path = "/dead-letters/{id}/redrive",
     params(("id" = i64, Path, description = "The dead letter's id")),
     responses(
-        (status = 200, description = "Sent back; the dead letter as it stands", body = DeadLetter),
+        (status = 200, description = "Asked for; the dead letter as it stands", body = DeadLetter),
         (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such dead letter (`not_found`)", body = ErrorBody),
-        (status = 409, description = "It names no topic to go back to (`not_redrivable`)", body = ErrorBody),
-        (status = 503, description = "The broker did not take it (`broker_unavailable`)", body = ErrorBody),
+        (status = 409, description = "It does not say where its record is or whose consumer gave up (`not_redrivable`)", body = ErrorBody),
+        (status = 503, description = "The broker did not take the request (`broker_unavailable`)", body = ErrorBody),
     ))]
 async fn redrive(
     axum::extract::State(letters): State,
@@ -359,33 +364,34 @@ async fn redrive(
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<DeadLetter>> {
     must_be_admin(&caller)?;
-    let (letter, message) = find(&letters, id).await?;
-    let Some(topic) = letter.topic.as_deref() else {
+    let (letter, _) = find(&letters, id).await?;
+    let (Some(topic), Some(partition), Some(offset), Some(service)) = (
+        letter.topic.clone(),
+        letter.partition,
+        letter.offset,
+        letter.service.clone(),
+    ) else {
         return Err(ApiError::conflict(
             "not_redrivable",
-            "this dead letter does not say which topic it came from",
+            "this dead letter does not say where its record is or whose consumer gave up on it",
         ));
     };
-    let mut headers = OwnedHeaders::new();
-    for (key, value) in message.headers.0.iter() {
-        if !key.starts_with(header::PREFIX) {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value.as_str()),
-            });
-        }
-    }
-    let mut record = FutureRecord::to(topic)
-        .payload(&message.payload)
-        .headers(headers);
-    if let Some(key) = &message.message_key {
-        record = record.key(key);
-    }
+    let request = Redrive {
+        service,
+        topic: topic.clone(),
+        partition,
+        offset,
+    };
+    let body = serde_json::to_string(&request).expect("a request serializes");
+    let redrives = letters.topics.name(Topic::Redrive);
+    let record = FutureRecord::to(&redrives)
+        .key(&request.service)
+        .payload(&body);
     if let Err((err, _)) = letters.producer.send(record, Duration::from_secs(10)).await {
         tracing::warn!(error = %err, id, "dead letters: redrive failed");
         return Err(ApiError::unavailable(
             "broker_unavailable",
-            "the broker did not take the message; try again shortly",
+            "the broker did not take the request; try again shortly",
             2,
         ));
     }

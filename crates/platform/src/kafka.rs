@@ -264,6 +264,16 @@ impl GroupMember {
         }
     }
 
+    /// The brokers it joins the group on, as this service.
+    pub(crate) fn brokers(&self) -> &Brokers {
+        &self.brokers
+    }
+
+    /// The group's name.
+    pub(crate) fn group(&self) -> &str {
+        &self.group
+    }
+
     /// Runs `session` with a consumer of the group, and with a new consumer each time one ends
     /// with a fatal error, until a session ends otherwise or `stop` is cancelled.
     pub(crate) async fn serve<F, Fut>(&self, stop: &CancellationToken, mut session: F)

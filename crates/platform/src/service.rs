@@ -150,6 +150,7 @@ impl ServiceBuilder {
         let letters = DeadLetters {
             store: self.store.clone(),
             producer: self.producer.clone(),
+            topics: self.topics.clone(),
         };
         let topics = self.topics.clone();
         let recorder = letters.clone();

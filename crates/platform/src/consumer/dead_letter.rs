@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use rdkafka::Message;
-use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 
 use super::{ConsumerLoop, DEAD_LETTER_ATTEMPTS, EventHandler};
@@ -18,7 +18,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
     /// stored, so a restarted consumer meets it again.
     pub(super) async fn dead_letter(
         &self,
-        message: &BorrowedMessage<'_>,
+        message: &(impl Message + Sync),
         reason: &str,
         attempts: u32,
         stop: &CancellationToken,
