@@ -2,9 +2,10 @@
 //!
 //! Each service connects to Kafka as its own principal (`User:<service>`, SASL/SCRAM). The
 //! broker's authorizer lets it
-//! - **write** only its own topic (the one whose events it publishes) and the dead-letter
-//!   topic, the one write every consumer shares;
-//! - **read** only the topics it consumes;
+//! - **write** only its own topic ([`Topic::owner`]: the one whose events it publishes, or the
+//!   redrive requests for the dead-letter operator) and the dead-letter topic, the one write
+//!   every consumer shares;
+//! - **read** only the topics it consumes, and the redrive requests;
 //! - **join** only its own consumer groups.
 //!
 //! Anything else (another service's topic, a group of someone else's, creating or deleting

@@ -165,8 +165,21 @@ impl Cluster {
         &self.admin_properties
     }
 
+    /// Writes the administrator's client settings twice, readable by their owner only: for
+    /// Kafka's tools (Java's names, `admin.properties`) and for kcat (librdkafka's,
+    /// `kcat.properties`: `kcat -F .data/kafka/kcat.properties -L`).
     fn write_admin_properties(&mut self) -> Result<(), StepError> {
-        config::write_private(&self.admin_properties, &self.admin().client_properties())
+        let admin = self.admin();
+        config::write_private(&self.admin_properties, &admin.client_properties())?;
+        let kcat: String = admin
+            .librdkafka_settings()
+            .into_iter()
+            .map(|(key, value)| format!("{key}={value}\n"))
+            .collect();
+        config::write_private(
+            &self.admin_properties.with_file_name("kcat.properties"),
+            &kcat,
+        )
     }
 
     /// The clients' bootstrap list: every node's client listener.
