@@ -1,10 +1,11 @@
 //! What a request's body may cost the gateway before anyone is known to have sent it.
 //!
 //! - A method that takes no body (`GET`, `HEAD`, `DELETE`, `OPTIONS`) announcing one
-//!   (`Content-Length` above 0, or any `Transfer-Encoding`) is refused at once with `400
-//!   unexpected_body`, without reading or waiting for it, and the connection is closed after the
-//!   answer. No endpoint of ours reads such a body, and a stalled one would hold an in-flight
-//!   slot ([`crate::limits::InFlight`]) for nothing.
+//!   (`Content-Length` above 0, or any `Transfer-Encoding`) has it kept back
+//!   ([`withhold_unexpected`]): never read or waited for, the request refused `400
+//!   unexpected_body` by a route that has the method and `405` by one that has not
+//!   ([`platform::bodies`]), the connection closed after the answer. A stalled body would
+//!   otherwise hold an in-flight slot ([`crate::limits::InFlight`]) for nothing.
 //! - A body sent without a valid token must arrive in full within [`PUBLIC_BODY_TIMEOUT`]
 //!   (`408 request_timeout` past it), not the platform's 30 s
 //!   ([`platform::service::REQUEST_TIMEOUT`], which a signed-in caller keeps). The only public
@@ -19,45 +20,37 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use platform::ApiError;
+use platform::bodies::{WITHHELD, announces_body, unexpected_body};
 
 use crate::limits::Authentication;
 
 /// How long a body sent without a valid token may take to arrive in full.
 pub const PUBLIC_BODY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The middleware refusing a body announced on a method that takes none.
-pub async fn refuse_unexpected(request: Request, next: Next) -> Response {
-    let method = request.method();
-    let takes_none = [Method::GET, Method::HEAD, Method::DELETE, Method::OPTIONS].contains(method);
-    if !(takes_none && announces_body(request.headers())) {
+/// The outer layer keeping back a body announced on a method that takes none
+/// ([`platform::bodies`]): the request goes on without it, marked
+/// [`platform::bodies::WITHHELD`] (the gateway's own pages and every service refuse it, `400`,
+/// on a route that has the method, `405` on one that has not), and the connection is closed
+/// after the answer: the body is never read, so it cannot carry another request.
+pub async fn withhold_unexpected(mut request: Request, next: Next) -> Response {
+    if !unexpected_body(&request) {
         return next.run(request).await;
     }
-    let mut refused = ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "unexpected_body",
-        format!("a {method} request takes no body; send it without one"),
-    )
-    .into_response();
-    // The body was never read: the connection cannot carry another request.
-    refused
+    let headers = request.headers_mut();
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.insert(WITHHELD, HeaderValue::from_static("1"));
+    *request.body_mut() = Body::empty();
+    let mut response = next.run(request).await;
+    response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    refused
-}
-
-/// Whether the headers announce a body: a `Content-Length` other than 0, or a
-/// `Transfer-Encoding` (which means one follows, however long).
-fn announces_body(headers: &HeaderMap) -> bool {
-    let length = headers.get(header::CONTENT_LENGTH).map(|value| {
-        let text = value.to_str().unwrap_or_default().trim();
-        text.parse::<u64>().ok()
-    });
-    headers.contains_key(header::TRANSFER_ENCODING) || matches!(length, Some(n) if n != Some(0))
+    response
 }
 
 /// The middleware giving a body sent without a valid token [`PUBLIC_BODY_TIMEOUT`] to arrive;
@@ -106,26 +99,4 @@ fn within(body: Body, timeout: Duration, expired: Arc<AtomicBool>) -> Body {
         }
     });
     Body::from_stream(chunks)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(name, value)| (name.clone(), HeaderValue::from_str(value).unwrap()))
-            .collect()
-    }
-
-    #[test]
-    fn a_body_is_announced_by_a_length_above_zero_or_any_transfer_encoding() {
-        assert!(!announces_body(&headers(&[])));
-        assert!(!announces_body(&headers(&[(header::CONTENT_LENGTH, "0")])));
-        assert!(announces_body(&headers(&[(header::CONTENT_LENGTH, "1")])));
-        assert!(announces_body(&headers(&[(header::CONTENT_LENGTH, "x")])));
-        let chunked = [(header::TRANSFER_ENCODING, "chunked")];
-        assert!(announces_body(&headers(&chunked)));
-    }
 }

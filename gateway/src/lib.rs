@@ -179,9 +179,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let streams = Streams::new(settings.limits.max_open_streams)?;
     let proxy = Proxy::new(http.clone(), streams, &settings.upstreams, settings.breaker);
     let documented = proxy.documented();
-    let mut routes = proxy
-        .routes()
-        .merge(docs::routes(http, documented))
+    let mut own = docs::routes(http, documented)
         .merge(storefront::routes(&settings.storefront, &settings.auth)?);
     if settings.dev_issuer.enabled {
         let issuer = DevIssuer::load_or_create(&settings.dev_issuer, &settings.auth)?;
@@ -189,13 +187,18 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             issuer = %settings.auth.issuer,
             "the dev issuer is on: anyone can get a token for any customer, seller, courier or admin"
         );
-        routes = routes.merge(issuer.routes());
+        own = own.merge(issuer.routes());
     }
+    // The gateway's own pages refuse a withheld body as a service does ([`bodies`]); the
+    // services answer for theirs.
+    let routes = proxy
+        .routes()
+        .merge(own.route_layer(middleware::from_fn(platform::bodies::refuse_unexpected)));
     let limits = Limits::new(&settings.limits, verifier.clone());
     let in_flight = InFlight::new(settings.limits.max_concurrent);
-    // Outermost last: a body where none belongs is refused before anything else is spent on
-    // it; then the rates and the token; then the public body deadline; then the one in-flight
-    // bound, shared by every route.
+    // Outermost last: a body where none belongs is kept back, unread, before anything else is
+    // spent on it; then the rates and the token; then the public body deadline; then the one
+    // in-flight bound, shared by every route.
     let routes = routes
         .layer(middleware::from_fn_with_state(
             in_flight,
@@ -206,7 +209,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
             limits.clone(),
             limits::enforce,
         ))
-        .layer(middleware::from_fn(bodies::refuse_unexpected))
+        .layer(middleware::from_fn(bodies::withhold_unexpected))
         .layer(middleware::map_response(framing::never_framed));
     App::bind(
         &settings.bind_addr,

@@ -91,8 +91,9 @@ fn pools(
 
 /// Request headers passed upstream; hop-by-hop ones are not.
 /// (`traceparent` is not passed through but continued: see [`platform::trace`].)
-const FORWARDED_REQUEST: [HeaderName; 6] = [
+const FORWARDED_REQUEST: [HeaderName; 7] = [
     header::AUTHORIZATION,
+    HeaderName::from_static(platform::bodies::WITHHELD),
     HeaderName::from_static(platform::idempotency::HEADER),
     header::CONTENT_TYPE,
     header::ACCEPT,

@@ -8,6 +8,7 @@
 //! of that down in order when the shutdown future resolves.
 
 pub mod auth;
+pub mod bodies;
 pub mod client;
 pub mod consumer;
 pub mod db;

@@ -185,11 +185,12 @@ impl ServiceBuilder {
         }
         let (routes, doc) = routes.split_for_parts();
         let doc = openapi::complete(doc, &self.settings.service);
+        let routes = routes.merge(openapi::route(&doc));
         App::bind(
             &self.settings.bind_addr,
             self.settings.port,
             MetricsAt::SamePort,
-            routes.merge(openapi::route(&doc)),
+            routes.route_layer(axum::middleware::from_fn(crate::bodies::refuse_unexpected)),
             health,
             self.verifier,
             self.tasks,

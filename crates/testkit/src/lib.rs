@@ -185,6 +185,16 @@ impl TestEnv {
         .await
     }
 
+    /// Waits up to 15 s for `envelope` on the dead-letter topic; fails unless it is there with a
+    /// reason that contains `why`.
+    pub async fn assert_dead_lettered(&self, envelope: &Envelope, why: &str) {
+        let reason = self
+            .dead_lettered(envelope, Duration::from_secs(15))
+            .await
+            .unwrap_or_else(|| panic!("{} was not dead-lettered", envelope.event_type()));
+        assert!(reason.contains(why), "{reason}");
+    }
+
     /// Reads the dead-letter topic from the beginning for `window`: each message's payload and
     /// its `dlq-error` header.
     pub async fn dead_letters(&self, window: Duration) -> Vec<(String, String)> {

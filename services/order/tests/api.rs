@@ -489,15 +489,6 @@ async fn an_order_is_its_customer_s_and_an_admin_s_only() {
     assert_eq!(h.count("ordering", "SELECT count(*) FROM orders").await, 1);
 }
 
-/// Waits for `envelope` on the dead-letter topic; its reason contains `why`.
-async fn assert_dead_lettered(env: &TestEnv, envelope: &Envelope, why: &str) {
-    let reason = env
-        .dead_lettered(envelope, Duration::from_secs(15))
-        .await
-        .unwrap_or_else(|| panic!("{} dead-lettered", envelope.event_type()));
-    assert!(reason.contains(why), "{reason}");
-}
-
 fn price_one(source: &str) -> Envelope {
     Envelope::new(
         source,
@@ -542,7 +533,7 @@ async fn a_delivery_event_or_a_price_that_does_not_fit_is_dead_lettered() {
         (&misplaced, "does not belong on mealkit.delivery"),
     ];
     for (forged, why) in cases {
-        assert_dead_lettered(&h.env, forged, why).await;
+        h.env.assert_dead_lettered(forged, why).await;
     }
     let status_of =
         || async { h.http.get(&format!("{}/orders/{id}", h.order.url)).await.1["status"].clone() };

@@ -3,18 +3,11 @@
 use std::time::Duration;
 
 use contracts::*;
-use testkit::{Http, Role, Running, TestEnv, assert_error, eventually};
+use testkit::{Http, Role, assert_error, eventually};
 
-async fn spawn() -> (TestEnv, Running) {
-    let env = TestEnv::new().await;
-    let settings = sellerpage::Settings {
-        common: env.settings("sellerpage", "sellerpage"),
-        saga_step_deadline: Duration::from_secs(30),
-        saga_check_interval: Duration::from_secs(1),
-    };
-    let app = Running::start(sellerpage::build(settings)).await;
-    (env, app)
-}
+mod support;
+
+use support::spawn;
 
 fn order_events(order_id: i64) -> Vec<Envelope> {
     let d = |status: DeliveryStatus| DeliveryChanged {
