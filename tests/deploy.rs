@@ -1048,6 +1048,7 @@ fn the_dashboard_and_the_scrape_configurations_match_what_the_services_export() 
         "circuit_breaker_state",
         "consumer_batch_events",
         "dead_letters_waiting",
+        "dependency_up",
     ] {
         assert!(queried.contains(wanted), "the dashboard shows {wanted}");
     }

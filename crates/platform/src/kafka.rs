@@ -346,6 +346,7 @@ impl BrokerStatus {
     }
 
     pub fn set(&self, up: bool) {
+        crate::health::record_dependency("broker", up);
         let was = self.0.swap(up, Ordering::Relaxed);
         if was != up {
             if up {

@@ -110,6 +110,8 @@ impl ServiceBuilder {
         builder.spawn(|stop| relay.run(stop));
         let broker = builder.broker.clone();
         builder.spawn(|stop| broker.monitor(producer, stop));
+        let database = builder.store.pool().clone();
+        builder.spawn(|stop| crate::health::watch_database(database, stop));
         Ok(builder)
     }
 

@@ -80,7 +80,9 @@ impl Managed {
         }
     }
 
-    /// Polls the readiness URL until it answers 200, failing early if the process exits.
+    /// Polls the readiness URL until it answers 200 with the broker reachable (readiness itself
+    /// does not wait for the broker, but a stack that has just started should be whole),
+    /// failing early if the process exits.
     pub async fn wait_ready(&mut self, within: Duration) -> Result<(), StepError> {
         let Some(url) = self.ready_url.clone() else {
             return Ok(());
@@ -100,6 +102,7 @@ impl Managed {
             }
             if let Ok(response) = client.get(&url).send().await
                 && response.status().is_success()
+                && connected(response).await
             {
                 self.ready_after = Some(self.started.elapsed());
                 return Ok(());
@@ -195,6 +198,14 @@ pub fn spawn_service(
         &logs.join(format!("{name}.log")),
         Some(format!("http://127.0.0.1:{port}/health/ready")),
     )
+}
+
+/// Whether a readiness answer says the broker is reachable (or does not list it: the gateway).
+async fn connected(response: reqwest::Response) -> bool {
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    body["checks"]["broker"]
+        .as_str()
+        .is_none_or(|broker| broker == "up")
 }
 
 #[cfg(test)]

@@ -169,9 +169,10 @@ async fn a_poison_message_goes_to_the_dead_letter_topic_and_the_consumer_moves_o
 
 /// A poison message whose dead letter the broker cannot take (here: with the dead-letter headers
 /// it is over the producer's 1,000,000-byte limit, so every try fails at once) is not spun on
-/// forever: after the bounded tries the consumer stops, loudly, and the service turns not ready.
+/// forever: after the bounded tries the consumer stops, loudly, and liveness fails (Kubernetes
+/// restarts the pod), while the service stays ready: it still answers.
 #[tokio::test]
-async fn a_dead_letter_that_cannot_be_written_stops_the_consumer_and_readiness() {
+async fn a_dead_letter_that_cannot_be_written_stops_the_consumer_and_fails_liveness() {
     let (env, app) = spawn().await;
     let http = env.http_as(Role::Courier, 1);
     readiness(&http, &app.url, 200, Duration::from_secs(15))
@@ -192,10 +193,15 @@ async fn a_dead_letter_that_cannot_be_written_stops_the_consumer_and_readiness()
         .unwrap();
 
     let within = Duration::from_secs(u64::from(DEAD_LETTER_ATTEMPTS) + 20);
-    let stopped = readiness(&http, &app.url, 503, within)
-        .await
-        .expect("the consumer stopped and readiness turned false");
+    let live = format!("{}/health/live", app.url);
+    let stopped = eventually(within, || async {
+        let answer = http.get(&live).await;
+        (answer.0 == 503).then_some(answer.1)
+    })
+    .await
+    .expect("the consumer stopped and liveness failed");
     assert_eq!(stopped["checks"]["consumer"], "stopped", "{stopped}");
+    assert_eq!(http.get(&format!("{}/health/ready", app.url)).await.0, 200);
     assert!(
         env.dead_letters(Duration::from_secs(2)).await.is_empty(),
         "nothing could be dead-lettered"

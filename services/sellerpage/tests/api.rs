@@ -166,7 +166,7 @@ async fn readiness_is_false_while_the_database_is_gone_and_liveness_stays_true()
         (http.get(&format!("{}/health/ready", app.url)).await.0 == 200).then_some(())
     })
     .await
-    .expect("ready once the broker answered");
+    .expect("ready once the database answered");
     // Take the service's database away from under it, for real.
     let name = env.database_url.rsplit('/').next().unwrap().to_owned();
     let admin = std::env::var("DATABASE_URL").unwrap();
