@@ -290,18 +290,7 @@ async fn stock_follows_payments_exactly_once_and_never_goes_negative() {
     );
 
     // Cancelling restores what order 101 took, once; order 102 took nothing.
-    let cancel = |order_id, qty| {
-        Envelope::new(
-            "payment",
-            Event::PaymentCancelled(PaymentCancelled {
-                payment_id: order_id,
-                order_id,
-                product_id,
-                qty,
-                amount: 0,
-            }),
-        )
-    };
+    let cancel = |order_id, qty| refund(order_id, product_id, qty);
     let restore = cancel(101, 3);
     env.publish(&restore).await;
     env.publish(&restore).await;
