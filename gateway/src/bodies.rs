@@ -39,6 +39,8 @@ pub const PUBLIC_BODY_TIMEOUT: Duration = Duration::from_secs(2);
 /// after the answer: the body is never read, so it cannot carry another request.
 pub async fn withhold_unexpected(mut request: Request, next: Next) -> Response {
     if !unexpected_body(&request) {
+        // Only the gateway marks a request so.
+        request.headers_mut().remove(WITHHELD);
         return next.run(request).await;
     }
     let headers = request.headers_mut();

@@ -127,12 +127,16 @@ pub struct Probe {
 }
 
 impl Health {
-    /// Every check, and whether the database answered.
-    async fn checks(&self) -> (BTreeMap<&'static str, &'static str>, Option<bool>, bool) {
+    /// Every check, and whether the database answered (asked only when `ping` says so:
+    /// liveness does not wait on it).
+    async fn checks(
+        &self,
+        ping: bool,
+    ) -> (BTreeMap<&'static str, &'static str>, Option<bool>, bool) {
         let mut checks = BTreeMap::new();
         let database = match &self.pool {
-            Some(pool) => Some(crate::db::ping(pool, Duration::from_secs(1)).await),
-            None => None,
+            Some(pool) if ping => Some(crate::db::ping(pool, Duration::from_secs(1)).await),
+            _ => None,
         };
         if let Some(up) = database {
             record_dependency("database", up);
@@ -180,7 +184,7 @@ fn answer(
         (status = 503, description = "Its consumer loop has stopped: restart it", body = Probe),
     ))]
 pub async fn live(State(health): State<Health>) -> (StatusCode, Json<Probe>) {
-    let (checks, _, consuming) = health.checks().await;
+    let (checks, _, consuming) = health.checks(false).await;
     answer(consuming, ["live", "dead"], checks)
 }
 
@@ -193,7 +197,7 @@ pub async fn live(State(health): State<Health>) -> (StatusCode, Json<Probe>) {
         (status = 503, description = "The database is down or the process is draining", body = Probe),
     ))]
 pub async fn ready(State(health): State<Health>) -> (StatusCode, Json<Probe>) {
-    let (checks, database, _) = health.checks().await;
+    let (checks, database, _) = health.checks(true).await;
     let ready = !health.draining.is_cancelled() && database.unwrap_or(true);
     answer(ready, ["ready", "not_ready"], checks)
 }

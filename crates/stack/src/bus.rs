@@ -1,7 +1,8 @@
 //! An identity per service on the bus: each service signs in to the brokers as its own
 //! principal, which the brokers' ACLs allow only what `contracts::access` says (README, What
 //! the bus trusts). Made at every start, with new passwords, as the database roles are
-//! ([`crate::roles`]).
+//! ([`crate::roles`]). Only added: a grant taken out of the table stays on a cluster that
+//! already had it until `./dev up --wipe` (Kubernetes' `kafka-access.sh` removes strays).
 
 mod admin;
 

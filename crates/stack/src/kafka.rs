@@ -393,12 +393,13 @@ impl Cluster {
     /// Writes node's `server.properties` and `log4j2.properties`; the first one's path.
     fn write_settings(&self, node: &Node) -> Result<PathBuf, StepError> {
         let ports: Vec<BrokerPorts> = self.nodes.iter().map(|n| n.ports).collect();
+        // Readable by their owner only: the settings hold the administrator's password.
         let write = |name: &str, text: String| {
             let path = node.dir.join(name);
-            std::fs::create_dir_all(&node.dir)
-                .and_then(|()| std::fs::write(&path, text))
-                .map_err(|e| step_error(STEP, format!("writing {}: {e}", path.display()), None))
-                .map(|()| path)
+            std::fs::create_dir_all(&node.dir).map_err(|e| {
+                step_error(STEP, format!("creating {}: {e}", node.dir.display()), None)
+            })?;
+            config::write_private(&path, &text).map(|()| path)
         };
         let properties = write(
             "server.properties",

@@ -440,6 +440,22 @@ impl Stack {
     }
 }
 
+/// Writes `text` to `file`, readable and writable by its owner only: a new file is made so, and
+/// one that existed before is made so before anything is written to it. For the files that hold
+/// passwords (the brokers' settings, their administrator's, the tests' environment).
+pub fn write_private(file: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut opened = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)?;
+    opened.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    opened.write_all(text.as_bytes())
+}
+
 /// Creates the topics of the README's Contracts section (the brokers do not create topics on
 /// their own), retrying while the cluster settles.
 async fn create_topics(brokers: &Brokers, topics: &TopicNames) -> Result<(), StepError> {

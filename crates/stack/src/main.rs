@@ -179,7 +179,7 @@ async fn infra(args: Args) -> anyhow::Result<()> {
         controller: ports[2],
     };
     let mut stack = Stack::start(options).await?;
-    write_private(
+    stack::write_private(
         &env_file,
         &format!(
             "export DATABASE_URL={}\n{}",
@@ -201,19 +201,6 @@ fn kafka_exports(brokers: &Brokers) -> String {
         .collect()
 }
 
-/// Writes `text` to `file`, readable by its owner only (it holds passwords).
-fn write_private(file: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(file)?
-        .write_all(text.as_bytes())
-}
-
 /// `mealkit kafka TOOL [ARGS]`: runs Kafka's tool against `KAFKA_BROKERS` (the local stack's by
 /// default), signed in as `KAFKA_USERNAME`, or as the local stack's administrator
 /// (`.data/kafka/admin.properties`); its exit code.
@@ -229,12 +216,13 @@ async fn kafka_tool(args: &[String]) -> i32 {
             return 2;
         }
     };
-    // Signed in as KAFKA_USERNAME says, through a file of our own removed afterwards.
+    // Signed in as KAFKA_USERNAME says, through a file of our own (a new, unguessable name,
+    // made private and exclusively) removed afterwards.
     let made =
-        std::env::temp_dir().join(format!("mealkit-kafka-{}.properties", std::process::id()));
+        std::env::temp_dir().join(format!("mealkit-kafka-{}.properties", uuid::Uuid::new_v4()));
     let sign_in = match &brokers.sasl {
         Some(_) => {
-            if let Err(e) = write_private(&made, &brokers.client_properties()) {
+            if let Err(e) = create_private(&made, &brokers.client_properties()) {
                 eprintln!("mealkit kafka: writing {}: {e}", made.display());
                 return 1;
             }
@@ -245,6 +233,19 @@ async fn kafka_tool(args: &[String]) -> i32 {
     let code = run_tool(tool, args, &brokers, sign_in.as_deref()).await;
     let _ = std::fs::remove_file(&made);
     code
+}
+
+/// Writes `text` to a new `file` (never one that exists, nor through a link), private to its
+/// owner.
+fn create_private(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)?
+        .write_all(text.as_bytes())
 }
 
 async fn run_tool(

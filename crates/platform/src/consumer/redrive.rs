@@ -39,7 +39,7 @@ impl<H: EventHandler> ConsumerLoop<H> {
     /// and processes it; any other is not this consumer's. False when stopped first.
     pub(super) async fn redrive(
         &self,
-        message: &impl Message,
+        message: &(impl Message + Sync),
         subscribed: &[Topic],
         stop: &CancellationToken,
     ) -> bool {
@@ -58,12 +58,17 @@ impl<H: EventHandler> ConsumerLoop<H> {
             tracing::warn!(topic = %request.topic, "redrive: not a topic this service consumes; skipped");
             return true;
         }
-        let Some(record) = self.fetch(&request).await else {
-            tracing::warn!(
-                ?request,
-                "redrive: the record is not on its topic (any more); skipped"
-            );
-            return true;
+        let record = match self.fetch_until_answered(&request, stop).await {
+            Some(Fetched::Record(record)) => record,
+            Some(Fetched::Gone) => {
+                // The operator sees it: the request itself is dead-lettered, with the reason.
+                let reason = format!(
+                    "redrive: no record at {}/{} offset {} any more (past its retention)",
+                    request.topic, request.partition, request.offset
+                );
+                return self.dead_letter(message, &reason, 0, stop).await;
+            }
+            None => return false,
         };
         tracing::info!(?request, "redrive: applying the record again");
         match self.process(&record, stop).await {
@@ -75,41 +80,85 @@ impl<H: EventHandler> ConsumerLoop<H> {
         }
     }
 
-    /// The record `request` points at, read from its topic as this service.
-    async fn fetch(&self, request: &Redrive) -> Option<OwnedMessage> {
-        let config = crate::kafka::client(self.member.brokers());
+    /// [`ConsumerLoop::fetch`], tried again with capped backoff while the broker does not
+    /// answer (a redrive is never dropped for an outage); `None` when stopped first.
+    async fn fetch_until_answered(
+        &self,
+        request: &Redrive,
+        stop: &CancellationToken,
+    ) -> Option<Fetched> {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match self.fetch(request).await {
+                Ok(fetched) => return Some(fetched),
+                Err(err) => {
+                    tracing::warn!(error = %err, ?request, "redrive: fetching failed; trying again")
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return None,
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// The record `request` points at, read from its topic as this service: the record, or
+    /// `Gone` when the log no longer holds that offset; an error when the broker did not
+    /// answer in time.
+    async fn fetch(&self, request: &Redrive) -> Result<Fetched, String> {
+        let mut config = crate::kafka::client(self.member.brokers());
+        config
+            .set("group.id", self.member.group())
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            // An offset the log no longer holds is an error at once, not a wait for whatever
+            // record comes next.
+            .set("auto.offset.reset", "error");
         let request = request.clone();
-        let group = self.member.group().to_owned();
         let fetched = tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer = config
-                .clone()
-                .set("group.id", group)
-                .set("enable.auto.commit", "false")
-                .set("enable.auto.offset.store", "false")
-                .create()
-                .ok()?;
+            let consumer: BaseConsumer = config.create().map_err(|e| e.to_string())?;
             let mut at = TopicPartitionList::new();
             at.add_partition_offset(
                 &request.topic,
                 request.partition,
                 Offset::Offset(request.offset),
             )
-            .ok()?;
-            consumer.assign(&at).ok()?;
+            .map_err(|e| e.to_string())?;
+            consumer.assign(&at).map_err(|e| e.to_string())?;
             let deadline = std::time::Instant::now() + FETCH;
             while std::time::Instant::now() < deadline {
                 match consumer.poll(Duration::from_millis(200)) {
-                    Some(Ok(m)) if m.offset() == request.offset => return Some(m.detach()),
-                    // Compacted away or past its retention: the next record came instead.
-                    Some(Ok(_)) => return None,
-                    Some(Err(err)) => tracing::warn!(error = %err, "redrive: fetching failed"),
+                    Some(Ok(m)) if m.offset() == request.offset => {
+                        return Ok(Fetched::Record(m.detach()));
+                    }
+                    // Compacted away: the next record came instead.
+                    Some(Ok(_)) => return Ok(Fetched::Gone),
+                    Some(Err(err)) if is_out_of_range(&err) => return Ok(Fetched::Gone),
+                    Some(Err(err)) => tracing::debug!(error = %err, "redrive: fetching"),
                     None => {}
                 }
             }
-            None
+            Err(format!("no answer within {} s", FETCH.as_secs()))
         });
-        fetched.await.ok().flatten()
+        fetched.await.map_err(|e| e.to_string())?
     }
+}
+
+/// What a redrive found where its request pointed.
+enum Fetched {
+    Record(OwnedMessage),
+    /// The log no longer holds that offset.
+    Gone,
+}
+
+/// Whether `error` says the offset is outside the log (`auto.offset.reset=error`).
+fn is_out_of_range(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode::{AutoOffsetReset, OffsetOutOfRange};
+    matches!(
+        error.rdkafka_error_code(),
+        Some(AutoOffsetReset | OffsetOutOfRange)
+    )
 }
 
 #[cfg(test)]

@@ -120,6 +120,13 @@ impl Brokers {
         let protocol: Protocol = var("KAFKA_SECURITY_PROTOCOL", default_protocol)?;
         let mechanism: Mechanism = var("KAFKA_SASL_MECHANISM", Mechanism::ScramSha512)?;
         let ca_file = Some(string("KAFKA_CA_FILE", "")).filter(|f| !f.is_empty());
+        if signs_in && password.is_empty() {
+            return Err(SettingsError {
+                name: "KAFKA_PASSWORD".into(),
+                value: String::new(),
+                reason: "KAFKA_USERNAME is set: its password must be too".into(),
+            });
+        }
         let sasl = match (protocol.is_sasl(), signs_in) {
             (true, true) => Some(Sasl {
                 mechanism,

@@ -113,17 +113,10 @@ pub fn admin_password(root: &Path) -> Result<String, StepError> {
     Ok(password)
 }
 
-/// Writes `text` to `file`, readable and writable by its owner only.
+/// Writes `text` to `file`, readable and writable by its owner only (made so when it existed
+/// before, too).
 pub fn write_private(file: &Path, text: &str) -> Result<(), StepError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(file)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
+    crate::write_private(file, text)
         .map_err(|e| step_error("kafka", format!("writing {}: {e}", file.display()), None))
 }
 
