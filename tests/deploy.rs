@@ -789,14 +789,20 @@ fn the_acl_script_grants_exactly_the_access_table() {
         start.contains("--add-scram \"SCRAM-SHA-512=[name=admin,password=$ADMIN_PASSWORD]\""),
         "the broker is formatted with the admin's SCRAM credential"
     );
+    assert!(
+        start.contains("mkdir -p \"$KAFKA_LOG_DIRS\""),
+        "kafka-start.sh makes the log directory inside the volume before formatting it"
+    );
 }
 
 /// The broker authorizes every request with the StandardAuthorizer, the admin its only super
 /// user and no allow-everyone; every listener authenticates (SCRAM for clients, PLAIN for the
-/// controller quorum); it starts through kafka-start.sh. The same in every overlay and Compose.
+/// controller quorum); it starts through kafka-start.sh; its log directory is one directory
+/// inside its data volume, not the volume's root (lost+found). The same in every overlay and
+/// Compose.
 #[test]
 fn the_broker_authenticates_and_authorizes_every_request() {
-    fn check(place: &str, setting: &dyn Fn(&str) -> Option<String>) {
+    fn check(place: &str, volume: &str, setting: &dyn Fn(&str) -> Option<String>) {
         let get = |name: &str| setting(name).unwrap_or_else(|| panic!("{place}: no {name}"));
         assert_eq!(
             get("KAFKA_AUTHORIZER_CLASS_NAME"),
@@ -850,7 +856,17 @@ fn the_broker_authenticates_and_authorizes_every_request() {
             get("KAFKA_LISTENER_NAME_CONTROLLER_PLAIN_SASL_JAAS_CONFIG").contains("user_admin="),
             "{place}: the admin is the controller's one PLAIN user"
         );
-        assert_eq!(get("KAFKA_LOG_DIRS"), "/var/lib/kafka/data", "{place}");
+        // A directory inside the data volume, never its root: an ext4 disk has lost+found
+        // there, which the broker refuses as a log directory.
+        let logs = get("KAFKA_LOG_DIRS");
+        let inside = logs
+            .strip_prefix(volume.trim_end_matches('/'))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|rest| !rest.is_empty() && !rest.contains(','));
+        assert!(
+            inside.is_some(),
+            "{place}: KAFKA_LOG_DIRS {logs} is not one directory inside the volume at {volume}"
+        );
         assert!(
             get("CLUSTER_ID").len() == 22,
             "{place}: kafka-start.sh formats with CLUSTER_ID"
@@ -865,8 +881,18 @@ fn the_broker_authenticates_and_authorizes_every_request() {
             ["/bin/bash", "/etc/mealkit/kafka-start.sh"],
             "{overlay}"
         );
+        let data = &container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "data")
+            .unwrap_or_else(|| panic!("{overlay}: the broker mounts its data volume"))["mountPath"];
+        assert!(
+            broker["securityContext"]["fsGroup"].is_u64(),
+            "{overlay}: the broker may write its volume"
+        );
         let env = env_of(container);
-        check(overlay, &|name| {
+        check(overlay, data.as_str().unwrap(), &|name| {
             env.get(name)
                 .and_then(|e| e["value"].as_str())
                 .map(str::to_owned)
@@ -879,8 +905,13 @@ fn the_broker_authenticates_and_authorizes_every_request() {
         strings(&kafka["entrypoint"]),
         ["/bin/bash", "/etc/mealkit/kafka-start.sh"]
     );
+    let data = strings(&kafka["volumes"])
+        .into_iter()
+        .find_map(|v| v.strip_prefix("kafkadata:"))
+        .expect("compose's broker keeps its data in the kafkadata volume")
+        .to_owned();
     let env = &kafka["environment"];
-    check("compose", &|name| match &env[name] {
+    check("compose", &data, &|name| match &env[name] {
         Value::String(value) => Some(value.clone()),
         Value::Null => None,
         other => Some(other.to_string()),
