@@ -304,7 +304,8 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
             "{overlay}: an HPA per stateless service"
         );
         let order_hpa = named(&docs, "HorizontalPodAutoscaler", "order");
-        assert_eq!(order_hpa["spec"]["minReplicas"], 1);
+        let least = if overlay == "kind" { 1 } else { 2 };
+        assert_eq!(order_hpa["spec"]["minReplicas"], least, "{overlay}");
         assert_eq!(order_hpa["spec"]["maxReplicas"], 10);
         assert_eq!(
             order_hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
@@ -425,6 +426,72 @@ fn docker_compose_runs_the_same_system() {
         services["kafka-setup"]["depends_on"]["kafka"]["condition"],
         "service_healthy"
     );
+}
+
+/// A node drain or a lost zone never takes a service down on AKS: every service and the gateway
+/// run at least two pods (the Deployment's own count too, so an apply does not scale below the
+/// HPA's minimum), a drain may evict only while one stays (PDB `minAvailable: 1`), and the pods
+/// of one Deployment are spread over zones and nodes, preferred, not required. kind, a one-node
+/// throwaway, keeps one of each and no spread.
+#[test]
+fn aks_survives_a_node_drain_and_kind_keeps_one_of_each() {
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let aks = overlay.starts_with("aks");
+        for name in apps() {
+            let deployment = named(&docs, "Deployment", name);
+            let hpa = &named(&docs, "HorizontalPodAutoscaler", name)["spec"];
+            let pdb = &named(&docs, "PodDisruptionBudget", name)["spec"];
+            let least = hpa["minReplicas"].as_u64().unwrap();
+            let replicas = deployment["spec"]["replicas"].as_u64().unwrap_or(1);
+            let spread = &deployment["spec"]["template"]["spec"]["topologySpreadConstraints"];
+            if !aks {
+                assert_eq!((least, replicas), (1, 1), "{overlay}/{name}");
+                assert!(spread.is_null(), "{overlay}/{name}: {spread}");
+                continue;
+            }
+            assert!(least >= 2, "{overlay}/{name}: minReplicas {least}");
+            assert!(
+                replicas >= least,
+                "{overlay}/{name}: replicas {replicas} below the HPA's {least}"
+            );
+            assert_eq!(pdb["minAvailable"], 1, "{overlay}/{name}");
+            assert!(pdb["maxUnavailable"].is_null(), "{overlay}/{name}");
+            let labels = &deployment["spec"]["template"]["metadata"]["labels"];
+            let keys: BTreeSet<&str> = spread
+                .as_array()
+                .unwrap_or_else(|| panic!("{overlay}/{name}: no topology spread"))
+                .iter()
+                .map(|c| {
+                    assert_eq!(c["whenUnsatisfiable"], "ScheduleAnyway", "{overlay}/{name}");
+                    assert_eq!(c["maxSkew"], 1, "{overlay}/{name}");
+                    // Counts this Deployment's pods: its selector matches the pod, and the pod's
+                    // own name label narrows it to the one service.
+                    for m in c["labelSelector"]["matchExpressions"].as_array().unwrap() {
+                        let key = m["key"].as_str().unwrap();
+                        assert!(
+                            m["operator"] == "Exists" && labels[key].is_string()
+                                || m["operator"] == "In"
+                                    && m["values"].as_array().unwrap().contains(&labels[key]),
+                            "{overlay}/{name}: {m}"
+                        );
+                    }
+                    let narrows = strings(&c["matchLabelKeys"]).contains(&"app.kubernetes.io/name")
+                        || c["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == name;
+                    assert!(
+                        narrows,
+                        "{overlay}/{name}: spreads other services' pods too"
+                    );
+                    c["topologyKey"].as_str().unwrap()
+                })
+                .collect();
+            assert_eq!(
+                keys,
+                BTreeSet::from(["topology.kubernetes.io/zone", "kubernetes.io/hostname"]),
+                "{overlay}/{name}"
+            );
+        }
+    }
 }
 
 /// Compose and every overlay run the Kafka the local stack and the tests run: the version
