@@ -494,6 +494,46 @@ fn aks_survives_a_node_drain_and_kind_keeps_one_of_each() {
     }
 }
 
+/// kind's autoscaling can scale: kind has no metrics-server, so the README's kind steps and the
+/// kind overlay install it (with `--kubelet-insecure-tls`, kind's kubelets being self-signed)
+/// before the overlay is applied. And kind's gateway, which holds the dev issuer's key in its own
+/// pod, is never scaled past one: its HPA's maximum is 1. AKS' gateway scales (no dev issuer).
+#[test]
+fn kind_has_metrics_and_one_gateway() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("kind create cluster")
+        .expect("README's kind steps");
+    let steps = &readme[start..];
+    let apply = steps.find("kubectl apply -k k8s/overlays/kind").unwrap();
+    let metrics = steps
+        .find("metrics-server/releases/download/v")
+        .unwrap_or_else(|| panic!("README's kind steps install metrics-server (a pinned release)"));
+    assert!(metrics < apply, "metrics-server before the overlay");
+    assert!(steps[..apply].contains("--kubelet-insecure-tls"));
+    let overlay =
+        std::fs::read_to_string(root().join("k8s/overlays/kind/kustomization.yaml")).unwrap();
+    assert!(
+        overlay.contains("metrics-server") && overlay.contains("--kubelet-insecure-tls"),
+        "the kind overlay says how to install metrics-server"
+    );
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let hpa = &named(&docs, "HorizontalPodAutoscaler", "gateway")["spec"];
+        let most = hpa["maxReplicas"].as_u64().unwrap();
+        let dev_issuer = env_of(
+            &named(&docs, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"][0],
+        )
+        .contains_key("AUTH_DEV_ISSUER");
+        assert_eq!(dev_issuer, overlay == "kind", "{overlay}");
+        if dev_issuer {
+            assert_eq!(most, 1, "{overlay}: one gateway holds the dev issuer's key");
+        } else {
+            assert!(most > hpa["minReplicas"].as_u64().unwrap(), "{overlay}");
+        }
+    }
+}
+
 /// Compose and every overlay run the Kafka the local stack and the tests run: the version
 /// pinned in `crates/stack/kafka/pom.xml`.
 #[test]
