@@ -534,6 +534,27 @@ fn kind_has_metrics_and_one_gateway() {
     }
 }
 
+/// The image builds exactly what `Cargo.lock` pins: every cargo build, dependency cook and
+/// install in the Dockerfile is `--locked`, so a stale or missing lock file fails the build
+/// instead of resolving newer crates.
+#[test]
+fn the_image_builds_the_locked_dependencies() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let builds: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter(|l| {
+            ["cargo build", "cargo chef cook", "cargo install"]
+                .iter()
+                .any(|c| l.contains(c))
+        })
+        .collect();
+    assert!(builds.len() >= 3, "{builds:?}");
+    for line in builds {
+        assert!(line.contains("--locked"), "Dockerfile: {line}");
+    }
+}
+
 /// Compose and every overlay run the Kafka the local stack and the tests run: the version
 /// pinned in `crates/stack/kafka/pom.xml`.
 #[test]
