@@ -51,6 +51,7 @@ fn reads() -> BTreeMap<&'static str, BTreeSet<String>> {
     ]);
     for names in reads.values_mut() {
         names.extend(logging.iter().cloned());
+        names.extend(SAMPLER.iter().map(|n| n.to_string()));
     }
     assert!(
         reads["order"].contains("PAYMENT_BREAKER_FAILURES"),
@@ -64,6 +65,11 @@ fn reads() -> BTreeMap<&'static str, BTreeSet<String>> {
     }
     reads
 }
+
+/// Read by the OpenTelemetry SDK itself when traces are exported (`opentelemetry_sdk`'s trace
+/// `Config`, which `platform::telemetry` leaves to the standard variables): which traces are
+/// kept, not settings of ours.
+const SAMPLER: [&str; 2] = ["OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"];
 
 /// The settings that make a service its own principal on the bus (`User:<service>`).
 const BUS_IDENTITY: [&str; 4] = [
@@ -553,6 +559,91 @@ fn the_image_builds_the_locked_dependencies() {
     for line in builds {
         assert!(line.contains("--locked"), "Dockerfile: {line}");
     }
+}
+
+/// The observability pods are kept like the services: non-root, the runtime's default seccomp
+/// profile, no privilege escalation, readiness and liveness probes. Jaeger, in memory, is sent
+/// a sample: one trace in ten, decided at the root (every trace on kind, a demo). Grafana's admin
+/// password comes from the grafana-admin Secret: a demo value on kind, none committed for AKS,
+/// an overridable demo default in Compose.
+#[test]
+fn observability_is_kept_like_the_services() {
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let pods: Vec<&Value> = by_kind(&docs, "Deployment")
+            .into_iter()
+            .filter(|d| d["metadata"]["labels"]["app.kubernetes.io/component"] == "observability")
+            .collect();
+        assert_eq!(pods.len(), 3, "{overlay}: Jaeger, Prometheus, Grafana");
+        for deployment in pods {
+            let name = deployment["metadata"]["name"].as_str().unwrap();
+            let spec = &deployment["spec"]["template"]["spec"];
+            assert_eq!(
+                spec["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+                "{overlay}/{name}"
+            );
+            assert_eq!(
+                spec["securityContext"]["runAsNonRoot"], true,
+                "{overlay}/{name}"
+            );
+            for container in spec["containers"].as_array().unwrap() {
+                for probe in ["readinessProbe", "livenessProbe"] {
+                    assert!(
+                        container[probe]["httpGet"]["path"].is_string(),
+                        "{overlay}/{name}: {probe}"
+                    );
+                }
+                assert_eq!(
+                    container["securityContext"]["allowPrivilegeEscalation"], false,
+                    "{overlay}/{name}"
+                );
+            }
+        }
+        let grafana =
+            &named(&docs, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0];
+        let password = env_of(grafana)["GF_SECURITY_ADMIN_PASSWORD"];
+        assert_eq!(
+            password["valueFrom"]["secretKeyRef"]["name"], "grafana-admin",
+            "{overlay}: Grafana's admin password from a Secret"
+        );
+        let secret = docs
+            .iter()
+            .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == "grafana-admin");
+        match secret {
+            Some(secret) => {
+                assert_eq!(
+                    overlay, "kind",
+                    "{overlay} commits Grafana's admin password"
+                );
+                assert!(secret["data"]["GF_SECURITY_ADMIN_PASSWORD"].is_string());
+            }
+            None => assert!(overlay.starts_with("aks"), "{overlay}: no grafana-admin"),
+        }
+        let common = &named(&docs, "ConfigMap", "mealkit-common")["data"];
+        assert_eq!(
+            common["OTEL_TRACES_SAMPLER"], "parentbased_traceidratio",
+            "{overlay}: sampled where the trace starts"
+        );
+        let ratio: f64 = common["OTEL_TRACES_SAMPLER_ARG"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if overlay == "kind" {
+            assert_eq!(ratio, 1.0, "kind keeps every trace");
+        } else {
+            assert!(ratio > 0.0 && ratio < 1.0, "{overlay}: ratio {ratio}");
+        }
+    }
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let compose = yaml_documents(&text).remove(0);
+    let password = compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+        .as_str()
+        .expect("compose sets Grafana's admin password");
+    assert!(
+        password.starts_with("${MEALKIT_GRAFANA_ADMIN_PASSWORD:-compose-demo-only-"),
+        "{password}"
+    );
 }
 
 /// Compose and every overlay run the Kafka the local stack and the tests run: the version
