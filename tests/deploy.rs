@@ -1,7 +1,8 @@
 //! The deployment files agree with the code: every overlay renders and validates against the
-//! Kubernetes schemas of a pinned version (offline), and what matters is asserted on the
-//! rendered manifests and on docker-compose.yml. The source of truth for setting names is the
-//! code itself: each service's settings function is run and the variables it reads recorded.
+//! Kubernetes schemas of the minimum version and newer ones (offline), and what matters is
+//! asserted on the rendered manifests and on docker-compose.yml. The source of truth for setting
+//! names is the code itself: each service's settings function is run and the variables it reads
+//! recorded.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -9,7 +10,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const KUBERNETES_VERSION: &str = "1.32.0";
+/// The oldest Kubernetes the manifests run on, as the README's Kubernetes section states it:
+/// `preStop.sleep` (every service's drain pause) is on by default from 1.30.
+const MINIMUM_KUBERNETES: (u64, u64) = (1, 30);
+/// The schemas every overlay is validated against: the minimum and newer ones, never older.
+const KUBERNETES_VERSIONS: [&str; 3] = ["1.30.0", "1.32.0", "1.35.0"];
 const OVERLAYS: [&str; 3] = ["kind", "aks", "aks-istio"];
 /// ConfigMaps mounted as files (Postgres' roles script, Kafka's start and access scripts,
 /// Prometheus' and Grafana's configuration), not read as settings.
@@ -124,32 +129,76 @@ fn strings(value: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+fn minor(version: &str) -> (u64, u64) {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap());
+    (parts.next().unwrap(), parts.next().unwrap())
+}
+
 #[test]
 fn every_overlay_validates_against_the_kubernetes_schemas() {
+    assert_eq!(minor(KUBERNETES_VERSIONS[0]), MINIMUM_KUBERNETES);
+    for version in KUBERNETES_VERSIONS {
+        assert!(minor(version) >= MINIMUM_KUBERNETES, "{version}");
+    }
     for overlay in OVERLAYS {
         let file =
             std::env::temp_dir().join(format!("mealkit-{overlay}-{}.yaml", std::process::id()));
         std::fs::write(&file, render(overlay)).unwrap();
-        let out = Command::new("kubernetes-validate")
-            .args(["-k", KUBERNETES_VERSION, "--strict", "--quiet"])
-            .arg(&file)
-            .output()
-            .expect("kubernetes-validate is installed (./dev test installs it)");
-        let report = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        let _ = std::fs::remove_file(&file);
-        assert!(
-            out.status.success(),
-            "{overlay} does not validate:\n{report}"
-        );
-        // Only the Istio CRDs, which Kubernetes' own schemas do not describe, may go unchecked.
-        for line in report
-            .lines()
-            .filter(|l| l.contains("Couldn't find schema"))
-        {
-            assert!(line.contains("networking.istio.io"), "{overlay}: {line}");
+        for version in KUBERNETES_VERSIONS {
+            let out = Command::new("kubernetes-validate")
+                .args(["-k", version, "--strict", "--quiet"])
+                .arg(&file)
+                .output()
+                .expect("kubernetes-validate is installed (./dev test installs it)");
+            let report = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success(),
+                "{overlay} does not validate against {version}:\n{report}"
+            );
+            // Only the Istio CRDs, which Kubernetes' own schemas do not describe, may go
+            // unchecked.
+            for line in report
+                .lines()
+                .filter(|l| l.contains("Couldn't find schema"))
+            {
+                assert!(line.contains("networking.istio.io"), "{overlay}: {line}");
+            }
         }
+        let _ = std::fs::remove_file(&file);
     }
+}
+
+/// The minimum Kubernetes is stated where a deployer reads first, the README's Kubernetes
+/// section, and it is the one the manifests need: `preStop.sleep`, which every service uses, is
+/// on by default from 1.30 (beta; alpha behind a gate in 1.29).
+#[test]
+fn the_minimum_kubernetes_is_stated_and_needed() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Deploy to Kubernetes"))
+        .expect("README's Kubernetes section");
+    let (major, minor) = MINIMUM_KUBERNETES;
+    assert!(
+        section.contains(&format!("Kubernetes {major}.{minor} or later")),
+        "the README's Kubernetes section states Kubernetes {major}.{minor} or later"
+    );
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let sleeps = by_kind(&docs, "Deployment")
+            .into_iter()
+            .flat_map(|d| {
+                d["spec"]["template"]["spec"]["containers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+            })
+            .filter(|c| c["lifecycle"]["preStop"]["sleep"]["seconds"].is_u64())
+            .count();
+        assert!(sleeps >= apps().len(), "{overlay}: {sleeps} preStop sleeps");
+    }
+    assert!(MINIMUM_KUBERNETES >= (1, 30), "preStop.sleep needs 1.30");
 }
 
 #[test]
