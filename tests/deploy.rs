@@ -695,6 +695,35 @@ fn observability_is_kept_like_the_services() {
     );
 }
 
+/// The README's Kubernetes load test and the calls around it send a customer's token, which
+/// ordering needs (without one every request is a 401): `T` is set in the block before any
+/// request to the gateway's orders uses it.
+#[test]
+fn the_kubernetes_load_test_sends_a_token() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Deploy to Kubernetes"))
+        .expect("README's Kubernetes section");
+    let mut calls = 0;
+    let mut token_at = None;
+    for (i, line) in section.lines().enumerate() {
+        if line.starts_with("T=$(") {
+            token_at.get_or_insert(i);
+        }
+        let code = line.split(" #").next().unwrap();
+        if (code.starts_with("siege ") || code.starts_with("curl ")) && code.contains("$G/orders") {
+            calls += 1;
+            assert!(
+                code.contains("-H \"Authorization: Bearer $T\""),
+                "README's Kubernetes section: {line}"
+            );
+            assert!(token_at.is_some_and(|t| t < i), "T is set before: {line}");
+        }
+    }
+    assert!(calls >= 3, "{calls} calls to the gateway's orders");
+}
+
 /// Compose and every overlay run the Kafka the local stack and the tests run: the version
 /// pinned in `crates/stack/kafka/pom.xml`.
 #[test]
