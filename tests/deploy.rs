@@ -411,9 +411,10 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
                     named(&docs, "VirtualService", host)["spec"]["http"][0]["timeout"].is_string()
                 );
             }
-            assert_eq!(
-                named(&docs, "Namespace", "mealkit")["metadata"]["labels"]["istio-injection"],
-                "enabled"
+            assert!(
+                named(&docs, "Namespace", "mealkit")["metadata"]["labels"]["istio.io/rev"]
+                    .is_string(),
+                "sidecars injected by revision"
             );
         }
     }
@@ -722,6 +723,84 @@ fn the_kubernetes_load_test_sends_a_token() {
         }
     }
     assert!(calls >= 3, "{calls} calls to the gateway's orders");
+}
+
+/// A duration of Istio's (`12s`, `500ms`), in milliseconds.
+fn istio_millis(duration: &str) -> u64 {
+    match duration.strip_suffix("ms") {
+        Some(ms) => ms.parse().unwrap(),
+        None => {
+            let seconds: f64 = duration.strip_suffix('s').unwrap().parse().unwrap();
+            (seconds * 1000.0) as u64
+        }
+    }
+}
+
+/// The mesh never cuts a call the application still waits for: every VirtualService route's
+/// timeout, and any per-try timeout, is above the callers' own (order's PAYMENT_TIMEOUT_MS and
+/// MARKETING_TIMEOUT_MS, the gateway's UPSTREAM_TIMEOUT_MS, as the overlay sets them); the mesh
+/// retries only routes that match idempotent methods alone. Sidecars are injected by revision
+/// (`istio.io/rev: asm-1-<minor>`, what AKS' add-on reads), never `istio-injection`, and the
+/// topic-creation Job, which must exit, gets none.
+#[test]
+fn istio_waits_longer_than_the_app_and_retries_only_reads() {
+    let docs = yaml_documents(&render("aks-istio"));
+    let waits: u64 = by_kind(&docs, "ConfigMap")
+        .iter()
+        .flat_map(|cm| cm["data"].as_object().into_iter().flatten())
+        .filter(|(key, _)| {
+            [
+                "PAYMENT_TIMEOUT_MS",
+                "MARKETING_TIMEOUT_MS",
+                "UPSTREAM_TIMEOUT_MS",
+            ]
+            .contains(&key.as_str())
+        })
+        .map(|(_, v)| v.as_str().unwrap().parse::<u64>().unwrap())
+        .max()
+        .expect("the callers' timeouts");
+    assert!(waits >= 10_000, "the gateway waits {waits} ms");
+    let services = by_kind(&docs, "VirtualService");
+    assert!(services.len() >= 2);
+    for vs in services {
+        let name = vs["metadata"]["name"].as_str().unwrap();
+        for route in vs["spec"]["http"].as_array().unwrap() {
+            let timeout = istio_millis(route["timeout"].as_str().expect("a route timeout"));
+            assert!(timeout > waits, "{name}: {timeout} ms <= {waits} ms");
+            let retries = &route["retries"];
+            if let Some(per_try) = retries["perTryTimeout"].as_str() {
+                assert!(
+                    istio_millis(per_try) > waits,
+                    "{name}: perTryTimeout {per_try}"
+                );
+            }
+            if retries["attempts"].as_u64().unwrap_or(0) > 0 {
+                let methods: Vec<&Value> = route["match"]
+                    .as_array()
+                    .map(|m| m.iter().map(|m| &m["method"]["exact"]).collect())
+                    .unwrap_or_default();
+                assert!(
+                    !methods.is_empty() && methods.iter().all(|m| *m == "GET" || *m == "HEAD"),
+                    "{name}: retries a route that is not GET/HEAD only: {route}"
+                );
+            } else {
+                assert_eq!(
+                    retries["attempts"], 0,
+                    "{name}: Istio's default retries writes"
+                );
+            }
+        }
+    }
+    let labels = &named(&docs, "Namespace", "mealkit")["metadata"]["labels"];
+    assert!(
+        labels["istio-injection"].is_null(),
+        "AKS' add-on ignores it"
+    );
+    let revision = labels["istio.io/rev"].as_str().expect("istio.io/rev");
+    let minor = revision.strip_prefix("asm-1-").expect("asm-1-<minor>");
+    assert!(minor.parse::<u32>().is_ok(), "{revision}");
+    let job = &named(&docs, "Job", "kafka-setup")["spec"]["template"]["metadata"];
+    assert_eq!(job["labels"]["sidecar.istio.io/inject"], "false");
 }
 
 /// Compose and every overlay run the Kafka the local stack and the tests run: the version
