@@ -803,6 +803,47 @@ fn istio_waits_longer_than_the_app_and_retries_only_reads() {
     assert_eq!(job["labels"]["sidecar.istio.io/inject"], "false");
 }
 
+/// AKS serves the shop over https, which signing in needs: an Ingress to the gateway's public
+/// port whose TLS host is its rule's host and whose certificate cert-manager makes (a
+/// ClusterIssuer named on it). The gateway's LoadBalancer keeps client addresses
+/// (`externalTrafficPolicy: Local`), so its per-address rate limit counts clients. kind has
+/// neither.
+#[test]
+fn aks_serves_https_and_keeps_client_addresses() {
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let service = &named(&docs, "Service", "gateway")["spec"];
+        let ingresses = by_kind(&docs, "Ingress");
+        if !overlay.starts_with("aks") {
+            assert!(ingresses.is_empty(), "{overlay}");
+            continue;
+        }
+        assert_eq!(service["type"], "LoadBalancer", "{overlay}");
+        assert_eq!(service["externalTrafficPolicy"], "Local", "{overlay}");
+        let ingress = named(&docs, "Ingress", "gateway");
+        assert!(
+            ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"].is_string(),
+            "{overlay}: cert-manager makes the certificate"
+        );
+        let spec = &ingress["spec"];
+        assert!(spec["ingressClassName"].is_string(), "{overlay}");
+        let tls = &spec["tls"][0];
+        assert!(tls["secretName"].is_string(), "{overlay}");
+        let rule = &spec["rules"][0];
+        assert!(
+            strings(&tls["hosts"]).contains(&rule["host"].as_str().unwrap()),
+            "{overlay}: the certificate covers the rule's host"
+        );
+        let backend = &rule["http"]["paths"][0]["backend"]["service"];
+        assert_eq!(backend["name"], "gateway", "{overlay}");
+        let port = &service["ports"][0];
+        assert!(
+            backend["port"]["name"] == port["name"] || backend["port"]["number"] == port["port"],
+            "{overlay}: the gateway's public port"
+        );
+    }
+}
+
 /// Compose and every overlay run the Kafka the local stack and the tests run: the version
 /// pinned in `crates/stack/kafka/pom.xml`.
 #[test]
