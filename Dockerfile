@@ -6,7 +6,13 @@
 #   docker build -t mealkit:dev .
 
 # Dependencies are planned from the manifests alone and built in their own layer, so a change
-# to our sources rebuilds only our crates.
+# to our sources rebuilds only our crates. Both builds are --locked: exactly Cargo.lock's
+# versions, or the build fails (never a silently resolved newer dependency).
+#
+# Base images are tags, not yet digests. To pin them, resolve each tag once and append its
+# digest (FROM <image>:<tag>@sha256:<digest>), then bump it deliberately:
+#   docker buildx imagetools inspect rust:1.95-bookworm --format '{{json .Manifest.Digest}}'
+#   docker buildx imagetools inspect gcr.io/distroless/cc-debian12:nonroot --format '{{json .Manifest.Digest}}'
 FROM rust:1.95-bookworm AS chef
 RUN cargo install cargo-chef --version 0.1.78 --locked
 WORKDIR /src
@@ -17,9 +23,9 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
-RUN cargo chef cook --release --recipe-path recipe.json
+RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --bins \
+RUN cargo build --release --locked --bins \
  && mkdir -p /app \
  && cp target/release/product target/release/order target/release/payment \
        target/release/delivery target/release/marketing target/release/sellerpage \

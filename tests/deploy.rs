@@ -1,7 +1,8 @@
 //! The deployment files agree with the code: every overlay renders and validates against the
-//! Kubernetes schemas of a pinned version (offline), and what matters is asserted on the
-//! rendered manifests and on docker-compose.yml. The source of truth for setting names is the
-//! code itself: each service's settings function is run and the variables it reads recorded.
+//! Kubernetes schemas of the minimum version and newer ones (offline), and what matters is
+//! asserted on the rendered manifests and on docker-compose.yml. The source of truth for setting
+//! names is the code itself: each service's settings function is run and the variables it reads
+//! recorded.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -9,7 +10,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const KUBERNETES_VERSION: &str = "1.32.0";
+/// The oldest Kubernetes the manifests run on, as the README's Kubernetes section states it:
+/// `preStop.sleep` (every service's drain pause) is on by default from 1.30.
+const MINIMUM_KUBERNETES: (u64, u64) = (1, 30);
+/// The schemas every overlay is validated against: the minimum and newer ones, never older.
+const KUBERNETES_VERSIONS: [&str; 3] = ["1.30.0", "1.32.0", "1.35.0"];
 const OVERLAYS: [&str; 3] = ["kind", "aks", "aks-istio"];
 /// ConfigMaps mounted as files (Postgres' roles script, Kafka's start and access scripts,
 /// Prometheus' and Grafana's configuration), not read as settings.
@@ -51,6 +56,7 @@ fn reads() -> BTreeMap<&'static str, BTreeSet<String>> {
     ]);
     for names in reads.values_mut() {
         names.extend(logging.iter().cloned());
+        names.extend(SAMPLER.iter().map(|n| n.to_string()));
     }
     assert!(
         reads["order"].contains("PAYMENT_BREAKER_FAILURES"),
@@ -64,6 +70,11 @@ fn reads() -> BTreeMap<&'static str, BTreeSet<String>> {
     }
     reads
 }
+
+/// Read by the OpenTelemetry SDK itself when traces are exported (`opentelemetry_sdk`'s trace
+/// `Config`, which `platform::telemetry` leaves to the standard variables): which traces are
+/// kept, not settings of ours.
+const SAMPLER: [&str; 2] = ["OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"];
 
 /// The settings that make a service its own principal on the bus (`User:<service>`).
 const BUS_IDENTITY: [&str; 4] = [
@@ -118,32 +129,79 @@ fn strings(value: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+fn minor(version: &str) -> (u64, u64) {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap());
+    (parts.next().unwrap(), parts.next().unwrap())
+}
+
 #[test]
 fn every_overlay_validates_against_the_kubernetes_schemas() {
+    assert_eq!(minor(KUBERNETES_VERSIONS[0]), MINIMUM_KUBERNETES);
+    for version in KUBERNETES_VERSIONS {
+        assert!(minor(version) >= MINIMUM_KUBERNETES, "{version}");
+    }
     for overlay in OVERLAYS {
         let file =
             std::env::temp_dir().join(format!("mealkit-{overlay}-{}.yaml", std::process::id()));
         std::fs::write(&file, render(overlay)).unwrap();
-        let out = Command::new("kubernetes-validate")
-            .args(["-k", KUBERNETES_VERSION, "--strict", "--quiet"])
-            .arg(&file)
-            .output()
-            .expect("kubernetes-validate is installed (./dev test installs it)");
-        let report = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        let _ = std::fs::remove_file(&file);
-        assert!(
-            out.status.success(),
-            "{overlay} does not validate:\n{report}"
-        );
-        // Only the Istio CRDs, which Kubernetes' own schemas do not describe, may go unchecked.
-        for line in report
-            .lines()
-            .filter(|l| l.contains("Couldn't find schema"))
-        {
-            assert!(line.contains("networking.istio.io"), "{overlay}: {line}");
+        for version in KUBERNETES_VERSIONS {
+            let out = Command::new("kubernetes-validate")
+                .args(["-k", version, "--strict", "--quiet"])
+                .arg(&file)
+                .output()
+                .expect("kubernetes-validate is installed (./dev test installs it)");
+            let report = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success(),
+                "{overlay} does not validate against {version}:\n{report}"
+            );
+            // Only the Istio CRDs, which Kubernetes' own schemas do not describe, may go
+            // unchecked.
+            for line in report
+                .lines()
+                .filter(|l| l.contains("Couldn't find schema"))
+            {
+                assert!(
+                    line.contains("networking.istio.io") || line.contains("security.istio.io"),
+                    "{overlay}: {line}"
+                );
+            }
         }
+        let _ = std::fs::remove_file(&file);
     }
+}
+
+/// The minimum Kubernetes is stated where a deployer reads first, the README's Kubernetes
+/// section, and it is the one the manifests need: `preStop.sleep`, which every service uses, is
+/// on by default from 1.30 (beta; alpha behind a gate in 1.29).
+#[test]
+fn the_minimum_kubernetes_is_stated_and_needed() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Deploy to Kubernetes"))
+        .expect("README's Kubernetes section");
+    let (major, minor) = MINIMUM_KUBERNETES;
+    assert!(
+        section.contains(&format!("Kubernetes {major}.{minor} or later")),
+        "the README's Kubernetes section states Kubernetes {major}.{minor} or later"
+    );
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let sleeps = by_kind(&docs, "Deployment")
+            .into_iter()
+            .flat_map(|d| {
+                d["spec"]["template"]["spec"]["containers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+            })
+            .filter(|c| c["lifecycle"]["preStop"]["sleep"]["seconds"].is_u64())
+            .count();
+        assert!(sleeps >= apps().len(), "{overlay}: {sleeps} preStop sleeps");
+    }
+    assert!(MINIMUM_KUBERNETES >= (1, 30), "preStop.sleep needs 1.30");
 }
 
 #[test]
@@ -304,7 +362,8 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
             "{overlay}: an HPA per stateless service"
         );
         let order_hpa = named(&docs, "HorizontalPodAutoscaler", "order");
-        assert_eq!(order_hpa["spec"]["minReplicas"], 1);
+        let least = if overlay == "kind" { 1 } else { 2 };
+        assert_eq!(order_hpa["spec"]["minReplicas"], least, "{overlay}");
         assert_eq!(order_hpa["spec"]["maxReplicas"], 10);
         assert_eq!(
             order_hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
@@ -355,9 +414,10 @@ fn the_manifests_agree_with_what_the_services_serve_and_read() {
                     named(&docs, "VirtualService", host)["spec"]["http"][0]["timeout"].is_string()
                 );
             }
-            assert_eq!(
-                named(&docs, "Namespace", "mealkit")["metadata"]["labels"]["istio-injection"],
-                "enabled"
+            assert!(
+                named(&docs, "Namespace", "mealkit")["metadata"]["labels"]["istio.io/rev"]
+                    .is_string(),
+                "sidecars injected by revision"
             );
         }
     }
@@ -425,6 +485,510 @@ fn docker_compose_runs_the_same_system() {
         services["kafka-setup"]["depends_on"]["kafka"]["condition"],
         "service_healthy"
     );
+}
+
+/// A node drain or a lost zone never takes a service down on AKS: every service and the gateway
+/// run at least two pods (the Deployment's own count too, so an apply does not scale below the
+/// HPA's minimum), a drain may evict only while one stays (PDB `minAvailable: 1`), and the pods
+/// of one Deployment are spread over zones and nodes, preferred, not required. kind, a one-node
+/// throwaway, keeps one of each and no spread.
+#[test]
+fn aks_survives_a_node_drain_and_kind_keeps_one_of_each() {
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let aks = overlay.starts_with("aks");
+        for name in apps() {
+            let deployment = named(&docs, "Deployment", name);
+            let hpa = &named(&docs, "HorizontalPodAutoscaler", name)["spec"];
+            let pdb = &named(&docs, "PodDisruptionBudget", name)["spec"];
+            let least = hpa["minReplicas"].as_u64().unwrap();
+            let replicas = deployment["spec"]["replicas"].as_u64().unwrap_or(1);
+            let spread = &deployment["spec"]["template"]["spec"]["topologySpreadConstraints"];
+            if !aks {
+                assert_eq!((least, replicas), (1, 1), "{overlay}/{name}");
+                assert!(spread.is_null(), "{overlay}/{name}: {spread}");
+                continue;
+            }
+            assert!(least >= 2, "{overlay}/{name}: minReplicas {least}");
+            assert!(
+                replicas >= least,
+                "{overlay}/{name}: replicas {replicas} below the HPA's {least}"
+            );
+            assert_eq!(pdb["minAvailable"], 1, "{overlay}/{name}");
+            assert!(pdb["maxUnavailable"].is_null(), "{overlay}/{name}");
+            let labels = &deployment["spec"]["template"]["metadata"]["labels"];
+            let keys: BTreeSet<&str> = spread
+                .as_array()
+                .unwrap_or_else(|| panic!("{overlay}/{name}: no topology spread"))
+                .iter()
+                .map(|c| {
+                    assert_eq!(c["whenUnsatisfiable"], "ScheduleAnyway", "{overlay}/{name}");
+                    assert_eq!(c["maxSkew"], 1, "{overlay}/{name}");
+                    // Counts this Deployment's pods: its selector matches the pod, and the pod's
+                    // own name label narrows it to the one service.
+                    for m in c["labelSelector"]["matchExpressions"].as_array().unwrap() {
+                        let key = m["key"].as_str().unwrap();
+                        assert!(
+                            m["operator"] == "Exists" && labels[key].is_string()
+                                || m["operator"] == "In"
+                                    && m["values"].as_array().unwrap().contains(&labels[key]),
+                            "{overlay}/{name}: {m}"
+                        );
+                    }
+                    let narrows = strings(&c["matchLabelKeys"]).contains(&"app.kubernetes.io/name")
+                        || c["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == name;
+                    assert!(
+                        narrows,
+                        "{overlay}/{name}: spreads other services' pods too"
+                    );
+                    c["topologyKey"].as_str().unwrap()
+                })
+                .collect();
+            assert_eq!(
+                keys,
+                BTreeSet::from(["topology.kubernetes.io/zone", "kubernetes.io/hostname"]),
+                "{overlay}/{name}"
+            );
+        }
+    }
+}
+
+/// kind's autoscaling can scale: kind has no metrics-server, so the README's kind steps and the
+/// kind overlay install it (with `--kubelet-insecure-tls`, kind's kubelets being self-signed)
+/// before the overlay is applied. And kind's gateway, which holds the dev issuer's key in its own
+/// pod, is never scaled past one: its HPA's maximum is 1. AKS' gateway scales (no dev issuer).
+#[test]
+fn kind_has_metrics_and_one_gateway() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("kind create cluster")
+        .expect("README's kind steps");
+    let steps = &readme[start..];
+    let apply = steps.find("kubectl apply -k k8s/overlays/kind").unwrap();
+    let metrics = steps
+        .find("metrics-server/releases/download/v")
+        .unwrap_or_else(|| panic!("README's kind steps install metrics-server (a pinned release)"));
+    assert!(metrics < apply, "metrics-server before the overlay");
+    assert!(steps[..apply].contains("--kubelet-insecure-tls"));
+    let overlay =
+        std::fs::read_to_string(root().join("k8s/overlays/kind/kustomization.yaml")).unwrap();
+    assert!(
+        overlay.contains("metrics-server") && overlay.contains("--kubelet-insecure-tls"),
+        "the kind overlay says how to install metrics-server"
+    );
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let hpa = &named(&docs, "HorizontalPodAutoscaler", "gateway")["spec"];
+        let most = hpa["maxReplicas"].as_u64().unwrap();
+        let dev_issuer = env_of(
+            &named(&docs, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"][0],
+        )
+        .contains_key("AUTH_DEV_ISSUER");
+        assert_eq!(dev_issuer, overlay == "kind", "{overlay}");
+        if dev_issuer {
+            assert_eq!(most, 1, "{overlay}: one gateway holds the dev issuer's key");
+        } else {
+            assert!(most > hpa["minReplicas"].as_u64().unwrap(), "{overlay}");
+        }
+    }
+}
+
+/// The image builds exactly what `Cargo.lock` pins: every cargo build, dependency cook and
+/// install in the Dockerfile is `--locked`, so a stale or missing lock file fails the build
+/// instead of resolving newer crates.
+#[test]
+fn the_image_builds_the_locked_dependencies() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let builds: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter(|l| {
+            ["cargo build", "cargo chef cook", "cargo install"]
+                .iter()
+                .any(|c| l.contains(c))
+        })
+        .collect();
+    assert!(builds.len() >= 3, "{builds:?}");
+    for line in builds {
+        assert!(line.contains("--locked"), "Dockerfile: {line}");
+    }
+}
+
+/// The observability pods are kept like the services: non-root, the runtime's default seccomp
+/// profile, no privilege escalation, readiness and liveness probes. Jaeger, in memory, is sent
+/// a sample: one trace in ten, decided at the root (every trace on kind, a demo). Grafana's admin
+/// password comes from the grafana-admin Secret: a demo value on kind, none committed for AKS,
+/// an overridable demo default in Compose.
+#[test]
+fn observability_is_kept_like_the_services() {
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let pods: Vec<&Value> = by_kind(&docs, "Deployment")
+            .into_iter()
+            .filter(|d| d["metadata"]["labels"]["app.kubernetes.io/component"] == "observability")
+            .collect();
+        assert_eq!(pods.len(), 3, "{overlay}: Jaeger, Prometheus, Grafana");
+        for deployment in pods {
+            let name = deployment["metadata"]["name"].as_str().unwrap();
+            let spec = &deployment["spec"]["template"]["spec"];
+            assert_eq!(
+                spec["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+                "{overlay}/{name}"
+            );
+            assert_eq!(
+                spec["securityContext"]["runAsNonRoot"], true,
+                "{overlay}/{name}"
+            );
+            for container in spec["containers"].as_array().unwrap() {
+                for probe in ["readinessProbe", "livenessProbe"] {
+                    assert!(
+                        container[probe]["httpGet"]["path"].is_string(),
+                        "{overlay}/{name}: {probe}"
+                    );
+                }
+                assert_eq!(
+                    container["securityContext"]["allowPrivilegeEscalation"], false,
+                    "{overlay}/{name}"
+                );
+            }
+        }
+        let grafana =
+            &named(&docs, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0];
+        let password = env_of(grafana)["GF_SECURITY_ADMIN_PASSWORD"];
+        assert_eq!(
+            password["valueFrom"]["secretKeyRef"]["name"], "grafana-admin",
+            "{overlay}: Grafana's admin password from a Secret"
+        );
+        let secret = docs
+            .iter()
+            .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == "grafana-admin");
+        match secret {
+            Some(secret) => {
+                assert_eq!(
+                    overlay, "kind",
+                    "{overlay} commits Grafana's admin password"
+                );
+                assert!(secret["data"]["GF_SECURITY_ADMIN_PASSWORD"].is_string());
+            }
+            None => assert!(overlay.starts_with("aks"), "{overlay}: no grafana-admin"),
+        }
+        let common = &named(&docs, "ConfigMap", "mealkit-common")["data"];
+        assert_eq!(
+            common["OTEL_TRACES_SAMPLER"], "parentbased_traceidratio",
+            "{overlay}: sampled where the trace starts"
+        );
+        let ratio: f64 = common["OTEL_TRACES_SAMPLER_ARG"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if overlay == "kind" {
+            assert_eq!(ratio, 1.0, "kind keeps every trace");
+        } else {
+            assert!(ratio > 0.0 && ratio < 1.0, "{overlay}: ratio {ratio}");
+        }
+    }
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let compose = yaml_documents(&text).remove(0);
+    let password = compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+        .as_str()
+        .expect("compose sets Grafana's admin password");
+    assert!(
+        password.starts_with("${MEALKIT_GRAFANA_ADMIN_PASSWORD:-compose-demo-only-"),
+        "{password}"
+    );
+}
+
+/// The README's Kubernetes load test and the calls around it send a customer's token, which
+/// ordering needs (without one every request is a 401): `T` is set in the block before any
+/// request to the gateway's orders uses it.
+#[test]
+fn the_kubernetes_load_test_sends_a_token() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Deploy to Kubernetes"))
+        .expect("README's Kubernetes section");
+    let mut calls = 0;
+    let mut token_at = None;
+    for (i, line) in section.lines().enumerate() {
+        if line.starts_with("T=$(") {
+            token_at.get_or_insert(i);
+        }
+        let code = line.split(" #").next().unwrap();
+        if (code.starts_with("siege ") || code.starts_with("curl ")) && code.contains("$G/orders") {
+            calls += 1;
+            assert!(
+                code.contains("-H \"Authorization: Bearer $T\""),
+                "README's Kubernetes section: {line}"
+            );
+            assert!(token_at.is_some_and(|t| t < i), "T is set before: {line}");
+        }
+    }
+    assert!(calls >= 3, "{calls} calls to the gateway's orders");
+}
+
+/// A duration of Istio's (`12s`, `500ms`), in milliseconds.
+fn istio_millis(duration: &str) -> u64 {
+    match duration.strip_suffix("ms") {
+        Some(ms) => ms.parse().unwrap(),
+        None => {
+            let seconds: f64 = duration.strip_suffix('s').unwrap().parse().unwrap();
+            (seconds * 1000.0) as u64
+        }
+    }
+}
+
+/// The mesh never cuts a call the application still waits for: every VirtualService route's
+/// timeout, and any per-try timeout, is above the callers' own (order's PAYMENT_TIMEOUT_MS and
+/// MARKETING_TIMEOUT_MS, the gateway's UPSTREAM_TIMEOUT_MS, as the overlay sets them); the mesh
+/// retries only routes that match idempotent methods alone. Sidecars are injected by revision
+/// (`istio.io/rev: asm-1-<minor>`, what AKS' add-on reads), never `istio-injection`, and the
+/// topic-creation Job, which must exit, gets none.
+#[test]
+fn istio_waits_longer_than_the_app_and_retries_only_reads() {
+    let docs = yaml_documents(&render("aks-istio"));
+    let waits: u64 = by_kind(&docs, "ConfigMap")
+        .iter()
+        .flat_map(|cm| cm["data"].as_object().into_iter().flatten())
+        .filter(|(key, _)| {
+            [
+                "PAYMENT_TIMEOUT_MS",
+                "MARKETING_TIMEOUT_MS",
+                "UPSTREAM_TIMEOUT_MS",
+            ]
+            .contains(&key.as_str())
+        })
+        .map(|(_, v)| v.as_str().unwrap().parse::<u64>().unwrap())
+        .max()
+        .expect("the callers' timeouts");
+    assert!(waits >= 10_000, "the gateway waits {waits} ms");
+    let services = by_kind(&docs, "VirtualService");
+    assert!(services.len() >= 2);
+    for vs in services {
+        let name = vs["metadata"]["name"].as_str().unwrap();
+        for route in vs["spec"]["http"].as_array().unwrap() {
+            let timeout = istio_millis(route["timeout"].as_str().expect("a route timeout"));
+            assert!(timeout > waits, "{name}: {timeout} ms <= {waits} ms");
+            let retries = &route["retries"];
+            if let Some(per_try) = retries["perTryTimeout"].as_str() {
+                assert!(
+                    istio_millis(per_try) > waits,
+                    "{name}: perTryTimeout {per_try}"
+                );
+            }
+            if retries["attempts"].as_u64().unwrap_or(0) > 0 {
+                let methods: Vec<&Value> = route["match"]
+                    .as_array()
+                    .map(|m| m.iter().map(|m| &m["method"]["exact"]).collect())
+                    .unwrap_or_default();
+                assert!(
+                    !methods.is_empty() && methods.iter().all(|m| *m == "GET" || *m == "HEAD"),
+                    "{name}: retries a route that is not GET/HEAD only: {route}"
+                );
+            } else {
+                assert_eq!(
+                    retries["attempts"], 0,
+                    "{name}: Istio's default retries writes"
+                );
+            }
+        }
+    }
+    let labels = &named(&docs, "Namespace", "mealkit")["metadata"]["labels"];
+    assert!(
+        labels["istio-injection"].is_null(),
+        "AKS' add-on ignores it"
+    );
+    let revision = labels["istio.io/rev"].as_str().expect("istio.io/rev");
+    let minor = revision.strip_prefix("asm-1-").expect("asm-1-<minor>");
+    assert!(minor.parse::<u32>().is_ok(), "{revision}");
+    let job = &named(&docs, "Job", "kafka-setup")["spec"]["template"]["metadata"];
+    assert_eq!(job["labels"]["sidecar.istio.io/inject"], "false");
+}
+
+/// AKS serves the shop over https, which signing in needs: an Ingress to the gateway's public
+/// port whose TLS host is its rule's host and whose certificate cert-manager makes (a
+/// ClusterIssuer named on it). The gateway's LoadBalancer keeps client addresses
+/// (`externalTrafficPolicy: Local`), so its per-address rate limit counts clients. kind has
+/// neither.
+#[test]
+fn aks_serves_https_and_keeps_client_addresses() {
+    for overlay in OVERLAYS {
+        let docs = yaml_documents(&render(overlay));
+        let service = &named(&docs, "Service", "gateway")["spec"];
+        let ingresses = by_kind(&docs, "Ingress");
+        if !overlay.starts_with("aks") {
+            assert!(ingresses.is_empty(), "{overlay}");
+            continue;
+        }
+        assert_eq!(service["type"], "LoadBalancer", "{overlay}");
+        assert_eq!(service["externalTrafficPolicy"], "Local", "{overlay}");
+        let ingress = named(&docs, "Ingress", "gateway");
+        assert!(
+            ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"].is_string(),
+            "{overlay}: cert-manager makes the certificate"
+        );
+        let spec = &ingress["spec"];
+        assert!(spec["ingressClassName"].is_string(), "{overlay}");
+        let tls = &spec["tls"][0];
+        assert!(tls["secretName"].is_string(), "{overlay}");
+        let rule = &spec["rules"][0];
+        assert!(
+            strings(&tls["hosts"]).contains(&rule["host"].as_str().unwrap()),
+            "{overlay}: the certificate covers the rule's host"
+        );
+        let backend = &rule["http"]["paths"][0]["backend"]["service"];
+        assert_eq!(backend["name"], "gateway", "{overlay}");
+        let port = &service["ports"][0];
+        assert!(
+            backend["port"]["name"] == port["name"] || backend["port"]["number"] == port["port"],
+            "{overlay}: the gateway's public port"
+        );
+    }
+}
+
+/// Whether an AuthorizationPolicy rule's operations let `method` reach `path` (Istio's exact and
+/// `/prefix/*` paths).
+fn operation_allows(rule: &Value, method: &str, path: &str) -> bool {
+    let matches = |patterns: &Value| {
+        strings(patterns).iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => *p == path,
+        })
+    };
+    let Some(to) = rule["to"].as_array() else {
+        return true;
+    };
+    to.iter().any(|t| {
+        let op = &t["operation"];
+        (op["methods"].is_null() || strings(&op["methods"]).contains(&method))
+            && (op["paths"].is_null() || matches(&op["paths"]))
+            && !matches(&op["notPaths"])
+    })
+}
+
+/// The mesh authenticates every call and each service takes only its callers: STRICT mutual TLS
+/// for the namespace, plaintext only on the ports whose callers have no sidecar (the gateway's
+/// public port, Kafka's for the setup Job); each service and the gateway run as their own
+/// ServiceAccount, and an ALLOW AuthorizationPolicy per service names who may call what: only
+/// order may charge (`POST /payments`) or alert a seller, the gateway may not, Prometheus reads
+/// `/metrics` alone and scrapes with the mesh's certificate.
+#[test]
+fn the_mesh_admits_each_service_only_its_callers() {
+    let docs = yaml_documents(&render("aks-istio"));
+    let principal = |sa: &str| format!("cluster.local/ns/mealkit/sa/{sa}");
+    let peer = by_kind(&docs, "PeerAuthentication");
+    let default = peer
+        .iter()
+        .find(|p| p["spec"]["selector"].is_null())
+        .expect("a namespace-wide PeerAuthentication");
+    assert_eq!(default["spec"]["mtls"]["mode"], "STRICT");
+    for p in &peer {
+        assert_ne!(p["spec"]["mtls"]["mode"], "PERMISSIVE", "{p}");
+        assert_ne!(p["spec"]["mtls"]["mode"], "DISABLE", "{p}");
+        for (port, level) in p["spec"]["portLevelMtls"].as_object().into_iter().flatten() {
+            let who = p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+                .as_str()
+                .unwrap();
+            assert!(
+                [("gateway", "8080"), ("kafka", "9092")].contains(&(who, port.as_str())),
+                "{who}:{port} is {level}"
+            );
+        }
+    }
+    let policies = by_kind(&docs, "AuthorizationPolicy");
+    for app in apps() {
+        let pod = &named(&docs, "Deployment", app)["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], app, "{app} runs as itself");
+        named(&docs, "ServiceAccount", app);
+        let policy = policies
+            .iter()
+            .find(|p| p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == app)
+            .unwrap_or_else(|| panic!("no AuthorizationPolicy for {app}"));
+        assert_eq!(policy["spec"]["action"], "ALLOW", "{app}");
+        let rules = policy["spec"]["rules"].as_array().unwrap();
+        let callers = |method: &str, path: &str| -> BTreeSet<String> {
+            rules
+                .iter()
+                .filter(|r| operation_allows(r, method, path))
+                .flat_map(|r| match r["from"].as_array() {
+                    Some(from) => from
+                        .iter()
+                        .flat_map(|f| strings(&f["source"]["principals"]))
+                        .map(str::to_owned)
+                        .collect(),
+                    None => vec!["anyone".to_owned()],
+                })
+                .collect()
+        };
+        if app == "gateway" {
+            assert_eq!(callers("GET", "/"), BTreeSet::from(["anyone".to_owned()]));
+            continue;
+        }
+        assert_eq!(
+            callers("GET", "/metrics"),
+            BTreeSet::from([principal("prometheus")]),
+            "{app}: /metrics"
+        );
+        // The calls between services (contracts::calls): order's alone.
+        let internal = match app {
+            "payment" => Some("/payments"),
+            "marketing" => Some("/notifications/seller-alerts"),
+            _ => None,
+        };
+        if let Some(internal) = internal {
+            assert_eq!(
+                callers("POST", internal),
+                BTreeSet::from([principal("order")]),
+                "{app}: POST {internal}"
+            );
+        }
+        let public = if app == "payment" {
+            "/payments/1"
+        } else {
+            "/x"
+        };
+        assert!(
+            callers("GET", public).contains(&principal("gateway")),
+            "{app}: the gateway reaches the public routes"
+        );
+    }
+    // Prometheus scrapes with the certificate its sidecar writes.
+    let pod = &named(&docs, "Deployment", "prometheus")["spec"]["template"];
+    let config = pod["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "config")
+        .unwrap()["configMap"]["name"]
+        .as_str()
+        .unwrap();
+    let prometheus = named(&docs, "ConfigMap", config);
+    let scrape = yaml_documents(prometheus["data"]["prometheus.yml"].as_str().unwrap()).remove(0);
+    let job = &scrape["scrape_configs"][0];
+    assert_eq!(job["scheme"], "https");
+    let key = job["tls_config"]["key_file"].as_str().unwrap();
+    assert!(
+        pod["spec"]["containers"][0]["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |m| m["name"] == "istio-certs" && key.starts_with(m["mountPath"].as_str().unwrap())
+            ),
+        "{key}"
+    );
+    assert!(
+        pod["metadata"]["annotations"]["proxy.istio.io/config"]
+            .as_str()
+            .unwrap()
+            .contains("OUTPUT_CERTS")
+    );
+    // Its sidecar leaves its inbound traffic alone, so Grafana must reach it in plaintext.
+    if pod["metadata"]["annotations"]["traffic.sidecar.istio.io/includeInboundPorts"] == "" {
+        let rule = named(&docs, "DestinationRule", "prometheus");
+        assert_eq!(rule["spec"]["trafficPolicy"]["tls"]["mode"], "DISABLE");
+    }
 }
 
 /// Compose and every overlay run the Kafka the local stack and the tests run: the version
@@ -789,14 +1353,20 @@ fn the_acl_script_grants_exactly_the_access_table() {
         start.contains("--add-scram \"SCRAM-SHA-512=[name=admin,password=$ADMIN_PASSWORD]\""),
         "the broker is formatted with the admin's SCRAM credential"
     );
+    assert!(
+        start.contains("mkdir -p \"$KAFKA_LOG_DIRS\""),
+        "kafka-start.sh makes the log directory inside the volume before formatting it"
+    );
 }
 
 /// The broker authorizes every request with the StandardAuthorizer, the admin its only super
 /// user and no allow-everyone; every listener authenticates (SCRAM for clients, PLAIN for the
-/// controller quorum); it starts through kafka-start.sh. The same in every overlay and Compose.
+/// controller quorum); it starts through kafka-start.sh; its log directory is one directory
+/// inside its data volume, not the volume's root (lost+found). The same in every overlay and
+/// Compose.
 #[test]
 fn the_broker_authenticates_and_authorizes_every_request() {
-    fn check(place: &str, setting: &dyn Fn(&str) -> Option<String>) {
+    fn check(place: &str, volume: &str, setting: &dyn Fn(&str) -> Option<String>) {
         let get = |name: &str| setting(name).unwrap_or_else(|| panic!("{place}: no {name}"));
         assert_eq!(
             get("KAFKA_AUTHORIZER_CLASS_NAME"),
@@ -850,7 +1420,17 @@ fn the_broker_authenticates_and_authorizes_every_request() {
             get("KAFKA_LISTENER_NAME_CONTROLLER_PLAIN_SASL_JAAS_CONFIG").contains("user_admin="),
             "{place}: the admin is the controller's one PLAIN user"
         );
-        assert_eq!(get("KAFKA_LOG_DIRS"), "/var/lib/kafka/data", "{place}");
+        // A directory inside the data volume, never its root: an ext4 disk has lost+found
+        // there, which the broker refuses as a log directory.
+        let logs = get("KAFKA_LOG_DIRS");
+        let inside = logs
+            .strip_prefix(volume.trim_end_matches('/'))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|rest| !rest.is_empty() && !rest.contains(','));
+        assert!(
+            inside.is_some(),
+            "{place}: KAFKA_LOG_DIRS {logs} is not one directory inside the volume at {volume}"
+        );
         assert!(
             get("CLUSTER_ID").len() == 22,
             "{place}: kafka-start.sh formats with CLUSTER_ID"
@@ -865,8 +1445,18 @@ fn the_broker_authenticates_and_authorizes_every_request() {
             ["/bin/bash", "/etc/mealkit/kafka-start.sh"],
             "{overlay}"
         );
+        let data = &container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == "data")
+            .unwrap_or_else(|| panic!("{overlay}: the broker mounts its data volume"))["mountPath"];
+        assert!(
+            broker["securityContext"]["fsGroup"].is_u64(),
+            "{overlay}: the broker may write its volume"
+        );
         let env = env_of(container);
-        check(overlay, &|name| {
+        check(overlay, data.as_str().unwrap(), &|name| {
             env.get(name)
                 .and_then(|e| e["value"].as_str())
                 .map(str::to_owned)
@@ -879,8 +1469,13 @@ fn the_broker_authenticates_and_authorizes_every_request() {
         strings(&kafka["entrypoint"]),
         ["/bin/bash", "/etc/mealkit/kafka-start.sh"]
     );
+    let data = strings(&kafka["volumes"])
+        .into_iter()
+        .find_map(|v| v.strip_prefix("kafkadata:"))
+        .expect("compose's broker keeps its data in the kafkadata volume")
+        .to_owned();
     let env = &kafka["environment"];
-    check("compose", &|name| match &env[name] {
+    check("compose", &data, &|name| match &env[name] {
         Value::String(value) => Some(value.clone()),
         Value::Null => None,
         other => Some(other.to_string()),

@@ -15,6 +15,9 @@
 set -euo pipefail
 : "${CLUSTER_ID:?}" "${KAFKA_LOG_DIRS:?}" "${ADMIN_PASSWORD:?}"
 
+# KAFKA_LOG_DIRS is a directory inside the volume, never its root (an ext4 disk has lost+found
+# there): made on the first start.
+mkdir -p "$KAFKA_LOG_DIRS"
 if [ ! -e "$KAFKA_LOG_DIRS/meta.properties" ]; then
   settings=$(mktemp)
   # The image's rule (its README): KAFKA_ dropped, lower case, '_' -> '.', '__' -> '_',
